@@ -1,0 +1,1 @@
+"""Lowering to the computation execution graph, evaluation, schedule checking, emitters and the CLI driver."""

@@ -1,0 +1,89 @@
+"""A schedule: where and when every task runs, and every transfer between chiplets.
+
+Solvers decide three arrays over tasks (placement index into `CostModel.placements`, weights resident or
+streamed, start time); `materialize` turns them into a `Schedule` priced by the cost backend, so every
+solver's output is built and timed the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScheduledTask:
+    task: int
+    placement: tuple[int, ...]   # chiplet ids (a tensor-parallel group when more than one)
+    start: float                 # s
+    end: float                   # s
+    energy: float                # J, dynamic only (MACs, SRAM, DRAM, collectives); static power is package-wide
+    resident: bool               # weights kept in the placement's SRAM (else streamed from DRAM)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Activations (or KV) sent from a producer task's lead chiplet to a consumer's lead chiplet."""
+
+    src_task: int
+    dst_task: int
+    src_chiplet: int
+    dst_chiplet: int
+    bytes: float
+    route: tuple[int, ...]       # chiplet ids from src to dst inclusive
+    start: float
+    end: float
+    energy: float
+    kind: str = "act"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    tasks: tuple[ScheduledTask, ...]      # indexed by task id
+    transfers: tuple[Transfer, ...]
+    placement_index: np.ndarray = field(compare=False, repr=False, default=None)  # the solver's decision arrays
+    resident: np.ndarray = field(compare=False, repr=False, default=None)
+
+    @property
+    def makespan(self) -> float:
+        return max((t.end for t in self.tasks), default=0.0)
+
+    @property
+    def start(self) -> np.ndarray:
+        return np.array([t.start for t in self.tasks])
+
+    @property
+    def end(self) -> np.ndarray:
+        return np.array([t.end for t in self.tasks])
+
+
+def materialize(cost, placement_index, resident, start) -> Schedule:
+    """Build a `Schedule` from decision arrays.
+
+    `cost` is a `mapc.hw.cost.CostModel`; `placement_index[i]` indexes `cost.placements`; `resident[i]` says
+    whether task i keeps its weights in SRAM; `start[i]` is its start time in seconds. Ends, energies and
+    transfers come from the cost backend. No feasibility is checked here: that is `compiler.check`'s job.
+    """
+    g = cost.graph
+    pi = np.asarray(placement_index, dtype=np.int64)
+    res = np.asarray(resident, dtype=bool)
+    st = np.asarray(start, dtype=np.float64)
+    n = g.n
+    rows = np.arange(n)
+    lat = np.where(res, cost.lat_resident[rows, pi], cost.lat_stream[rows, pi])
+    en = np.where(res, cost.energy_resident[rows, pi], cost.energy_stream[rows, pi])
+    tasks = tuple(
+        ScheduledTask(i, cost.placements[pi[i]], float(st[i]), float(st[i] + lat[i]), float(en[i]), bool(res[i]))
+        for i in range(n)
+    )
+    transfers = []
+    for e in g.edges:
+        a, b = cost.lead[pi[e.src]], cost.lead[pi[e.dst]]
+        if a == b or e.bytes <= 0:
+            continue
+        tc = cost.transfer_cost(e.bytes, int(a), int(b))
+        t0 = tasks[e.src].end
+        transfers.append(Transfer(e.src, e.dst, int(a), int(b), float(e.bytes), tc.route, t0, t0 + tc.latency,
+                                  tc.energy, e.kind))
+    return Schedule(tasks, tuple(transfers), pi, res)

@@ -1,0 +1,1 @@
+"""The mapc language: grammar, parser, resolver from text to `Spec`, model zoo, units."""

@@ -1,0 +1,146 @@
+"""The resolved meaning of a mapc source file: what runs (models, workload, parallelism) and where (hardware).
+
+All quantities are SI (bytes, seconds, hertz, joules). These frozen values are the only thing the compiler
+sees of the text; nothing downstream re-reads source files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from mapc.errors import Loc
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+
+Phase = Literal["prefill", "decode", "forward"]   # forward: CNNs and encoder-only transformers
+
+
+@dataclass(frozen=True)
+class TransformerModel:
+    """A decoder (or encoder-only) transformer. `experts > 0` makes the FFN a mixture of experts."""
+
+    name: str
+    layers: int
+    hidden: int
+    heads: int
+    kv_heads: int            # grouped-query attention when < heads
+    ffn: int                 # FFN inner size (per expert for MoE)
+    vocab: int
+    dtype: str = "fp16"
+    gated_ffn: bool = True   # SwiGLU-style (3 matrices) vs classic 2-matrix FFN
+    experts: int = 0         # 0: dense FFN
+    top_k: int = 0           # experts active per token (MoE)
+    encoder_only: bool = False  # BERT-like: one forward phase, no decode
+    max_seq: int = 4096
+    loc: Loc | None = field(default=None, compare=False)
+
+    @property
+    def dtype_bytes(self) -> float:
+        return DTYPE_BYTES[self.dtype]
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+
+@dataclass(frozen=True)
+class CNNLayer:
+    """One CNN layer. conv: kernel kh x kw, stride, groups; pool: kernel/stride, in_ch == out_ch; fc: in_h=in_w=1."""
+
+    name: str
+    kind: Literal["conv", "pool", "fc"]
+    in_ch: int
+    out_ch: int
+    in_h: int
+    in_w: int
+    kh: int = 1
+    kw: int = 1
+    stride: int = 1
+    pad: int = 0
+    groups: int = 1
+
+    @property
+    def out_h(self) -> int:
+        return (self.in_h + 2 * self.pad - self.kh) // self.stride + 1
+
+    @property
+    def out_w(self) -> int:
+        return (self.in_w + 2 * self.pad - self.kw) // self.stride + 1
+
+
+@dataclass(frozen=True)
+class CNNModel:
+    name: str
+    layers: tuple[CNNLayer, ...]
+    dtype: str = "fp16"
+    loc: Loc | None = field(default=None, compare=False)
+
+    @property
+    def dtype_bytes(self) -> float:
+        return DTYPE_BYTES[self.dtype]
+
+
+Model = Union[TransformerModel, CNNModel]
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One request phase of one served model.
+
+    prefill: `lengths` are prompt lengths (one entry per request group; a range in the text becomes an even
+    spread of lengths). decode: `lengths` are context lengths (KV cache size) at the decode step; `steps` is how
+    many decode iterations the graph holds. forward: `lengths` is the sequence length (encoder) or (1,) for CNNs.
+    """
+
+    phase: Phase
+    batch: int                    # requests (sequences / images) in this phase, over all micro-batches
+    lengths: tuple[int, ...]      # per-request-group length; len(lengths) divides into batch evenly or cycles
+    steps: int = 1                # decode iterations (decode only)
+    width: int = 1                # tokens per sequence per decode step (speculative/parallel decoding)
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ServeSpec:
+    """One model served in a workload, with its phases and micro-batch count."""
+
+    model: str
+    phases: tuple[PhaseSpec, ...]
+    microbatches: int = 1
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    name: str
+    serves: tuple[ServeSpec, ...]      # several entries = multi-tenant / multi-model
+    ttft_slo: float | None = None      # seconds
+    tpot_slo: float | None = None      # seconds
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ParallelSpec:
+    tensor: int = 1                    # tensor-parallel degree: chiplets per group
+    pipeline: int | None = None        # pipeline stages; None = auto
+    data: int = 1                      # data-parallel replicas
+    placement: Literal["block", "row", "column", "snake"] | None = None  # None = solver's choice
+    tp_scheme: Literal["1d", "2d"] | None = None
+    pd: Literal["fused", "disaggregated", "auto"] = "fused"
+    pd_prefill: int | None = None      # chiplets for prefill when disaggregated
+    pd_decode: int | None = None
+    segment: int = 1                   # layers per layer segment (task granularity)
+    loc: Loc | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything a source file (and its imports) says."""
+
+    file: str
+    models: dict[str, Model]
+    workload: WorkloadSpec | None
+    parallel: ParallelSpec
+    hardware: "object | None" = None   # mapc.hw.hardware.Hardware when the file has a hardware block
+    hardware_blocks: dict = field(default_factory=dict)  # name -> Hardware for every hardware block seen

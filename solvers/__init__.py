@@ -1,0 +1,1 @@
+"""Solvers behind one interface: `solve(problem, budget) -> SolveResult`. See `mapc.solvers.base`."""
