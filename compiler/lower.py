@@ -1,0 +1,157 @@
+"""Lowering a `Spec` to the computation execution graph (DESIGN.md section 4).
+
+One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
+
+- Micro-batches: a phase's `batch` requests are split over `ServeSpec.microbatches` as evenly as possible
+  (sizes differ by at most one, the first `batch % mb` micro-batches take the extra request, so the sizes sum
+  to `batch` exactly); when `batch < microbatches` there are only `batch` micro-batches of one request.
+- Variable lengths: micro-batch i gets `lengths[i % len(lengths)]` (prompt length for prefill, context length
+  for decode, sequence length for forward), so the graph holds the real mix, not an average.
+- Decode: a decode length is the KV length the first step attends to (the cache including that step's new
+  tokens); step t attends to `context = length + t * width` keys. Step t+1 depends on step t: an edge from step t's last segment to step t+1's
+  first segment carries the sampled token ids, and an edge per segment (kind "kv") carries the K/V of the
+  new tokens written by step t for those layers.
+- Prefill and decode of one serve are independent request sets (a serving snapshot: new prompts and ongoing
+  generations in one iteration, PD fusion), so there is no edge between phases. They share weights:
+  `weight_key = f"{model}/L{first}-{last}"` for every phase and micro-batch.
+- Edges between consecutive segments of one micro-batch carry the segment's output activations
+  (`T * hidden * dtype` for transformers, the last layer's output feature map for CNNs).
+- `Task.tokens` (last segment only): prefill: one per sequence (the first generated token); decode:
+  `batch * width` per step; forward: one per input (image classified / sequence encoded).
+- Task ids: serves in order, phases in order, then (decode) step, micro-batch, segment: every edge goes from a
+  lower to a higher id.
+"""
+
+from __future__ import annotations
+
+from mapc.compiler.ceg import Edge, ExecutionGraph, Task
+from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment
+from mapc.dsl.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
+from mapc.errors import DslError
+
+
+def split_batch(batch: int, microbatches: int) -> tuple[int, ...]:
+    """Micro-batch sizes: as even as possible, larger ones first, summing to `batch` (no empty micro-batch)."""
+    if batch < 1:
+        raise DslError(f"batch must be >= 1, got {batch}")
+    if microbatches < 1:
+        raise DslError(f"microbatches must be >= 1, got {microbatches}")
+    mb = min(batch, microbatches)
+    q, r = divmod(batch, mb)
+    return tuple(q + 1 if i < r else q for i in range(mb))
+
+
+def segments(n_layers: int, segment: int) -> tuple[tuple[int, int], ...]:
+    """(first, last) inclusive layer ranges of `segment` layers each; the last one may be shorter."""
+    return tuple((a, min(a + segment, n_layers) - 1) for a in range(0, n_layers, segment))
+
+
+def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
+    """Build the execution graph of `spec.workload` with `segment` layers per task (default
+    `spec.parallel.segment`)."""
+    seg = spec.parallel.segment if segment is None else segment
+    if not isinstance(seg, int) or seg < 1:
+        raise DslError(f"segment (layers per task) must be a positive integer, got {seg!r}")
+    wl = spec.workload
+    if wl is None:
+        raise DslError(f"{spec.file}: no workload to compile (add a `workload` block)")
+    if not wl.serves:
+        raise DslError(f"workload {wl.name} serves no model")
+    tasks: list[Task] = []
+    edges: list[Edge] = []
+    summary = []
+    for sv in wl.serves:
+        m = spec.models.get(sv.model)
+        if m is None:
+            known = ", ".join(sorted(spec.models)) or "none"
+            raise DslError(f"workload {wl.name} serves unknown model {sv.model!r} (known: {known})", sv.loc)
+        phases = []
+        for ph in sv.phases:
+            sizes = _lower_phase(m, sv, ph, seg, tasks, edges)
+            phases.append({"phase": ph.phase, "batch": ph.batch, "lengths": list(ph.lengths),
+                           "steps": ph.steps, "width": ph.width, "microbatches": len(sizes),
+                           "microbatch_sizes": list(sizes)})
+        summary.append({"model": sv.model, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
+                        "params": param_count(m), "phases": phases})
+    models = tuple(dict.fromkeys(sv.model for sv in wl.serves))
+    wbytes: dict[str, float] = {}
+    for t in tasks:
+        if t.weight_bytes > wbytes.get(t.weight_key, -1.0):
+            wbytes[t.weight_key] = t.weight_bytes
+    meta = {
+        "workload": wl.name, "models": list(models), "serves": summary, "segment": seg,
+        "tasks": len(tasks), "edges": len(edges),
+        "total_flops": float(sum(t.flops for t in tasks)),
+        "weight_bytes": float(sum(wbytes.values())),       # largest weight read of each weight set
+        "kv_read_bytes": float(sum(t.kv_read_bytes for t in tasks)),
+        "kv_write_bytes": float(sum(t.kv_write_bytes for t in tasks)),
+        "tokens": int(sum(t.tokens for t in tasks)),
+    }
+    return ExecutionGraph(tuple(tasks), tuple(edges), models, meta)
+
+
+def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge]
+                 ) -> tuple[int, ...]:
+    name = sv.model
+    if isinstance(m, CNNModel):
+        if ph.phase != "forward":
+            raise DslError(f"model {name} is a CNN: it has only a forward phase, not {ph.phase}", ph.loc)
+        n_layers = len(m.layers)
+    elif isinstance(m, TransformerModel):
+        if m.encoder_only and ph.phase != "forward":
+            raise DslError(f"model {name} is encoder-only: it has only a forward phase, not {ph.phase}", ph.loc)
+        n_layers = m.layers
+    else:
+        raise DslError(f"model {name}: unsupported model type {type(m).__name__}")
+    if not ph.lengths or min(ph.lengths) < 1:
+        raise DslError(f"model {name} {ph.phase}: lengths must be positive, got {ph.lengths}", ph.loc)
+    if ph.steps < 1 or ph.width < 1:
+        raise DslError(f"model {name} {ph.phase}: steps and width must be >= 1", ph.loc)
+    sizes = split_batch(ph.batch, sv.microbatches)
+    segs = segments(n_layers, seg)
+    last_seg = len(segs) - 1
+    dt = m.dtype_bytes
+    steps = ph.steps if ph.phase == "decode" else 1
+    prev_step: list[list[int]] = [[] for _ in sizes]      # task ids of the previous decode step, per mb
+    for t in range(steps):
+        for i, b in enumerate(sizes):
+            length = ph.lengths[i % len(ph.lengths)]
+            ids = []
+            for s, (first, last) in enumerate(segs):
+                if isinstance(m, CNNModel):
+                    ops = cnn_segment(m, b, first, last)
+                    seq, ctx, act = 1, 0, ops[-1].out_bytes
+                    tokens = b if s == last_seg else 0
+                elif ph.phase == "decode":
+                    seq, ctx = ph.width, length + t * ph.width
+                    ops = transformer_segment(m, "decode", b, seq, ctx, first, last)
+                    act = b * seq * m.hidden * dt
+                    tokens = b * ph.width if s == last_seg else 0
+                else:
+                    seq, ctx = length, 0
+                    ops = transformer_segment(m, ph.phase, b, seq, 0, first, last)
+                    act = b * seq * m.hidden * dt
+                    tokens = b if s == last_seg else 0
+                tid = len(tasks)
+                step_tag = f"/s{t}" if ph.phase == "decode" else ""
+                tasks.append(Task(id=tid, name=f"{name}/{ph.phase}/mb{i}{step_tag}/L{first}-{last}", model=name,
+                                  phase=ph.phase, microbatch=i, layers=(first, last), ops=ops,
+                                  weight_key=f"{name}/L{first}-{last}", batch=b, seq=seq, context=ctx,
+                                  tokens=tokens, step=t))
+                if s > 0:
+                    edges.append(Edge(ids[-1], tid, float(prev_act), "act"))
+                if t > 0:
+                    p = prev_step[i]
+                    nl = last - first + 1
+                    kv_new = b * ph.width * 2 * m.kv_heads * m.head_dim * dt * nl
+                    tok = float(b * ph.width * TOKEN_ID_BYTES)
+                    if s == 0 and last_seg == 0:    # one segment: the KV and the token ids share one edge
+                        edges.append(Edge(p[0], tid, float(kv_new) + tok, "kv"))
+                    else:
+                        edges.append(Edge(p[s], tid, float(kv_new), "kv"))
+                        if s == 0:
+                            edges.append(Edge(p[last_seg], tid, tok, "act"))
+                ids.append(tid)
+                prev_act = act
+            prev_step[i] = ids
+    return sizes

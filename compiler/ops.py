@@ -1,0 +1,245 @@
+"""Operators of transformer and CNN layers, with exact FLOPs and bytes (SI: FLOPs, bytes).
+
+Conventions (each one a decision the tests pin down):
+
+- FLOPs are 2 per multiply-accumulate. Bytes use the model's dtype (`TransformerModel.dtype_bytes`).
+  Biases, rotary embeddings, dropout and batch-norm (folded into the conv) are not counted: each is < 0.1 % of
+  a layer's FLOPs and bytes.
+- Tokens of a task: prefill / forward: `T = batch * seq`; decode: `T = batch * width` (width new tokens per
+  sequence per step, 1 for plain decoding).
+- Causal prefill attention counts only the lower triangle (a causal kernel skips the masked blocks): each of
+  the `seq` query rows attends on average to `(seq + 1) / 2` keys, so the score and value products have
+  FLOPs `2 * batch * heads * head_dim * seq * (seq + 1) / 2` exactly, and the GEMM shape handed to the tiling
+  model is the rectangle of equal area `seq x head_dim x ceil((seq + 1) / 2)`. Encoder (`forward`) attention
+  is full: `seq x seq`.
+- Decode attention: the `width` new query rows of each sequence attend to `context` keys, where `context` is
+  the KV length after the new tokens are appended. K and V of all `context` positions are read from the cache:
+  `kv_read = batch * context * 2 * kv_heads * head_dim * dtype` per layer (split evenly between the score and
+  the value product). Grouped-query attention changes KV bytes (kv_heads) but not attention FLOPs (heads).
+- KV written: the K and V of every new token, `T * 2 * kv_heads * head_dim * dtype` per layer, charged to the
+  QKV projection that produces them (prefill and decode; an encoder keeps no cache).
+- Gated FFN (SwiGLU): gate and up projections are one fused GEMM of width `2 * ffn`, then the activation and
+  gating product, then the down projection (3 matrices). Classic FFN: up (width ffn), activation, down.
+- MoE: a router GEMM (hidden x experts), then the experts. `T * top_k` token-expert pairs are computed
+  (FLOPs of top_k experts per token). Weight bytes are those of the experts the batch touches, taken as
+  `min(experts, T * top_k)` (routing spreads tokens over experts; a batch with fewer pairs than experts can
+  touch at most that many). The GEMM shape is `count = active experts` products of
+  `ceil(T * top_k / active)` rows each (balanced routing).
+- Embedding: the first layer's task gathers `T` rows of the table (weight bytes `T * hidden * dtype`, no FLOPs).
+- LM head: the final norm and the vocabulary projection are appended to the ops of the last layer's task
+  (not a task of their own: they only ever run right after the last layer on the same micro-batch). Prefill
+  computes logits for the last position of each sequence only (what serving engines do: only the next token
+  is needed), decode for every new token. Encoder-only models have no LM head.
+- Norms, softmax and activations are elementwise operators with K = 1 and FLOPs given per element below.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from mapc.compiler.ceg import Operator
+from mapc.dsl.spec import CNNLayer, CNNModel, TransformerModel
+from mapc.errors import DslError
+
+# FLOPs per element of the non-GEMM operators (operation counts, not hardware constants).
+NORM_FLOPS = 5.0      # residual add, square, accumulate, normalise, scale by gamma (RMSNorm; LayerNorm ~ same)
+SOFTMAX_FLOPS = 5.0   # running max, subtract, exp, accumulate, divide
+ACT_FLOPS = 4.0       # SiLU / GELU approximated as 4 FLOPs per element
+GATE_FLOPS = 1.0      # the gating product of a gated FFN
+TOKEN_ID_BYTES = 4    # int32 token ids: what the embedding reads in and a decode step hands to the next
+
+
+def _gemm(name: str, kind: str, M: int, K: int, N: int, count: int, dt: float, *, weights: bool,
+          in_bytes: float, out_bytes: float, kv_read: float = 0.0, kv_write: float = 0.0,
+          flops: float | None = None) -> Operator:
+    return Operator(name=name, kind=kind, M=int(M), K=int(K), N=int(N), count=int(count),
+                    flops=float(2.0 * M * K * N * count if flops is None else flops),
+                    weight_bytes=float(K * N * count * dt) if weights else 0.0,
+                    in_bytes=float(in_bytes), out_bytes=float(out_bytes),
+                    kv_read_bytes=float(kv_read), kv_write_bytes=float(kv_write))
+
+
+def _elementwise(name: str, kind: str, rows: int, width: int, flops_per: float, dt: float, *,
+                 in_width: int | None = None, weight_bytes: float = 0.0) -> Operator:
+    return Operator(name=name, kind=kind, M=int(rows), K=1, N=int(width), count=1,
+                    flops=float(flops_per * rows * width), weight_bytes=float(weight_bytes),
+                    in_bytes=float(rows * (width if in_width is None else in_width) * dt),
+                    out_bytes=float(rows * width * dt))
+
+
+def _check_positive(**kw) -> None:
+    for k, v in kw.items():
+        if v < 1:
+            raise DslError(f"{k} must be >= 1, got {v}")
+
+
+@lru_cache(maxsize=8192)
+def transformer_layer(m: TransformerModel, phase: str, batch: int, seq: int, context: int = 0
+                      ) -> tuple[Operator, ...]:
+    """The operators of one transformer layer for one micro-batch.
+
+    prefill / forward: `seq` = prompt (sequence) length. decode: `seq` = width (new tokens per sequence) and
+    `context` = attended KV length including them. Cached: equal shapes give the very same tuple.
+    """
+    _check_positive(batch=batch, seq=seq)
+    if phase == "decode":
+        _check_positive(context=context)
+    dt = m.dtype_bytes
+    h, hd, H, KVH = m.hidden, m.head_dim, m.heads, m.kv_heads
+    kvd = KVH * hd                      # width of K (and of V) under grouped-query attention
+    T = batch * seq
+    bh = batch * H
+    cache = phase in ("prefill", "decode")
+    ops = [_elementwise("norm_attn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt)]
+    ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=True, in_bytes=T * h * dt,
+                     out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
+    if phase == "decode":
+        rows, keys, mac_rows = seq, context, seq * context
+        kv_half = batch * context * kvd * dt
+        q_in, v_in = T * H * hd * dt, 0.0
+    elif phase == "prefill":            # causal: lower triangle only
+        rows, keys, mac_rows = seq, math.ceil((seq + 1) / 2), seq * (seq + 1) / 2
+        kv_half, q_in, v_in = 0.0, T * (H * hd + kvd) * dt, T * kvd * dt
+    else:                               # forward (encoder): full attention
+        rows, keys, mac_rows = seq, seq, seq * seq
+        kv_half, q_in, v_in = 0.0, T * (H * hd + kvd) * dt, T * kvd * dt
+    score_bytes = bh * mac_rows * dt
+    ops.append(_gemm("attn_score", "attn_score", rows, hd, keys, bh, dt, weights=False, in_bytes=q_in,
+                     out_bytes=score_bytes, kv_read=kv_half, flops=2.0 * bh * mac_rows * hd))
+    ops.append(Operator("softmax", "elementwise", int(rows), 1, int(keys), int(bh),
+                        flops=float(SOFTMAX_FLOPS * bh * mac_rows), in_bytes=float(score_bytes),
+                        out_bytes=float(score_bytes)))
+    ops.append(_gemm("attn_value", "attn_value", rows, keys, hd, bh, dt, weights=False,
+                     in_bytes=score_bytes + v_in, out_bytes=T * H * hd * dt, kv_read=kv_half,
+                     flops=2.0 * bh * mac_rows * hd))
+    ops.append(_gemm("attn_out", "gemm", T, H * hd, h, 1, dt, weights=True, in_bytes=T * H * hd * dt,
+                     out_bytes=T * h * dt))
+    ops.append(_elementwise("norm_ffn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt))
+    ops.extend(_ffn(m, T, dt))
+    return tuple(ops)
+
+
+def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
+    h, f = m.hidden, m.ffn
+    up_w = 2 * f if m.gated_ffn else f
+    act_flops = ACT_FLOPS + (GATE_FLOPS if m.gated_ffn else 0.0)
+    if m.experts <= 0:
+        return [
+            _gemm("ffn_up", "gemm", T, h, up_w, 1, dt, weights=True, in_bytes=T * h * dt, out_bytes=T * up_w * dt),
+            _elementwise("ffn_act", "elementwise", T, f, act_flops, dt, in_width=up_w),
+            _gemm("ffn_down", "gemm", T, f, h, 1, dt, weights=True, in_bytes=T * f * dt, out_bytes=T * h * dt),
+        ]
+    E, k = m.experts, m.top_k
+    pairs = T * k                               # token-expert pairs computed
+    active = min(E, pairs)                      # experts the micro-batch touches (module docstring)
+    rows = math.ceil(pairs / active)
+    return [
+        _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=True, in_bytes=T * h * dt, out_bytes=T * E * dt),
+        Operator("moe_up", "moe_gemm", rows, h, up_w, active, flops=2.0 * pairs * h * up_w,
+                 weight_bytes=float(active * h * up_w * dt), in_bytes=float(pairs * h * dt),
+                 out_bytes=float(pairs * up_w * dt)),
+        _elementwise("moe_act", "elementwise", pairs, f, act_flops, dt, in_width=up_w),
+        Operator("moe_down", "moe_gemm", rows, f, h, active, flops=2.0 * pairs * f * h,
+                 weight_bytes=float(active * f * h * dt), in_bytes=float(pairs * f * dt),
+                 out_bytes=float(T * h * dt)),   # the top_k outputs of a token are summed (weighted) into one
+    ]
+
+
+def embedding(m: TransformerModel, tokens: int) -> Operator:
+    """Gather `tokens` rows of the embedding table: bytes only, no FLOPs."""
+    dt = m.dtype_bytes
+    return Operator("embed", "embed", int(tokens), 1, m.hidden, 1, flops=0.0,
+                    weight_bytes=float(tokens * m.hidden * dt), in_bytes=float(tokens * TOKEN_ID_BYTES),
+                    out_bytes=float(tokens * m.hidden * dt))
+
+
+def lm_head(m: TransformerModel, rows: int) -> tuple[Operator, ...]:
+    """Final norm and vocabulary projection for `rows` positions (logits out)."""
+    dt, h = m.dtype_bytes, m.hidden
+    return (_elementwise("norm_final", "norm", rows, h, NORM_FLOPS, dt, weight_bytes=h * dt),
+            _gemm("lm_head", "gemm", rows, h, m.vocab, 1, dt, weights=True, in_bytes=rows * h * dt,
+                  out_bytes=rows * m.vocab * dt))
+
+
+@lru_cache(maxsize=8192)
+def transformer_segment(m: TransformerModel, phase: str, batch: int, seq: int, context: int,
+                        first: int, last: int) -> tuple[Operator, ...]:
+    """Operators of layers first..last (inclusive) for one micro-batch, with the embedding on layer 0 and the
+    LM head on the model's last layer. Layer indices do not appear in operator names, so equal segments of
+    different micro-batches or positions give equal tuples (the cost backend dedupes by them)."""
+    if not 0 <= first <= last < m.layers:
+        raise DslError(f"layer range {first}..{last} outside model {m.name} with {m.layers} layers")
+    ops: tuple[Operator, ...] = ()
+    T = batch * seq
+    if first == 0:
+        ops += (embedding(m, T),)
+    ops += transformer_layer(m, phase, batch, seq, context) * (last - first + 1)
+    if last == m.layers - 1 and not m.encoder_only and phase != "forward":
+        ops += lm_head(m, batch if phase == "prefill" else T)
+    return ops
+
+
+# ---- CNN ----------------------------------------------------------------------------------------------------
+
+def cnn_layer(layer: CNNLayer, batch: int, dt: float) -> Operator:
+    """One CNN layer for `batch` images.
+
+    conv: im2col GEMM, M = batch*out_h*out_w, K = in_ch/groups*kh*kw, N = out_ch/groups, count = groups
+    (depthwise: groups = in_ch = out_ch). fc: M = batch, K = in_ch*in_h*in_w, N = out_ch.
+    pool: one FLOP (compare or add) per window element, K = 1.
+    """
+    _check_positive(batch=batch)
+    L = layer
+    if L.out_h < 1 or L.out_w < 1:
+        raise DslError(f"layer {L.name}: output {L.out_h}x{L.out_w} is empty (input {L.in_h}x{L.in_w}, "
+                       f"kernel {L.kh}x{L.kw}, stride {L.stride}, pad {L.pad})")
+    in_b = batch * L.in_ch * L.in_h * L.in_w * dt
+    out_b = batch * L.out_ch * L.out_h * L.out_w * dt
+    if L.kind == "conv":
+        if L.in_ch % L.groups or L.out_ch % L.groups:
+            raise DslError(f"layer {L.name}: groups={L.groups} does not divide in_ch={L.in_ch} and out_ch={L.out_ch}")
+        return _gemm(L.name, "conv", batch * L.out_h * L.out_w, L.in_ch // L.groups * L.kh * L.kw,
+                     L.out_ch // L.groups, L.groups, dt, weights=True, in_bytes=in_b, out_bytes=out_b)
+    if L.kind == "fc":
+        return _gemm(L.name, "gemm", batch, L.in_ch * L.in_h * L.in_w, L.out_ch, 1, dt, weights=True,
+                     in_bytes=in_b, out_bytes=batch * L.out_ch * dt)
+    if L.kind == "pool":
+        elems = batch * L.out_ch * L.out_h * L.out_w
+        return Operator(L.name, "pool", batch * L.out_h * L.out_w, 1, L.out_ch, 1,
+                        flops=float(elems * L.kh * L.kw), in_bytes=float(in_b), out_bytes=float(out_b))
+    raise DslError(f"layer {L.name}: unknown kind {L.kind!r} (expected conv, pool or fc)")
+
+
+@lru_cache(maxsize=8192)
+def cnn_segment(m: CNNModel, batch: int, first: int, last: int) -> tuple[Operator, ...]:
+    """Operators of CNN layers first..last (inclusive) for `batch` images."""
+    if not 0 <= first <= last < len(m.layers):
+        raise DslError(f"layer range {first}..{last} outside model {m.name} with {len(m.layers)} layers")
+    return tuple(cnn_layer(m.layers[i], batch, m.dtype_bytes) for i in range(first, last + 1))
+
+
+# ---- parameter counts ---------------------------------------------------------------------------------------
+
+def param_count(m: TransformerModel | CNNModel) -> int:
+    """Parameters of a model (embedding and untied LM head included, biases excluded)."""
+    if isinstance(m, CNNModel):
+        total = 0
+        for L in m.layers:
+            if L.kind == "conv":
+                total += L.out_ch * (L.in_ch // L.groups) * L.kh * L.kw
+            elif L.kind == "fc":
+                total += L.in_ch * L.in_h * L.in_w * L.out_ch
+        return total
+    h, hd = m.hidden, m.head_dim
+    attn = h * (m.heads * hd + 2 * m.kv_heads * hd) + m.heads * hd * h
+    mats = 3 if m.gated_ffn else 2
+    ffn = mats * h * m.ffn * (m.experts if m.experts > 0 else 1) + (h * m.experts if m.experts > 0 else 0)
+    per_layer = attn + ffn + 2 * h
+    head = 0 if m.encoder_only else h * m.vocab + h
+    return int(m.layers * per_layer + m.vocab * h + head)
+
+
+def weight_bytes(m: TransformerModel | CNNModel) -> float:
+    """Bytes of all parameters in the model's dtype."""
+    return float(param_count(m) * m.dtype_bytes)
