@@ -1,0 +1,258 @@
+"""List scheduling and weight residency: the decoder every heuristic solver (greedy, baseline, GA, SCAR) shares.
+
+A solver decides WHERE each task runs (`placement_index[i]` into `cost.placements`); this module decides
+whether its weights stay in SRAM (`choose_residency`) and WHEN it runs (`list_schedule`), so that every
+solver's decisions are turned into a valid schedule the same way. `upward_rank` is the HEFT priority.
+
+Conventions: arrays are indexed by task id; a larger priority is scheduled earlier; times are seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+
+import numpy as np
+
+from mapc.errors import InfeasibleError
+
+
+# ---- priorities --------------------------------------------------------------------------------------------
+def task_latency(cost, placement_index, resident) -> np.ndarray:
+    """[n] latency of each task on its placement with its residency (s)."""
+    rows = np.arange(cost.graph.n)
+    pi = np.asarray(placement_index, dtype=np.int64)
+    return np.where(np.asarray(resident, dtype=bool), cost.lat_resident[rows, pi], cost.lat_stream[rows, pi])
+
+
+def edge_delay(cost, placement_index) -> np.ndarray:
+    """[n_edges] transfer latency of every edge between its endpoints' lead chiplets (0 when co-located)."""
+    g = cost.graph
+    if not g.edges:
+        return np.zeros(0)
+    pi = np.asarray(placement_index, dtype=np.int64)
+    return cost.transfer_time(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]])
+
+
+def upward_rank(cost, placement_index=None, resident=None, mode: str = "mean") -> np.ndarray:
+    """HEFT upward rank: rank(i) = w(i) + max over successors j of (c(i, j) + rank(j)).
+
+    With `placement_index`, w is the latency on that placement (resident if `resident` says so, else the
+    faster of resident/streamed) and c the transfer time between the leads. Without it, w is the mean
+    (`mode="mean"`, classic HEFT) or the minimum (`mode="min"`, an optimistic critical path) of the task's
+    finite latency over all placements, and c the mean transfer time over lead pairs (0 for "min").
+    """
+    g = cost.graph
+    n = g.n
+    best = np.minimum(cost.lat_resident, cost.lat_stream)
+    if placement_index is not None:
+        pi = np.asarray(placement_index, dtype=np.int64)
+        w = (task_latency(cost, pi, resident) if resident is not None else best[np.arange(n), pi])
+        c = edge_delay(cost, pi)
+    else:
+        fin = np.isfinite(best)
+        if mode == "min":
+            w = np.where(fin, best, np.inf).min(axis=1) if best.size else np.zeros(n)
+            c = np.zeros(len(g.edges))
+        elif mode == "mean":
+            cnt = fin.sum(axis=1)
+            w = np.where(fin, best, 0.0).sum(axis=1) / np.maximum(cnt, 1)
+            leads = np.unique(cost.lead)
+            h = cost.hw.hops[np.ix_(leads, leads)]
+            nop = cost.hw.nop
+            c = float((h > 0).mean()) * g.edge_bytes / nop.link_bw + float(h.mean()) * nop.hop_latency
+        else:
+            raise ValueError(f"mode must be 'mean' or 'min', not {mode!r}")
+    w = np.where(np.isfinite(w), w, 0.0)
+    rank = np.zeros(n)
+    tail = np.zeros(n)                       # max over successors of c + rank
+    in_edges = _in_edges(g)
+    for i in range(n - 1, -1, -1):           # ids are topological: successors have larger ids
+        r = w[i] + tail[i]
+        rank[i] = r
+        for k in in_edges[i]:
+            v = c[k] + r
+            s = g.edges[k].src
+            if v > tail[s]:
+                tail[s] = v
+    return rank
+
+
+def _in_edges(g) -> list[list[int]]:
+    cached = g.__dict__.get("_mapc_in_edges")
+    if cached is None:
+        cached = [[] for _ in range(g.n)]
+        for k, e in enumerate(g.edges):
+            cached[e.dst].append(k)
+        g.__dict__["_mapc_in_edges"] = cached    # frozen dataclass: cache beside the cached_properties
+    return cached
+
+
+# ---- residency ---------------------------------------------------------------------------------------------
+def choose_residency(cost, placement_index, order=None) -> np.ndarray:
+    """[n] bool: which tasks keep their weights in SRAM, within every chiplet's weight capacity.
+
+    Tasks are grouped by (weight key, placement): one group is made resident as a whole, costing each member
+    chiplet the per-member share `cost.weight_share` (a key already held on a chiplet costs only the
+    difference, as the checker counts distinct keys). Groups whose streamed latency is inf must be resident
+    and go first; the rest go greedily by latency saved per byte (then energy saved per byte), or, when
+    `order` (a sequence of task ids) is given, in the order their first task appears in it. A group saving
+    neither time nor energy stays streamed. Raises `InfeasibleError` when a must-be-resident group does not fit.
+    """
+    g = cost.graph
+    n = g.n
+    pi = np.asarray(placement_index, dtype=np.int64)
+    rows = np.arange(n)
+    res = np.zeros(n, dtype=bool)
+    if n == 0:
+        return res
+    lr, ls = cost.lat_resident[rows, pi], cost.lat_stream[rows, pi]
+    er, es = cost.energy_resident[rows, pi], cost.energy_stream[rows, pi]
+    share = cost.weight_share[rows, pi]
+    key = g.weight_index
+    gid_of = {}
+    gidx = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        gidx[i] = gid_of.setdefault((int(key[i]), int(pi[i])), len(gid_of))
+    G = len(gid_of)
+    gkey = np.empty(G, dtype=np.int64); gp = np.empty(G, dtype=np.int64)
+    for (k, p), j in gid_of.items():
+        gkey[j], gp[j] = k, p
+    fin_r = np.isfinite(lr)
+    must = np.zeros(G, dtype=bool); np.logical_or.at(must, gidx, ~np.isfinite(ls))
+    can = np.ones(G, dtype=bool); np.logical_and.at(can, gidx, fin_r)
+    for j in np.nonzero(must & ~can)[0]:
+        i = int(np.nonzero((gidx == j) & ~fin_r)[0][0])
+        raise _infeasible(cost, i, int(pi[i]))
+    gshare = np.zeros(G); np.maximum.at(gshare, gidx, share)
+    dt = np.where(fin_r & np.isfinite(ls), ls - lr, 0.0)
+    de = np.where(np.isfinite(er) & np.isfinite(es), es - er, 0.0)
+    save_t = np.zeros(G); np.add.at(save_t, gidx, dt)
+    save_e = np.zeros(G); np.add.at(save_e, gidx, de)
+    if order is not None:
+        first = np.full(G, np.iinfo(np.int64).max, dtype=np.int64)
+        o = np.asarray(order, dtype=np.int64)
+        np.minimum.at(first, gidx[o], np.arange(o.size))
+        seq = np.lexsort((np.arange(G), first, ~must))
+    else:
+        b = np.maximum(gshare, 1.0)
+        seq = np.lexsort((np.arange(G), -save_e / b, -save_t / b, ~must))
+    C = cost.members.shape[1]
+    cap = cost.weight_capacity * (1 + 1e-12)
+    used = np.zeros(C)
+    held: dict[tuple[int, int], float] = {}
+    take = np.zeros(G, dtype=bool)
+    for j in seq:
+        if not can[j] or not (must[j] or save_t[j] > 0 or save_e[j] > 0):
+            continue
+        mem = cost.placements[gp[j]]
+        s = gshare[j]
+        extra = [max(0.0, s - held.get((c, gkey[j]), 0.0)) for c in mem]
+        if all(used[c] + x <= cap[c] for c, x in zip(mem, extra)):
+            for c, x in zip(mem, extra):
+                if x > 0:
+                    used[c] += x
+                    held[(c, gkey[j])] = s
+            take[j] = True
+        elif must[j]:
+            i = int(np.nonzero(gidx == j)[0][0])
+            raise _infeasible(cost, i, int(gp[j]), used)
+    return take[gidx]
+
+
+def _infeasible(cost, i, p, used=None) -> InfeasibleError:
+    t = cost.graph.tasks[i]
+    mem = cost.placements[p]
+    cap = cost.weight_capacity[list(mem)]
+    why = "" if used is None else f" ({used[list(mem)].max():.4g} B already taken by other resident weights)"
+    return InfeasibleError(
+        f"task {t.name} (id {i}) cannot stream its weights and needs them resident: "
+        f"{cost.weight_share[i, p]:.4g} B per chiplet on chiplets {mem}, whose weight capacity is "
+        f"{cap.min():.4g} B{why}",
+        hint="use larger tensor-parallel groups, chiplets with more SRAM, or allow streaming from DRAM")
+
+
+# ---- list scheduling ---------------------------------------------------------------------------------------
+def list_schedule(cost, placement_index, resident, priority=None, insertion: bool = True) -> np.ndarray:
+    """[n] start times (s) of a list schedule of fixed placements and residencies.
+
+    Algorithm: a ready set (tasks whose predecessors are all scheduled) is kept in a heap ordered by
+    priority (largest first; default `upward_rank` on these placements), ties by id. The popped task's data
+    arrives at max over in-edges of (producer end + transfer time between the lead chiplets). Its start is the
+    earliest t >= arrival at which every chiplet of its placement is idle over [t, t + latency): with
+    `insertion`, each chiplet keeps sorted disjoint busy intervals and the search jumps past any conflicting
+    interval until all members agree (idle gaps are reused); without it, t = max(arrival, members' free time).
+    Any priority gives a valid schedule, since only ready tasks are placed. O((n + e) log n) per pass.
+    """
+    g = cost.graph
+    n = g.n
+    pi = np.asarray(placement_index, dtype=np.int64)
+    lat = task_latency(cost, pi, resident)
+    bad = np.nonzero(~np.isfinite(lat))[0]
+    if bad.size:
+        i = int(bad[0])
+        mode = "resident" if resident[i] else "streamed"
+        raise InfeasibleError(f"task {g.tasks[i].name} (id {i}) cannot run {mode} on chiplets "
+                              f"{cost.placements[pi[i]]}: the cost model gives it infinite latency")
+    prio = upward_rank(cost, pi, resident) if priority is None else np.asarray(priority, dtype=np.float64)
+    delay = edge_delay(cost, pi).tolist()
+    src = g.edge_src.tolist()
+    in_edges = _in_edges(g)
+    members = [cost.placements[p] for p in pi.tolist()]
+    latl = lat.tolist()
+    prl = prio.tolist()
+    indeg = [len(x) for x in in_edges]
+    succs = g.succs
+    C = cost.members.shape[1]
+    starts: list[list[float]] = [[] for _ in range(C)]
+    ends: list[list[float]] = [[] for _ in range(C)]
+    free = [0.0] * C
+    start = [0.0] * n
+    end = [0.0] * n
+    heap = [(-prl[i], i) for i in range(n) if indeg[i] == 0]
+    heapq.heapify(heap)
+    while heap:
+        _, i = heapq.heappop(heap)
+        t = 0.0
+        for k in in_edges[i]:
+            a = end[src[k]] + delay[k]
+            if a > t:
+                t = a
+        d = latl[i]
+        mem = members[i]
+        if insertion:
+            if d > 0:
+                moved = True
+                while moved:
+                    moved = False
+                    for c in mem:
+                        e_c = ends[c]
+                        k = bisect_right(e_c, t)             # first busy interval ending after t
+                        if k < len(e_c) and starts[c][k] < t + d:
+                            t = e_c[k]
+                            moved = True
+                f = t + d
+                for c in mem:
+                    k = bisect_right(starts[c], t)
+                    starts[c].insert(k, t)
+                    ends[c].insert(k, f)
+        else:
+            for c in mem:
+                if free[c] > t:
+                    t = free[c]
+            f = t + d
+            for c in mem:
+                free[c] = f
+        start[i] = t
+        end[i] = t + d
+        for j in succs[i]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                heapq.heappush(heap, (-prl[j], j))
+    return np.array(start, dtype=np.float64)
+
+
+def makespan_of(cost, placement_index, resident, start) -> float:
+    """Makespan (s) of decision arrays, without building a `Schedule`."""
+    lat = task_latency(cost, placement_index, resident)
+    return float((np.asarray(start) + lat).max()) if lat.size else 0.0
