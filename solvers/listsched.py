@@ -256,3 +256,23 @@ def makespan_of(cost, placement_index, resident, start) -> float:
     """Makespan (s) of decision arrays, without building a `Schedule`."""
     lat = task_latency(cost, placement_index, resident)
     return float((np.asarray(start) + lat).max()) if lat.size else 0.0
+
+
+def objective_of(cost, placement_index, resident, start, objective: str = "edp") -> float:
+    """`base.score` of the decision arrays without building a `Schedule` (vectorised; for inner loops).
+
+    Energy = dynamic task energy + transfer energy between lead chiplets + static power x makespan, the same
+    sum `materialize` + `base.energy_of` compute.
+    """
+    g = cost.graph
+    pi = np.asarray(placement_index, dtype=np.int64)
+    res = np.asarray(resident, dtype=bool)
+    ms = makespan_of(cost, pi, res, start)
+    if objective == "latency":
+        return ms
+    rows = np.arange(g.n)
+    e = float(np.where(res, cost.energy_resident[rows, pi], cost.energy_stream[rows, pi]).sum())
+    if g.edges:
+        e += float(cost.transfer_energy(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).sum())
+    e += cost.static_power * ms
+    return e if objective == "energy" else e * ms
