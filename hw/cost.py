@@ -1,30 +1,62 @@
 """The cost backend: latency and energy of a task on a placement, and of a transfer on a route (SI units).
 
-v0 (to be refined by the dataflow tiling model): per operator, compute cycles from tiling the GEMM onto the PE
-array by dataflow (weight-stationary: K x N tiles, M streamed; output-stationary: M x N tiles, K streamed;
-row-stationary: in between), with fill and drain; memory time from DRAM bytes at the placement's share of DRAM
-bandwidth; roofline overlap `max(compute, memory)` plus the tensor-parallel collective.
+A placement is a group of k chiplets (`group_tiles`); a task placed there is split k ways (1-D tensor
+parallelism). Per operator and member chiplet:
 
-DRAM model: the aggregate DRAM bandwidth is statically shared, each chiplet streaming at most
-`hw.dram_bandwidth / hw.n` (capped by one NoP link). That keeps the sum of all chiplets' DRAM traffic within the
-package's bandwidth at every instant, so no schedule priced here over-uses DRAM, and the DRAM lower bound
-(total bytes / aggregate bandwidth) is proven under this model.
+* Compute (`mapc.hw.dataflow`): GEMM-like operators (gemm, moe_gemm, conv, attn_score, attn_value) are tiled
+  onto the member's PE array by its dataflow (ws / os / rs, fill and drain included). The split is along
+  `count` (heads, experts, groups) when count >= k, else along N (column-parallel). Non-GEMM operators run on a
+  C-lane vector datapath with flops / k each. If the chiplet type gives `sram_bw`, the buffer traffic of the
+  dataflow also bounds the time (`max(cycles / f, traffic / sram_bw)`). A mixed group (e.g. a 2x2 block across
+  the ws/os boundary) runs at the pace of its slowest member.
+* DRAM bytes: KV cache read and written (attention's second operand is the KV cache, never weights), weights
+  when streamed (not resident), and activation spills: an operator whose per-member activations (in + out) / k
+  exceed the part of SRAM not reserved for weights (`1 - weight_fraction`) writes and reads them through DRAM.
+* Memory time = DRAM bytes / (k x per-chiplet DRAM share); latency = max(compute, memory) + collective
+  (roofline overlap inside the task; the collective is not overlapped).
+* Collective: every split GEMM-like operator except attn_score (whose output stays with its heads) is followed
+  by a ring all-gather of its output over the group in placement order (member i sends to member i+1, the last
+  to the first, each over its XY route). With B output bytes, k members, Hmax the longest ring hop count,
+  S the sum of the ring hop counts and L the largest number of ring routes sharing one directed link:
+      time   = (k - 1) * (Hmax * hop_latency + (B / k) * L / link_bw)
+      energy = (k - 1) * (B / k) * 8 * S * energy_per_bit
+  so a spread-out group pays for its diameter in time and for its total route length in energy.
+* Energy (dynamic only; the package's static power x makespan is added by `solvers.base.energy_of`):
+  MACs x MAC energy of each member's type; buffer traffic (dataflow reuse) + DRAM bytes (written into the
+  buffer once) x SRAM energy per byte; DRAM bits x DRAM pJ/bit; DRAM bits x NoP pJ/bit x the members' mean hop
+  count to the nearest DRAM-attached chiplet; collective energy.
+
+DRAM model (static share): each chiplet may stream at most `hw.dram_bandwidth / hw.n` (capped by one NoP link),
+and a group of k gets k shares. Whatever runs concurrently, the sum of all chiplets' DRAM traffic therefore never
+exceeds the package's aggregate DRAM bandwidth, so no schedule priced here over-uses DRAM and the DRAM lower
+bound (total DRAM bytes / aggregate bandwidth) holds under this model. The price is pessimism for a schedule that
+leaves chiplets idle (their share is not lent out).
 
 Weights are either resident (kept in the placement's SRAM, each member holding 1/k of them, loaded once before
 the scheduled window as in steady-state serving) or streamed from DRAM on every execution.
+
+Tables are computed once per distinct operator tuple (tasks of different micro-batches with the same shapes
+share them), per chiplet type and group size, so pricing 10,000 tasks x 60 placements takes milliseconds.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from mapc.compiler.ceg import ExecutionGraph
+from mapc.hw import dataflow as df
+from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.hw.hardware import Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
+
+GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
+BREAKDOWN_KEYS = ("compute", "memory", "collective", "dram_bytes", "sram_bytes",
+                  "e_mac", "e_sram", "e_dram", "e_nop")
 
 
 @dataclass(frozen=True)
@@ -42,7 +74,11 @@ class TransferCost:
 
 
 def group_tiles(hw: Hardware, k: int, policy: str = "block") -> list[tuple[int, ...]]:
-    """Disjoint groups of k chiplets that tile the grid under a core-placement policy (row, column, block, snake)."""
+    """Disjoint groups of k chiplets that tile the grid under a core-placement policy (row, column, block, snake).
+
+    Members are listed in ring order: a block is walked boustrophedon (row 0 left to right, row 1 right to left,
+    ...), so consecutive members are neighbours; the first member (the lead) is the block's top-left chiplet.
+    """
     R, C = hw.rows, hw.cols
     grid = [[y * C + x for x in range(C)] for y in range(R)]
     if k == 1:
@@ -59,7 +95,8 @@ def group_tiles(hw: Hardware, k: int, policy: str = "block") -> list[tuple[int, 
             policy = "snake"
         else:
             a, b = best
-            return [tuple(grid[y0 + dy][x0 + dx] for dy in range(a) for dx in range(b))
+            return [tuple(grid[y0 + dy][x0 + dx] for dy in range(a)
+                          for dx in (range(b) if dy % 2 == 0 else range(b - 1, -1, -1)))
                     for y0 in range(0, R, a) for x0 in range(0, C, b)]
     if policy == "row" and C % k == 0:
         return [tuple(grid[y][x0:x0 + k]) for y in range(R) for x0 in range(0, C, k)]
@@ -69,13 +106,42 @@ def group_tiles(hw: Hardware, k: int, policy: str = "block") -> list[tuple[int, 
     return [tuple(order[i:i + k]) for i in range(0, len(order) - k + 1, k)]
 
 
+def ring_stats(hw: Hardware, members: tuple[int, ...]) -> tuple[int, int, int]:
+    """(longest ring hop count, total ring hop count, largest number of ring routes on one directed link)
+    for a ring over `members` in the given order, each step on the hardware's route (XY on meshes)."""
+    k = len(members)
+    if k <= 1:
+        return 0, 0, 0
+    load: Counter = Counter()
+    hmax = hsum = 0
+    for i in range(k):
+        a, b = members[i], members[(i + 1) % k]
+        r = hw.route(a, b)
+        h = len(r) - 1
+        hmax, hsum = max(hmax, h), hsum + h
+        load.update(zip(r[:-1], r[1:]))
+    return hmax, hsum, max(load.values()) if load else 0
+
+
+def ring_allgather(hw: Hardware, members: tuple[int, ...], nbytes: float) -> tuple[float, float]:
+    """(time s, energy J) of a ring all-gather of `nbytes` (the full gathered size) over `members`."""
+    k = len(members)
+    if k <= 1 or nbytes <= 0:
+        return 0.0, 0.0
+    hmax, hsum, load = ring_stats(hw, members)
+    nop = hw.nop
+    chunk = nbytes / k
+    return ((k - 1) * (hmax * nop.hop_latency + chunk * load / nop.link_bw),
+            (k - 1) * chunk * 8 * hsum * nop.energy_per_bit)
+
+
 class CostModel:
     """Prices every task of `graph` on every candidate placement of `hw`, as NumPy tables.
 
     Tables (shape [n_tasks, n_placements], np.inf where a choice is impossible):
       lat_resident, energy_resident: weights kept in SRAM (inf when the per-chiplet share exceeds capacity)
       lat_stream, energy_stream:     weights streamed from DRAM (inf when streaming is disabled)
-    Per placement: `placements[p]` (chiplet ids), `lead[p]`, `group_size[p]`, `members[p, c]`.
+    Per placement: `placements[p]` (chiplet ids, ring order), `lead[p]`, `group_size[p]`, `members[p, c]`.
     """
 
     def __init__(self, hw: Hardware, graph: ExecutionGraph, *, group_sizes: tuple[int, ...] = (1, 2, 4),
@@ -84,6 +150,7 @@ class CostModel:
         self.hw = hw
         self.graph = graph
         self.allow_streaming = allow_streaming
+        self.weight_fraction = weight_fraction
         pls: list[tuple[int, ...]] = []
         for k in sorted(set(group_sizes)):
             if 1 <= k <= hw.n:
@@ -118,6 +185,7 @@ class CostModel:
         return np.where(h > 0, h * nop.hop_latency + nbytes / nop.link_bw, 0.0)
 
     def transfer_energy(self, nbytes, src, dst) -> np.ndarray:
+        """Vectorised transfer energy: bits x hops x NoP energy per bit."""
         h = self.hw.hops[np.asarray(src), np.asarray(dst)]
         return np.asarray(nbytes, dtype=np.float64) * 8 * self.hw.nop.energy_per_bit * h
 
@@ -125,11 +193,21 @@ class CostModel:
     def task_cost(self, task: int, p: int, resident: bool) -> TaskCost:
         lat = (self.lat_resident if resident else self.lat_stream)[task, p]
         en = (self.energy_resident if resident else self.energy_stream)[task, p]
-        bd = {k: float(v[task, p]) for k, v in self.breakdown(resident).items()}
+        u = self._task_u[task]
+        bd = {k: float(v[u, p]) for k, v in (self._ubd_res if resident else self._ubd_str).items()}
         return TaskCost(float(lat), float(en), bd)
 
     def breakdown(self, resident: bool) -> dict[str, np.ndarray]:
-        return self._bd_res if resident else self._bd_str
+        """[n_tasks, P] arrays per component: compute/memory/collective (s), dram_bytes/sram_bytes (B), e_* (J)."""
+        key = "_bd_res" if resident else "_bd_str"
+        if key not in self.__dict__:
+            src = self._ubd_res if resident else self._ubd_str
+            self.__dict__[key] = {k: v[self._task_u] for k, v in src.items()}
+        return self.__dict__[key]
+
+    def dram_bytes(self, resident: bool) -> np.ndarray:
+        """[n_tasks, P] bytes each task moves to/from DRAM on each placement (KV, streamed weights, spills)."""
+        return (self._ubd_res if resident else self._ubd_str)["dram_bytes"][self._task_u]
 
     @cached_property
     def weight_share(self) -> np.ndarray:
@@ -141,82 +219,110 @@ class CostModel:
         """[n_tasks] the fastest any placement and residency can run each task."""
         return np.minimum(self.lat_resident, self.lat_stream).min(axis=1)
 
-    def _price(self) -> None:
-        g, hw = self.graph, self.hw
-        n, P = g.n, len(self.placements)
-        types = sorted({c.type for c in hw.chiplets}, key=lambda t: t.name)
-        tix = {t: i for i, t in enumerate(types)}
-        ptype = np.array([tix[hw.chiplets[p[0]].type] for p in self.placements])
-        # Per task: ops as flat arrays, deduplicated by the task's op tuple.
+    @cached_property
+    def dram_share(self) -> float:
+        """Bytes/s of DRAM bandwidth each chiplet may use (static share, see the module docstring)."""
+        hw = self.hw
+        return min(hw.dram_bandwidth / hw.n, hw.nop.link_bw) if hw.dram else 0.0
+
+    # ---- pricing ---------------------------------------------------------------------------------------
+    def _unique_ops(self):
+        g = self.graph
         uniq: dict[tuple, int] = {}
-        task_u = np.empty(n, dtype=np.int64)
+        task_u = np.empty(g.n, dtype=np.int64)
         for t in g.tasks:
             task_u[t.id] = uniq.setdefault(t.ops, len(uniq))
         uops = list(uniq)
         owner = np.repeat(np.arange(len(uops)), [len(o) for o in uops])
         flat = [op for ops in uops for op in ops]
+        return task_u, len(uops), owner, flat
+
+    def _price(self) -> None:
+        hw = self.hw
+        P = len(self.placements)
+        task_u, U, owner, flat = self._unique_ops()
+        self._task_u = task_u
         f = lambda a: np.array([getattr(o, a) for o in flat], dtype=np.float64)
         M, K, N, cnt, flops = f("M"), f("K"), f("N"), f("count"), f("flops")
         wb, kvr, kvw, ib, ob = f("weight_bytes"), f("kv_read_bytes"), f("kv_write_bytes"), f("in_bytes"), f("out_bytes")
-        is_gemm = np.array([o.kind in ("gemm", "attn_score", "attn_value", "conv", "moe_gemm") for o in flat])
-        U = len(uops)
+        kinds = [o.kind for o in flat]
+        is_gemm = np.array([k in GEMM_KINDS for k in kinds], dtype=bool)
+        is_coll = is_gemm & np.array([k != "attn_score" for k in kinds], dtype=bool)
+        sumu = lambda x: np.bincount(owner, weights=x, minlength=U) if len(flat) else np.zeros(U)
+
+        macs_u = sumu(flops / 2.0)
+        kv_u = sumu(kvr + kvw)
+        w_u = sumu(wb)
+        coll_bytes_u = sumu(np.where(is_coll, ob, 0.0))
+        n_coll_u = sumu(is_coll.astype(np.float64))
+
+        types = sorted({c.type for c in hw.chiplets}, key=lambda t: t.name)
         sizes = sorted(set(self.group_size.tolist()))
-        lat_r = np.empty((U, P)); lat_s = np.empty((U, P)); en_r = np.empty((U, P)); en_s = np.empty((U, P))
-        bd_keys = ("compute", "memory", "collective", "dram_bytes", "e_mac", "e_sram", "e_dram", "e_nop")
-        bd_r = {k: np.empty((U, P)) for k in bd_keys}
-        bd_s = {k: np.empty((U, P)) for k in bd_keys}
-        nop = hw.nop
-        dram_e_bit = (sum(ch.energy_per_bit * ch.bandwidth for ch in hw.dram) / hw.dram_bandwidth) if hw.dram else 0.0
-        per_chiplet_dram_bw = min(hw.dram_bandwidth / hw.n, nop.link_bw) if hw.dram else 1e-30
-        for ti, ct in enumerate(types):
+        # per (type, k): per-member compute time, buffer bytes, activation spill bytes (group total)
+        per: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for t in types:
+            eb = BYTES_PER_ELEMENT.get(t.precision, 2)
+            act_cap = t.sram * (1.0 - self.weight_fraction)
             for k in sizes:
-                cols = np.nonzero((ptype == ti) & (self.group_size == k))[0]
-                if cols.size == 0:
-                    continue
-                # Split each GEMM k ways along N (column-parallel); non-GEMM work splits evenly.
-                Nk = np.ceil(N / k)
-                R, Cc = ct.pe_rows, ct.pe_cols
-                if ct.dataflow == "ws":
-                    cyc = np.ceil(K / R) * np.ceil(Nk / Cc) * (M + R + Cc) * cnt
-                elif ct.dataflow == "os":
-                    cyc = np.ceil(M / R) * np.ceil(Nk / Cc) * (K + R + Cc) * cnt
-                else:  # rs: rows of the filter stay, a compromise between ws and os
-                    cyc = 0.5 * (np.ceil(K / R) * np.ceil(Nk / Cc) * (M + R + Cc)
-                                 + np.ceil(M / R) * np.ceil(Nk / Cc) * (K + R + Cc)) * cnt
-                cyc = np.where(is_gemm, cyc, np.ceil(flops / k / Cc))
-                comp = np.bincount(owner, weights=cyc / ct.freq, minlength=U)
-                macs = np.bincount(owner, weights=flops / 2.0, minlength=U)
-                kv = np.bincount(owner, weights=kvr + kvw, minlength=U)
-                w = np.bincount(owner, weights=wb, minlength=U)
-                act = np.bincount(owner, weights=ib + ob, minlength=U)
-                outb = np.bincount(owner, weights=np.where(is_gemm, ob, 0.0), minlength=U)
-                # ring all-reduce of GEMM outputs within the group (1-D tensor parallelism)
-                if k > 1:
-                    coll_bytes = 2.0 * (k - 1) / k * outb
-                    coll = coll_bytes / nop.link_bw + 2 * (k - 1) * nop.hop_latency
-                    coll_e = coll_bytes * k * 8 * nop.energy_per_bit
-                else:
-                    coll = np.zeros(U); coll_e = np.zeros(U)
-                bw = per_chiplet_dram_bw * k
-                dram_hops = float(np.mean(hw.dram_hops)) if hw.dram else 0.0
-                for resident, lat, en, bd in ((True, lat_r, en_r, bd_r), (False, lat_s, en_s, bd_s)):
-                    dram = kv + (0.0 if resident else w)
-                    mem = dram / bw
-                    e_mac = macs * ct.mac_energy
-                    e_sram = (w + act + kv) * ct.sram_energy
-                    e_dram = dram * 8 * dram_e_bit
-                    e_nop = dram * 8 * nop.energy_per_bit * dram_hops + coll_e
-                    l = np.maximum(comp, mem) + coll
-                    e = e_mac + e_sram + e_dram + e_nop
-                    lat[:, cols] = l[:, None]; en[:, cols] = e[:, None]
-                    for key, val in zip(bd_keys, (comp, mem, coll, dram, e_mac, e_sram, e_dram, e_nop)):
-                        bd[key][:, cols] = val[:, None]
-        self.lat_resident = lat_r[task_u]
-        self.energy_resident = en_r[task_u]
-        self.lat_stream = lat_s[task_u]
-        self.energy_stream = en_s[task_u]
-        self._bd_res = {k: v[task_u] for k, v in bd_r.items()}
-        self._bd_str = {k: v[task_u] for k, v in bd_s.items()}
+                by_count = cnt >= k
+                cnt_m = np.where(by_count, np.ceil(cnt / k), cnt)
+                N_m = np.where(by_count, N, np.ceil(N / k))
+                cyc = np.where(is_gemm, df.gemm_cycles(t.dataflow, M, K, N_m, cnt_m, t.pe_rows, t.pe_cols),
+                               df.vector_cycles(flops / k, t.pe_cols))
+                traffic = np.where(is_gemm, df.gemm_traffic(t.dataflow, M, K, N_m, cnt_m, t.pe_rows, t.pe_cols) * eb,
+                                   (ib + ob) / k)
+                time = cyc / t.freq
+                if t.sram_bw:
+                    time = np.maximum(time, traffic / t.sram_bw)
+                spill = np.where((ib + ob) / k > act_cap, ib + ob, 0.0)
+                per[(t, k)] = (sumu(time), sumu(traffic), sumu(spill))
+
+        # placement geometry
+        ptypes = [tuple(hw.chiplets[c].type for c in p) for p in self.placements]
+        dram_hops = np.array([float(np.mean(hw.dram_hops[list(p)])) if hw.dram else 0.0 for p in self.placements])
+        rs = np.array([ring_stats(hw, p) for p in self.placements], dtype=np.float64).reshape(P, 3)
+        nop = hw.nop
+        ks = self.group_size.astype(np.float64)
+        coll_t = (n_coll_u[:, None] * ((ks - 1) * rs[:, 0] * nop.hop_latency)[None, :]
+                  + coll_bytes_u[:, None] * ((ks - 1) / ks * rs[:, 2] / nop.link_bw)[None, :])
+        coll_e = coll_bytes_u[:, None] * ((ks - 1) / ks * 8 * rs[:, 1] * nop.energy_per_bit)[None, :]
+
+        dram_e_bit = (sum(ch.energy_per_bit * ch.bandwidth for ch in hw.dram) / hw.dram_bandwidth) if hw.dram else 0.0
+        share = self.dram_share
+        comp = np.empty((U, P)); sram_b = np.empty((U, P)); spill = np.empty((U, P))
+        e_mac = np.empty((U, P)); sram_e = np.empty((U, P))
+        combos: dict[tuple, list[int]] = {}
+        for p, tt in enumerate(ptypes):
+            combos.setdefault(tuple(sorted(Counter(tt).items(), key=lambda kv: kv[0].name)), []).append(p)
+        for combo, cols in combos.items():
+            k = sum(c for _, c in combo)
+            cols = np.array(cols)
+            c_ = np.max([per[(t, k)][0] for t, _ in combo], axis=0)
+            tr = sum(c * per[(t, k)][1] for t, c in combo)
+            sp = np.max([per[(t, k)][2] for t, _ in combo], axis=0)
+            em = sum(c * macs_u / k * t.mac_energy for t, c in combo)
+            se = sum(c / k * t.sram_energy for t, c in combo)   # mean SRAM J/B over members
+            comp[:, cols] = c_[:, None]; sram_b[:, cols] = tr[:, None]; spill[:, cols] = sp[:, None]
+            e_mac[:, cols] = em[:, None]; sram_e[:, cols] = se
+
+        bw = np.where(share > 0, share * ks, np.inf)[None, :]
+        out = {}
+        for resident in (True, False):
+            dram = kv_u[:, None] + spill + (0.0 if resident else w_u[:, None])
+            mem = np.where(dram > 0, dram / bw, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
+            e_sram = (sram_b + dram) * sram_e
+            e_dram = dram * 8 * dram_e_bit
+            e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + coll_e
+            lat = np.maximum(comp, mem) + coll_t
+            en = e_mac + e_sram + e_dram + e_nop
+            bd = dict(zip(BREAKDOWN_KEYS, (comp, mem, coll_t, dram, sram_b, e_mac, e_sram, e_dram, e_nop)))
+            out[resident] = (lat, en, bd)
+
+        self._ubd_res, self._ubd_str = out[True][2], out[False][2]
+        self.lat_resident = out[True][0][task_u]
+        self.energy_resident = out[True][1][task_u]
+        self.lat_stream = out[False][0][task_u]
+        self.energy_stream = out[False][1][task_u]
         # Resident only where each member's share fits its weight capacity.
         cap = np.array([self.weight_capacity[list(p)].min() for p in self.placements])
         fits = self.weight_share <= cap[None, :]
