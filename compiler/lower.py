@@ -2,15 +2,19 @@
 
 One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 
-- Micro-batches: a phase's `batch` requests are split over `ServeSpec.microbatches` as evenly as possible
-  (sizes differ by at most one, the first `batch % mb` micro-batches take the extra request, so the sizes sum
-  to `batch` exactly); when `batch < microbatches` there are only `batch` micro-batches of one request.
-- Variable lengths: micro-batch i gets `lengths[i % len(lengths)]` (prompt length for prefill, context length
-  for decode, sequence length for forward), so the graph holds the real mix, not an average.
+- Micro-batches and variable lengths: request j of a phase has length `lengths[j % len(lengths)]` (prompt
+  length for prefill, context length for decode, sequence length for forward) and joins micro-batch
+  `j % mb` (round robin), `mb = min(batch, ServeSpec.microbatches)`. So sizes differ by at most one (the first
+  `batch % mb` micro-batches take the extra request) and sum to `batch` exactly; when the number of lengths
+  divides `mb`, micro-batch i holds only `lengths[i % len(lengths)]` (each micro-batch its own length); with
+  fewer micro-batches than lengths a micro-batch holds several lengths, and its task carries one group of
+  operators per distinct length (ragged batching, no padding). Either way the graph holds the real mix, not
+  an average. `Task.seq` is the longest length in the micro-batch (decode: the width); `Task.context` the
+  longest context.
 - Decode: a decode length is the KV length the first step attends to (the cache including that step's new
-  tokens); step t attends to `context = length + t * width` keys. Step t+1 depends on step t: an edge from step t's last segment to step t+1's
-  first segment carries the sampled token ids, and an edge per segment (kind "kv") carries the K/V of the
-  new tokens written by step t for those layers.
+  tokens); step t attends to `context = length + t * width` keys. Step t+1 depends on step t: an edge from
+  step t's last segment to step t+1's first segment carries the sampled token ids, and an edge per segment
+  (kind "kv") carries the K/V of the new tokens written by step t for those layers.
 - Prefill and decode of one serve are independent request sets (a serving snapshot: new prompts and ongoing
   generations in one iteration, PD fusion), so there is no edge between phases. They share weights:
   `weight_key = f"{model}/L{first}-{last}"` for every phase and micro-batch.
@@ -24,7 +28,9 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 
 from __future__ import annotations
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Task
+from functools import lru_cache
+
+from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment
 from mapc.dsl.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
 from mapc.errors import DslError
@@ -108,6 +114,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
     if ph.steps < 1 or ph.width < 1:
         raise DslError(f"model {name} {ph.phase}: steps and width must be >= 1", ph.loc)
     sizes = split_batch(ph.batch, sv.microbatches)
+    groups = microbatch_lengths(ph.batch, len(sizes), ph.lengths)
     segs = segments(n_layers, seg)
     last_seg = len(segs) - 1
     dt = m.dtype_bytes
@@ -115,7 +122,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
     prev_step: list[list[int]] = [[] for _ in sizes]      # task ids of the previous decode step, per mb
     for t in range(steps):
         for i, b in enumerate(sizes):
-            length = ph.lengths[i % len(ph.lengths)]
+            grp = groups[i]
             ids = []
             for s, (first, last) in enumerate(segs):
                 if isinstance(m, CNNModel):
@@ -123,14 +130,14 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                     seq, ctx, act = 1, 0, ops[-1].out_bytes
                     tokens = b if s == last_seg else 0
                 elif ph.phase == "decode":
-                    seq, ctx = ph.width, length + t * ph.width
-                    ops = transformer_segment(m, "decode", b, seq, ctx, first, last)
+                    seq, ctx = ph.width, max(L for _, L in grp) + t * ph.width
+                    ops = _mixed_segment(m, "decode", grp, ph.width, t, first, last)
                     act = b * seq * m.hidden * dt
                     tokens = b * ph.width if s == last_seg else 0
                 else:
-                    seq, ctx = length, 0
-                    ops = transformer_segment(m, ph.phase, b, seq, 0, first, last)
-                    act = b * seq * m.hidden * dt
+                    seq, ctx = max(L for _, L in grp), 0
+                    ops = _mixed_segment(m, ph.phase, grp, 0, 0, first, last)
+                    act = sum(c * L for c, L in grp) * m.hidden * dt
                     tokens = b if s == last_seg else 0
                 tid = len(tasks)
                 step_tag = f"/s{t}" if ph.phase == "decode" else ""
@@ -155,3 +162,27 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                 prev_act = act
             prev_step[i] = ids
     return sizes
+
+
+def microbatch_lengths(batch: int, mb: int, lengths: tuple[int, ...]) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """Per micro-batch, its (count, length) groups sorted by length: request j has length
+    `lengths[j % len(lengths)]` and joins micro-batch `j % mb`."""
+    counts: list[dict[int, int]] = [{} for _ in range(mb)]
+    L = len(lengths)
+    for j in range(batch):
+        d = counts[j % mb]
+        d[lengths[j % L]] = d.get(lengths[j % L], 0) + 1
+    return tuple(tuple((c, ln) for ln, c in sorted(d.items())) for d in counts)
+
+
+@lru_cache(maxsize=8192)
+def _mixed_segment(m: TransformerModel, phase: str, groups: tuple[tuple[int, int], ...], width: int, step: int,
+                   first: int, last: int) -> tuple[Operator, ...]:
+    """A segment's operators for a micro-batch of (count, length) groups, one operator group per length."""
+    ops: tuple[Operator, ...] = ()
+    for count, length in groups:
+        if phase == "decode":
+            ops += transformer_segment(m, "decode", count, width, length + step * width, first, last)
+        else:
+            ops += transformer_segment(m, phase, count, length, 0, first, last)
+    return ops

@@ -64,6 +64,20 @@ def test_identical_microbatches_share_op_tuples():
     assert len(pre) == 4 and all(t.ops is pre[0].ops for t in pre)
 
 
+def test_fewer_microbatches_than_lengths_keep_the_mix():
+    from mapc.compiler.ops import transformer_segment
+    g = lower(spec_of([LLAMA7], [chat(prefill_batch=4, lengths=(512, 1024), decode_batch=4, ctx=(100, 300), mb=1)]),
+              segment=32)
+    pre, dec = g.tasks
+    assert pre.seq == 1024 and pre.batch == 4
+    want = sum(o.flops for o in transformer_segment(LLAMA7, "prefill", 2, 512, 0, 0, 31)) + \
+        sum(o.flops for o in transformer_segment(LLAMA7, "prefill", 2, 1024, 0, 0, 31))
+    assert pre.flops == want
+    assert dec.kv_read_bytes == 2 * (100 + 300) * 2 * 32 * 128 * 2 * 32
+    g2 = lower(spec_of([LLAMA7], [chat(prefill_batch=4, lengths=(512, 1024), mb=1)]), segment=16)
+    assert g2.edges[0].bytes == (2 * 512 + 2 * 1024) * 4096 * 2
+
+
 def test_decode_steps_chain_with_kv_edges():
     g = lower(spec_of([LLAMA7], [ServeSpec("llama2_7b", (PhaseSpec("decode", 2, (100,), steps=3, width=2),), 1)]),
               segment=16)
