@@ -162,3 +162,26 @@ def test_bound_is_frozen():
     b = Bound(1.0, 1.0, 0.0, 0.5)
     with pytest.raises(Exception):
         b.value = 2.0
+
+
+@pytest.mark.parametrize("preset", ["mcm6x6", "npu4x4"])
+def test_bound_below_solver_schedules_on_presets(preset):
+    from mapc.compiler.check import check
+    from mapc.hw import presets
+    from mapc.solvers import registry
+    from mapc.solvers.base import Budget, Problem
+    llama = TransformerModel("llama2_7b", layers=32, hidden=4096, heads=32, kv_heads=32, ffn=11008, vocab=32000)
+    serve = ServeSpec("llama2_7b", (PhaseSpec("prefill", 4, (512, 1024, 2048, 1536)),
+                                    PhaseSpec("decode", 32, (1024,), steps=2)), 8)
+    g = lower(Spec("c.dsl", {"llama2_7b": llama}, WorkloadSpec("w", (serve,)), ParallelSpec()), segment=4)
+    hw = presets.get(preset)
+    c = CostModel(hw, g)
+    b = lower_bound(c)
+    for name in ("baseline", "greedy"):
+        r = registry.run(name, Problem(g, hw, c), Budget(time_limit=5))
+        assert check(r.schedule, c) == []
+        m = evaluate(r.schedule, c, g, b)
+        assert m.makespan >= b.value * (1 - 1e-9), name
+        assert m.energy >= b.energy * (1 - 1e-9) and m.edp >= b.edp * (1 - 1e-9), name
+        assert 0 < m.utilisation <= 1 + 1e-9
+        assert m.ttft_max <= m.makespan * (1 + 1e-12) and m.tpot == pytest.approx(m.makespan / 2)
