@@ -18,6 +18,7 @@ listing them. Rules (times in seconds, tolerance `TOL` relative to the schedule'
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ def check(schedule, cost) -> list[Violation]:
         have = set(ids)
         missing = sorted(set(range(n)) - have)
         extra = sorted(i for i in have if not 0 <= i < n)
-        dup = sorted({i for i in ids if ids.count(i) > 1}) if len(have) != len(ids) else []
+        dup = sorted(i for i, c in Counter(ids).items() if c > 1)
         msg = (f"schedule must list tasks 0..{n - 1} once each in order: missing {missing[:10]}, "
                f"unknown {extra[:10]}, duplicated {dup[:10]}")
         return [Violation("missing", msg, tuple(missing[:10]))]
