@@ -7,8 +7,8 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
   `j % mb` (round robin), `mb = min(batch, ServeSpec.microbatches)`. So sizes differ by at most one (the first
   `batch % mb` micro-batches take the extra request) and sum to `batch` exactly; when the number of lengths
   divides `mb`, micro-batch i holds only `lengths[i % len(lengths)]` (each micro-batch its own length); with
-  fewer micro-batches than lengths a micro-batch holds several lengths, and its task carries one group of
-  operators per distinct length (ragged batching, no padding). Either way the graph holds the real mix, not
+  fewer micro-batches than lengths a micro-batch holds several lengths (ragged batching, no padding): its
+  weight GEMMs see all its tokens at once and attention runs per length. Either way the graph holds the real mix, not
   an average. `Task.seq` is the longest length in the micro-batch (decode: the width); `Task.context` the
   longest context.
 - Decode: a decode length is the KV length the first step attends to (the cache including that step's new
@@ -28,10 +28,8 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
-from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment
+from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment_mixed
 from mapc.dsl.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
 from mapc.errors import DslError
 
@@ -175,14 +173,12 @@ def microbatch_lengths(batch: int, mb: int, lengths: tuple[int, ...]) -> tuple[t
     return tuple(tuple((c, ln) for ln, c in sorted(d.items())) for d in counts)
 
 
-@lru_cache(maxsize=8192)
 def _mixed_segment(m: TransformerModel, phase: str, groups: tuple[tuple[int, int], ...], width: int, step: int,
                    first: int, last: int) -> tuple[Operator, ...]:
-    """A segment's operators for a micro-batch of (count, length) groups, one operator group per length."""
-    ops: tuple[Operator, ...] = ()
-    for count, length in groups:
-        if phase == "decode":
-            ops += transformer_segment(m, "decode", count, width, length + step * width, first, last)
-        else:
-            ops += transformer_segment(m, phase, count, length, 0, first, last)
-    return ops
+    """A segment's operators for a micro-batch of (count, length) groups: weights read once for all tokens,
+    attention per length (`ops.transformer_segment_mixed`)."""
+    if phase == "decode":
+        g = tuple((c, width, length + step * width) for c, length in groups)
+    else:
+        g = tuple((c, length, 0) for c, length in groups)
+    return transformer_segment_mixed(m, phase, g, first, last)

@@ -74,45 +74,59 @@ def _check_positive(**kw) -> None:
             raise DslError(f"{k} must be >= 1, got {v}")
 
 
-@lru_cache(maxsize=8192)
 def transformer_layer(m: TransformerModel, phase: str, batch: int, seq: int, context: int = 0
                       ) -> tuple[Operator, ...]:
-    """The operators of one transformer layer for one micro-batch.
+    """The operators of one transformer layer for one micro-batch of `batch` equal sequences.
 
     prefill / forward: `seq` = prompt (sequence) length. decode: `seq` = width (new tokens per sequence) and
     `context` = attended KV length including them. Cached: equal shapes give the very same tuple.
     """
-    _check_positive(batch=batch, seq=seq)
-    if phase == "decode":
-        _check_positive(context=context)
+    return transformer_layer_mixed(m, phase, ((batch, seq, context),))
+
+
+@lru_cache(maxsize=8192)
+def transformer_layer_mixed(m: TransformerModel, phase: str, groups: tuple[tuple[int, int, int], ...]
+                            ) -> tuple[Operator, ...]:
+    """One layer for a ragged micro-batch: `groups` of (sequences, seq, context) of different lengths.
+
+    The weight GEMMs, norms and FFN see all `T = sum(count * seq)` tokens at once (one read of the weights);
+    attention runs per group with that group's lengths (no padding).
+    """
+    if not groups:
+        raise DslError("a micro-batch needs at least one sequence")
+    for batch, seq, context in groups:
+        _check_positive(batch=batch, seq=seq)
+        if phase == "decode":
+            _check_positive(context=context)
     dt = m.dtype_bytes
     h, hd, H, KVH = m.hidden, m.head_dim, m.heads, m.kv_heads
     kvd = KVH * hd                      # width of K (and of V) under grouped-query attention
-    T = batch * seq
-    bh = batch * H
+    T = sum(b * s for b, s, _ in groups)
     cache = phase in ("prefill", "decode")
     ops = [_elementwise("norm_attn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt)]
     ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=True, in_bytes=T * h * dt,
                      out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
-    if phase == "decode":
-        rows, keys, mac_rows = seq, context, seq * context
-        kv_half = batch * context * kvd * dt
-        q_in, v_in = T * H * hd * dt, 0.0
-    elif phase == "prefill":            # causal: lower triangle only
-        rows, keys, mac_rows = seq, math.ceil((seq + 1) / 2), seq * (seq + 1) / 2
-        kv_half, q_in, v_in = 0.0, T * (H * hd + kvd) * dt, T * kvd * dt
-    else:                               # forward (encoder): full attention
-        rows, keys, mac_rows = seq, seq, seq * seq
-        kv_half, q_in, v_in = 0.0, T * (H * hd + kvd) * dt, T * kvd * dt
-    score_bytes = bh * mac_rows * dt
-    ops.append(_gemm("attn_score", "attn_score", rows, hd, keys, bh, dt, weights=False, in_bytes=q_in,
-                     out_bytes=score_bytes, kv_read=kv_half, flops=2.0 * bh * mac_rows * hd))
-    ops.append(Operator("softmax", "elementwise", int(rows), 1, int(keys), int(bh),
-                        flops=float(SOFTMAX_FLOPS * bh * mac_rows), in_bytes=float(score_bytes),
-                        out_bytes=float(score_bytes)))
-    ops.append(_gemm("attn_value", "attn_value", rows, keys, hd, bh, dt, weights=False,
-                     in_bytes=score_bytes + v_in, out_bytes=T * H * hd * dt, kv_read=kv_half,
-                     flops=2.0 * bh * mac_rows * hd))
+    for batch, seq, context in groups:
+        Tg, bh = batch * seq, batch * H
+        if phase == "decode":
+            rows, keys, mac_rows = seq, context, seq * context
+            kv_half = batch * context * kvd * dt
+            q_in, v_in = Tg * H * hd * dt, 0.0
+        elif phase == "prefill":            # causal: lower triangle only
+            rows, keys, mac_rows = seq, math.ceil((seq + 1) / 2), seq * (seq + 1) / 2
+            kv_half, q_in, v_in = 0.0, Tg * (H * hd + kvd) * dt, Tg * kvd * dt
+        else:                               # forward (encoder): full attention
+            rows, keys, mac_rows = seq, seq, seq * seq
+            kv_half, q_in, v_in = 0.0, Tg * (H * hd + kvd) * dt, Tg * kvd * dt
+        score_bytes = bh * mac_rows * dt
+        ops.append(_gemm("attn_score", "attn_score", rows, hd, keys, bh, dt, weights=False, in_bytes=q_in,
+                         out_bytes=score_bytes, kv_read=kv_half, flops=2.0 * bh * mac_rows * hd))
+        ops.append(Operator("softmax", "elementwise", int(rows), 1, int(keys), int(bh),
+                            flops=float(SOFTMAX_FLOPS * bh * mac_rows), in_bytes=float(score_bytes),
+                            out_bytes=float(score_bytes)))
+        ops.append(_gemm("attn_value", "attn_value", rows, keys, hd, bh, dt, weights=False,
+                         in_bytes=score_bytes + v_in, out_bytes=Tg * H * hd * dt, kv_read=kv_half,
+                         flops=2.0 * bh * mac_rows * hd))
     ops.append(_gemm("attn_out", "gemm", T, H * hd, h, 1, dt, weights=True, in_bytes=T * H * hd * dt,
                      out_bytes=T * h * dt))
     ops.append(_elementwise("norm_ffn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt))
@@ -162,21 +176,29 @@ def lm_head(m: TransformerModel, rows: int) -> tuple[Operator, ...]:
                   out_bytes=rows * m.vocab * dt))
 
 
-@lru_cache(maxsize=8192)
 def transformer_segment(m: TransformerModel, phase: str, batch: int, seq: int, context: int,
                         first: int, last: int) -> tuple[Operator, ...]:
-    """Operators of layers first..last (inclusive) for one micro-batch, with the embedding on layer 0 and the
-    LM head on the model's last layer. Layer indices do not appear in operator names, so equal segments of
-    different micro-batches or positions give equal tuples (the cost backend dedupes by them)."""
+    """Operators of layers first..last (inclusive) for one micro-batch of equal sequences, with the embedding
+    on layer 0 and the LM head on the model's last layer (see `transformer_segment_mixed`)."""
+    return transformer_segment_mixed(m, phase, ((batch, seq, context),), first, last)
+
+
+@lru_cache(maxsize=8192)
+def transformer_segment_mixed(m: TransformerModel, phase: str, groups: tuple[tuple[int, int, int], ...],
+                              first: int, last: int) -> tuple[Operator, ...]:
+    """Operators of layers first..last (inclusive) for a micro-batch of (sequences, seq, context) groups, with
+    the embedding on layer 0 and the LM head on the model's last layer. Layer indices do not appear in operator
+    names, so equal segments of different micro-batches or positions give equal tuples (the cost backend
+    dedupes by them)."""
     if not 0 <= first <= last < m.layers:
         raise DslError(f"layer range {first}..{last} outside model {m.name} with {m.layers} layers")
     ops: tuple[Operator, ...] = ()
-    T = batch * seq
+    T = sum(b * s for b, s, _ in groups)
     if first == 0:
         ops += (embedding(m, T),)
-    ops += transformer_layer(m, phase, batch, seq, context) * (last - first + 1)
+    ops += transformer_layer_mixed(m, phase, groups) * (last - first + 1)
     if last == m.layers - 1 and not m.encoder_only and phase != "forward":
-        ops += lm_head(m, batch if phase == "prefill" else T)
+        ops += lm_head(m, sum(b for b, _, _ in groups) if phase == "prefill" else T)
     return ops
 
 

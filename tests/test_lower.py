@@ -73,6 +73,10 @@ def test_fewer_microbatches_than_lengths_keep_the_mix():
     want = sum(o.flops for o in transformer_segment(LLAMA7, "prefill", 2, 512, 0, 0, 31)) + \
         sum(o.flops for o in transformer_segment(LLAMA7, "prefill", 2, 1024, 0, 0, 31))
     assert pre.flops == want
+    # ragged batch: weights read once for all 3072 tokens (not once per length group)
+    assert pre.weight_bytes == sum(o.weight_bytes for o in transformer_segment(LLAMA7, "prefill", 4, 768, 0, 0, 31))
+    assert [o.M for o in pre.ops if o.name == "qkv"] == [3072] * 32
+    assert sorted({o.M for o in pre.ops if o.name == "attn_score"}) == [512, 1024]
     assert dec.kv_read_bytes == 2 * (100 + 300) * 2 * 32 * 128 * 2 * 32
     g2 = lower(spec_of([LLAMA7], [chat(prefill_batch=4, lengths=(512, 1024), mb=1)]), segment=16)
     assert g2.edges[0].bytes == (2 * 512 + 2 * 1024) * 4096 * 2
