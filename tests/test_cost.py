@@ -228,3 +228,17 @@ def test_npu_pim_prices_without_using_pim_yet():
     tc = cm.task_cost(0, 0, False)
     assert tc.latency == pytest.approx(cm.lat_stream[0, 0])
     assert set(tc.breakdown) >= {"compute", "memory", "collective", "dram_bytes", "e_mac", "e_sram", "e_dram", "e_nop"}
+
+
+def test_sram_bandwidth_limit_slows_a_traffic_heavy_gemm():
+    import dataclasses
+    base = make_hw(1, 1, pe=32)
+    t = base.chiplets[0].type
+    slow_t = dataclasses.replace(t, sram_bw=1e9)       # 1 GB/s buffer: traffic-bound
+    slow = dataclasses.replace(base, chiplets=(dataclasses.replace(base.chiplets[0], type=slow_t),))
+    g = graph_of([gemm_op(1024, 1024, 1024)])
+    fast_c = CostModel(base, g, group_sizes=(1,)).breakdown(False)["compute"][0, 0]
+    slow_cm = CostModel(slow, g, group_sizes=(1,))
+    slow_c = slow_cm.breakdown(False)["compute"][0, 0]
+    assert slow_c == pytest.approx(slow_cm.breakdown(False)["sram_bytes"][0, 0] / 1e9)
+    assert slow_c > fast_c
