@@ -1,0 +1,320 @@
+"""The `mapc` command line: compile, check, presets, models.
+
+`main(argv)` never raises: user errors (`MapcError`) print `file:line:col: error: ...` with the source line and a
+caret to stderr and return their exit code; anything else is a bug and returns 70 with a one-line report
+(the traceback only with MAPC_DEBUG=1). With `--json` the command prints exactly one JSON document on stdout,
+also on error (`{"ok": false, "error": {...}}`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+
+import mapc
+from mapc.errors import MapcError
+
+EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 70, 130
+
+EPILOG = """\
+exit codes:
+  0    success
+  2    input error: syntax or meaning error in a source file (file:line:col is printed), unknown preset,
+       model, solver or option; nothing is written
+  3    infeasible: no schedule exists (the message names the constraint and the numbers)
+  4    no schedule found within the time budget (raise --time-limit)
+  70   internal error: a bug in mapc (please report it; MAPC_DEBUG=1 prints the traceback)
+  130  interrupted (Ctrl-C)
+
+examples:
+  mapc compile model.dsl --hw mcm6x6            writes ./model.schedule/
+  mapc compile examples/llama2_7b_chat.dsl --hw mcm6x6 --solver greedy -o out/
+  mapc check model.dsl
+  mapc presets
+  mapc models path/to/config.json
+"""
+
+
+# ---- output helpers ----------------------------------------------------------------------------------------
+def _print_json(doc) -> None:
+    from mapc.compiler.emit import jsonable
+    sys.stdout.write(json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
+
+
+def _console(stderr: bool = False):
+    """A rich console; when piped (no TTY) it is wide enough that tables are never cut to 80 columns."""
+    from rich.console import Console
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(file=stream, highlight=False, width=None if tty else 160)
+
+
+@contextmanager
+def _progress(enabled: bool, first: str):
+    """A rich status spinner on stderr (only on a TTY); yields a callback that updates its text."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _msg: None
+        return
+    con = _console(stderr=True)
+    with con.status(first) as st:
+        yield lambda msg: st.update(msg)
+
+
+def _positive(kind):
+    def parse(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'number' if kind is float else 'whole number'}, got {s!r}")
+        if not v > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
+        return v
+    return parse
+
+
+def _nonneg_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {s}")
+    return v
+
+
+# ---- commands ----------------------------------------------------------------------------------------------
+def cmd_compile(args) -> int:
+    from mapc.compiler import driver, emit
+    from mapc.solvers.base import Budget
+
+    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    with _progress(not (args.quiet or args.json), f"compiling {args.file}") as progress:
+        cr = driver.compile_file(args.file, args.hw, args.solver, budget, args.objective, args.out,
+                                 segment=args.segment, progress=progress)
+    if args.json:
+        _print_json({
+            "ok": True, "command": "compile", "output_dir": cr.out_dir, "files": list(cr.files),
+            "notes": list(cr.notes), "input": {"file": cr.input_path, "sha256": cr.input_sha256},
+            "hardware": cr.hw.name, "workload": cr.graph.meta, "solver": emit.solver_record(cr),
+            "metrics": cr.metrics.to_dict(), "timings_s": cr.timings,
+        })
+    elif args.quiet:
+        print(cr.out_dir)
+    else:
+        emit.print_summary(cr, _console())
+        print(f"wrote {cr.out_dir}{os.sep} ({', '.join(Path(f).name for f in cr.files)})")
+    return EXIT_OK
+
+
+def cmd_check(args) -> int:
+    from mapc.compiler import driver
+
+    spec = driver.load_spec(args.file)
+    hw = None
+    if args.hw is not None or getattr(spec, "hardware", None) is not None:
+        hw = driver.resolve_hardware(args.hw, spec)
+        validate = driver._validator()
+        if validate is not None:
+            validate(spec, hw)
+    report = {"ok": True, "command": "check", "file": str(args.file), "models": sorted(spec.models),
+              "workload": None, "tasks": None, "edges": None,
+              "hardware": None if hw is None else {"name": hw.name, "chiplets": hw.n}}
+    if spec.workload is not None:
+        from mapc.compiler.lower import lower
+        g = lower(spec, segment=args.segment)
+        report.update(workload=spec.workload.name, tasks=g.n, edges=len(g.edges),
+                      total_flops=float(g.flops.sum()) if g.n else 0.0)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    parts = [f"{len(spec.models)} model(s)"]
+    if report["workload"] is not None:
+        parts.append(f"workload {report['workload']}: {report['tasks']} tasks, {report['edges']} edges")
+    else:
+        parts.append("no workload")
+    if hw is not None:
+        parts.append(f"hardware {hw.name} ({hw.n} chiplets)")
+    print(f"ok: {args.file}: " + "; ".join(parts))
+    return EXIT_OK
+
+
+def cmd_presets(args) -> int:
+    from mapc.hw import presets
+
+    descs = [presets.describe(presets.get(name)) for name in presets.PRESETS]
+    if args.json:
+        _print_json({"ok": True, "command": "presets", "presets": descs})
+        return EXIT_OK
+    from rich import box
+    from rich.table import Table
+    tab = Table(title="hardware presets (mapc compile --hw NAME)", box=box.SIMPLE_HEAD)
+    for col in ("name", "grid", "chiplets", "PEs", "TFLOP/s", "SRAM MiB", "DRAM GB/s", "link GB/s", "PIM"):
+        tab.add_column(col, justify="left" if col in ("name", "types") else "right", no_wrap=col != "types")
+    for d in descs:
+        types = "+".join(f"{t['count']}{t['dataflow']}" for t in d["types"].values())
+        pes = ",".join(dict.fromkeys(f"{t['pes'][0]}x{t['pes'][1]}" for t in d["types"].values()))
+        tab.add_row(d["name"], f"{d['grid'][0]}x{d['grid'][1]}", types, pes, f"{d['peak_flops'] / 1e12:,.1f}",
+                    f"{d['sram_total_bytes'] / 2**20:,.0f}", f"{d['dram_bandwidth'] / 1e9:,.0f}",
+                    f"{d['nop']['link_bw'] / 1e9:,.0f}", str(len(d["pim"])) if d["pim"] else "-")
+    _console().print(tab)
+    return EXIT_OK
+
+
+def _model_record(name: str, m) -> dict:
+    from mapc.dsl import zoo
+    from mapc.dsl.spec import CNNModel
+    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
+           "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
+           "weight_bytes": float(zoo.weight_bytes(m))}
+    if rec["kind"] == "cnn":
+        rec["layers"] = len(m.layers)
+    else:
+        for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only"):
+            rec[k] = getattr(m, k, None)
+    return rec
+
+
+def cmd_models(args) -> int:
+    from mapc.dsl import zoo
+
+    if args.path is not None:
+        from mapc.compiler.driver import _require_file
+        from mapc.dsl.hfconfig import load_hf_config
+        _require_file(args.path)
+        m = load_hf_config(args.path)
+        recs = [_model_record(getattr(m, "name", None) or Path(args.path).parent.name, m)]
+    else:
+        recs = [_model_record(name, m) for name, m in zoo.MODELS.items()]
+    if args.json:
+        _print_json({"ok": True, "command": "models", "models": recs})
+        return EXIT_OK
+    from rich.table import Table
+    tab = Table(title="models" if args.path is None else f"model from {args.path}")
+    for col in ("name", "kind", "layers", "hidden", "heads", "kv", "ffn", "experts", "params", "weights"):
+        tab.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    dash = lambda v: "-" if v in (None, 0) else str(v)
+    for r in recs:
+        moe = f"{r['experts']} (top {r['top_k']})" if r.get("experts") else "-"
+        tab.add_row(r["name"], r["kind"], dash(r.get("layers")), dash(r.get("hidden")), dash(r.get("heads")),
+                    dash(r.get("kv_heads")), dash(r.get("ffn")), moe, f"{r['params'] / 1e9:.3f} B",
+                    f"{r['weight_bytes'] / 1e9:.2f} GB")
+    _console().print(tab)
+    return EXIT_OK
+
+
+# ---- parser ------------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors with exit 2 by raising instead of calling sys.exit directly."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mapc.compiler.driver import DEFAULT_SOLVER, OBJECTIVES
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="mapc", description="mapc: a scheduling compiler for AI workloads on multi-chiplet modules, "
+                                         "multi-core NPUs and PIM systems.", epilog=EPILOG, formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"mapc {mapc.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("compile", help="schedule a workload and write schedule.json, trace.json, tasks.csv, gantt.png",
+                       description="Compile FILE (any name or extension) to a schedule. Without -o the outputs go "
+                                   "to ./<stem>.schedule/ in the current directory (model.dsl -> ./model.schedule/); "
+                                   "the path is printed. An existing output directory is updated in place (mapc's "
+                                   "files are replaced, other files are left alone).",
+                       epilog=EPILOG, formatter_class=fmt)
+    c.add_argument("file", help="mapc source file")
+    c.add_argument("--hw", help="hardware: a preset name (see `mapc presets`), a file with a hardware block, or a "
+                                "hardware block name of FILE; default: FILE's own hardware block")
+    c.add_argument("--solver", default=DEFAULT_SOLVER, help=f"solver name (default {DEFAULT_SOLVER})")
+    c.add_argument("-o", "--out", metavar="DIR", help="output directory (default ./<stem>.schedule/)")
+    c.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what to minimise (default edp)")
+    c.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S",
+                   help="solver wall-time budget in seconds (default 10)")
+    c.add_argument("--threads", type=_positive(int), default=2, metavar="N", help="solver threads (default 2)")
+    c.add_argument("--seed", type=_nonneg_int, default=0, metavar="N", help="random seed (default 0)")
+    c.add_argument("--segment", type=_positive(int), default=None, metavar="N",
+                   help="layers per task (default: the file's `parallel` setting, else 1)")
+    c.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the table")
+    c.add_argument("-q", "--quiet", action="store_true", help="print only the output directory")
+    c.set_defaults(func=cmd_compile)
+
+    k = sub.add_parser("check", help="parse and validate a file (and lower its workload); writes nothing",
+                       epilog=EPILOG, formatter_class=fmt)
+    k.add_argument("file", help="mapc source file")
+    k.add_argument("--hw", help="also validate against this hardware (preset name or file)")
+    k.add_argument("--segment", type=_positive(int), default=None, metavar="N", help="layers per task")
+    k.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    k.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("presets", help="list the built-in hardware presets", epilog=EPILOG, formatter_class=fmt)
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    r.set_defaults(func=cmd_presets)
+
+    m = sub.add_parser("models", help="list the model zoo, or describe a Hugging Face config.json",
+                       epilog=EPILOG, formatter_class=fmt)
+    m.add_argument("path", nargs="?", default=None, metavar="PATH/config.json",
+                   help="a Hugging Face config.json (read locally)")
+    m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def _error_doc(e: MapcError) -> dict:
+    loc = e.loc
+    return {"ok": False, "error": {"message": e.message, "kind": type(e).__name__, "exit_code": e.exit_code,
+                                   "file": loc.file if loc else None, "line": loc.line if loc else None,
+                                   "col": loc.col if loc else None, "hint": e.hint, "rendered": e.render()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the mapc command line; returns the exit code (see EPILOG)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:                  # --help / --version (0) or a usage error (2)
+        return e.code if isinstance(e.code, int) else EXIT_INPUT
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_INPUT
+    want_json = getattr(args, "json", False)
+    try:
+        return args.func(args)
+    except MapcError as e:
+        print(e.render(), file=sys.stderr)
+        if want_json:
+            _print_json(_error_doc(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:                  # `mapc presets | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except Exception as e:                   # a bug, never the user's fault
+        if os.environ.get("MAPC_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print("this is a bug in mapc: please report it with the command and input file "
+              "(set MAPC_DEBUG=1 to print the traceback)", file=sys.stderr)
+        if want_json:
+            _print_json({"ok": False, "error": {"message": f"internal error: {type(e).__name__}: {e}",
+                                                "kind": "InternalError", "exit_code": EXIT_INTERNAL}})
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
