@@ -11,7 +11,7 @@ listing them. Rules (times in seconds, tolerance `TOL` relative to the schedule'
 - overlap:        no two tasks overlap in time on any chiplet (a group occupies every member)
 - transfer:       every edge between different lead chiplets has a transfer, which starts after its producer
                   ends, ends before its consumer starts, lasts at least the transfer latency, joins the right
-                  chiplets and follows a shortest path of NoP links
+                  chiplets, follows a shortest path of NoP links and carries the edge's bytes
 - sram:           per chiplet, the sum over DISTINCT weight keys resident on it of the per-member share
                   `cost.weight_share[task, p]` (max over the key's tasks) is <= `cost.weight_capacity[chiplet]`
 """
@@ -130,6 +130,7 @@ def _transfers(schedule, cost, pi, st, en, tol) -> list[Violation]:
         if cost.lead[pi[e.src]] != cost.lead[pi[e.dst]] and e.bytes > 0:
             need[(e.src, e.dst)] = need.get((e.src, e.dst), 0.0) + e.bytes
     seen: set[tuple[int, int]] = set()
+    got: dict[tuple[int, int], float] = {}
     nbr = hw.graph
     for x in schedule.transfers:
         key = (x.src_task, x.dst_task)
@@ -139,6 +140,7 @@ def _transfers(schedule, cost, pi, st, en, tol) -> list[Violation]:
                                              f"tasks on different lead chiplets", tk))
             continue
         seen.add(key)
+        got[key] = got.get(key, 0.0) + x.bytes
         a, b = int(cost.lead[pi[x.src_task]]), int(cost.lead[pi[x.dst_task]])
         if (x.src_chiplet, x.dst_chiplet) != (a, b):
             out.append(Violation("transfer", f"transfer {key[0]}->{key[1]} goes {x.src_chiplet}->{x.dst_chiplet} "
@@ -160,11 +162,14 @@ def _transfers(schedule, cost, pi, st, en, tol) -> list[Violation]:
         if x.end - x.start < need_lat * (1 - TOL) - tol:
             out.append(Violation("transfer", f"transfer {key[0]}->{key[1]} lasts {x.end - x.start:.6g} s but "
                                              f"{x.bytes:.6g} B over {a}->{b} needs {need_lat:.6g} s", tk))
-    for key in need:
+    for key, b in need.items():
         if key not in seen:
             out.append(Violation("transfer", f"edge {key[0]}->{key[1]} crosses chiplets "
                                              f"{int(cost.lead[pi[key[0]]])}->{int(cost.lead[pi[key[1]]])} "
                                              f"but has no transfer", key))
+        elif got[key] < b * (1 - TOL):
+            out.append(Violation("transfer", f"transfers {key[0]}->{key[1]} carry {got[key]:.6g} B but the "
+                                             f"edges need {b:.6g} B", key))
     return out
 
 

@@ -22,8 +22,7 @@ import numpy as np
 from mapc.compiler.schedule import materialize
 from mapc.errors import InfeasibleError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
-from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, objective_of, task_latency,
-                                    upward_rank)
+from mapc.solvers.listsched import _in_edges, choose_residency, list_schedule, objective_of, upward_rank
 
 REL_TIE = 1e-9
 

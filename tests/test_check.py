@@ -120,6 +120,9 @@ def test_transfer_early_late_route_missing(setup):
     route = replace(s, transfers=(replace(x, route=(x.src_chiplet, 3, x.dst_chiplet)),) + s.transfers[1:])
     v = check(route, cost)
     assert kinds(v) == {"transfer"} and "route" in v[0].message
+    light = replace(s, transfers=(replace(x, bytes=x.bytes / 2),) + s.transfers[1:])
+    v = check(light, cost)
+    assert kinds(v) == {"transfer"} and "carry" in v[0].message
     gone = replace(s, transfers=s.transfers[1:])
     v = check(gone, cost)
     assert kinds(v) == {"transfer"} and "no transfer" in v[0].message
