@@ -1,0 +1,208 @@
+"""Parsing mapc source text (grammar: `mapc.lark`, full description: `LANGUAGE.md`).
+
+A file holds `import`, `model`, `workload`, `parallel` and `hardware` blocks in any order::
+
+    import "common.dsl"                          # relative to this file; each file is read once
+    model chat7b = llama2_7b                     # alias of a zoo model (zoo names also work directly)
+    model tiny = transformer(layers=4, hidden=512, heads=8, kv_heads=8, ffn=1376, vocab=32000, dtype=fp16)
+    model mine = hf("config.json")               # a local Hugging Face config.json
+    model net = cnn { conv c1 in=3 out=16 k=3 stride=1 pad=1 hw=64   pool p1 k=2 stride=2   fc head out=10 }
+
+    workload chat {
+      serve llama2_7b                            # flat form: the phases below belong to this model
+      prefill batch=4  seq=512..2048             # a range is an even spread, one length per micro-batch
+      decode  batch=32 context=1024 steps=1 width=1
+      microbatches 8
+      serve resnet50 { forward batch=16  microbatches 4 }    # block form (multi-tenant)
+      slo ttft 200 ms  tpot 50 ms
+    }
+
+    parallel { tensor 2  pipeline auto  data 1  placement block  tp 1d  pd fused  segment 1 }
+
+    hardware mine {
+      grid 6 x 6
+      chiplet ws_core { pes 32x32  dataflow ws  freq 1 GHz  sram 2 MiB  mac 0.0873 pJ/MAC }
+      place ws_core all
+      nop mesh { link 100 GB/s  hop 20 ns  energy 1.3 pJ/bit }
+      dram hbm { at west, east  bandwidth 256 GB/s  energy 3.9 pJ/bit }
+    }
+    hardware big = mcm6x6                        # a built-in preset
+
+Comments start with `#` or `//`. Whitespace (newlines included) only separates tokens.
+
+`loads(text, file)` / `load(path)` parse a file and its imports and resolve them to a `Spec`; every error is a
+`DslError` carrying file:line:col, the source line and (for syntax errors) the tokens that were expected.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from mapc.errors import DslError, Loc
+
+_SOURCES: dict[str, list[str]] = {}   # file -> its lines, for error messages raised after parsing
+
+
+def remember_source(file: str, text: str) -> None:
+    """Keep `text` so that later (meaning) errors in `file` can show the offending line."""
+    _SOURCES[file] = text.splitlines()
+
+
+def source_line(file: str, line: int) -> str | None:
+    """The text of `line` (1-based) of `file` if known."""
+    lines = _SOURCES.get(file)
+    if lines is None:
+        try:
+            with open(file, encoding="utf-8") as fh:
+                lines = fh.read().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        _SOURCES[file] = lines
+    return lines[line - 1] if 1 <= line <= len(lines) else None
+
+
+def error_at(message: str, loc: Loc | None, hint: str | None = None) -> DslError:
+    """A DslError at `loc` with its source line filled in."""
+    return DslError(message, loc=loc, hint=hint, source_line=source_line(loc.file, loc.line) if loc else None)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark.open("mapc.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
+                     maybe_placeholders=True)
+
+
+_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string", "DIMS": "dimensions like `32x32`",
+          "UNIT": "a unit", "TP_SCHEME": "`1d` or `2d`", "$END": "end of file"}
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _NAMES:
+        return _NAMES[name]
+    try:
+        term = _parser().get_terminal(name)
+    except (KeyError, AttributeError):
+        return name
+    if term.pattern.type == "str":
+        return f"`{term.pattern.value}`"
+    return name.lower()
+
+
+def _expected(names) -> str:
+    described = sorted({_describe_terminal(n) for n in names})
+    words = [d for d in described if d.startswith("`")]
+    other = [d for d in described if not d.startswith("`")]
+    return ", ".join(words + other)
+
+
+def _syntax_error(e: UnexpectedInput, file: str, text: str) -> DslError:
+    lines = text.splitlines()
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        line = max(len(lines), 1)
+        col = len(lines[-1]) + 1 if lines else 1
+        loc = Loc(file, line, col)
+        exp = e.expected if isinstance(e, UnexpectedEOF) else e.expected
+        return error_at("unexpected end of file", loc, hint=f"expected {_expected(exp)}")
+    loc = Loc(file, e.line if e.line and e.line > 0 else 1, e.column if e.column and e.column > 0 else 1)
+    if isinstance(e, UnexpectedToken):
+        tok = e.token
+        exp = _expected(e.expected)
+        if tok.type in ("NAME", "UNIT") and any(_describe_terminal(n).startswith("`") for n in e.expected):
+            return error_at(f"unknown keyword `{tok}`", loc, hint=f"expected {exp}")
+        shown = str(tok) if tok.type != "STRING" else tok
+        return error_at(f"unexpected `{shown}`", loc, hint=f"expected {exp}")
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
+        allowed = getattr(e, "allowed", None) or ()
+        return error_at(f"unexpected character `{ch}`", loc,
+                        hint=f"expected {_expected(allowed)}" if allowed else None)
+    return error_at("syntax error", loc)
+
+
+def parse(text: str, file: str = "<string>") -> Tree:
+    """The syntax tree of one file's text (no imports followed). DslError on a syntax error."""
+    if not isinstance(text, str):
+        raise DslError(f"{file}: source must be text")
+    remember_source(file, text)
+    try:
+        return _parser().parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(e, file, text) from None
+    except LarkError as e:   # defensive: any other parser failure is still a located user error
+        raise error_at(f"syntax error: {e}", Loc(file, 1, 1)) from None
+
+
+def _loc(file: str, node: Tree | Token) -> Loc:
+    if isinstance(node, Token):
+        return Loc(file, node.line or 1, node.column or 1)
+    meta = node.meta
+    return Loc(file, getattr(meta, "line", 1) or 1, getattr(meta, "column", 1) or 1)
+
+
+def _read(path: str, loc: Loc | None = None) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise error_at(f"file not found: {path}", loc) from None
+    except IsADirectoryError:
+        raise error_at(f"not a file: {path}", loc) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise error_at(f"cannot read {path}: {e}", loc) from None
+
+
+def parse_with_imports(text: str, file: str) -> list[tuple[str, Tree]]:
+    """(file, tree) for `file` and every file it imports, transitively, imported files first, each once.
+
+    Imports are relative to the importing file (to the working directory for `<string>`). A cycle is an error
+    at the import that closes it; a missing file is an error at its import line.
+    """
+    out: list[tuple[str, Tree]] = []
+    done: set[str] = set()
+
+    def key(path: str) -> str:
+        return os.path.realpath(path) if not path.startswith("<") else path
+
+    def visit(text: str, file: str, stack: list[str]) -> None:
+        tree = parse(text, file)
+        stack = stack + [key(file)]
+        base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
+        for node in tree.children:
+            if isinstance(node, Tree) and node.data == "import_stmt":
+                tok = node.children[0]
+                loc = _loc(file, tok)
+                rel = str(tok)[1:-1]
+                if not rel:
+                    raise error_at("empty import path", loc)
+                path = os.path.normpath(os.path.join(base, rel))
+                k = key(path)
+                if k in stack:
+                    chain = " -> ".join(os.path.basename(s) for s in stack[stack.index(k):]) + \
+                        " -> " + os.path.basename(k)
+                    raise error_at(f"import cycle: {chain}", loc)
+                if k in done:
+                    continue
+                visit(_read(path, loc), path, stack)
+        done.add(key(file))
+        out.append((file, tree))
+
+    visit(text, file, [])
+    return out
+
+
+def loads(text: str, file: str = "<string>"):
+    """Parse `text` (as if read from `file`), follow its imports and resolve everything to a `Spec`."""
+    from mapc.dsl.resolve import resolve
+    return resolve(parse_with_imports(text, file), file)
+
+
+def load(path: str):
+    """Parse the file at `path`, follow its imports and resolve to a `Spec`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise DslError(f"expected a file path, got {path!r}")
+    path = os.fspath(path)
+    return loads(_read(path), path)
