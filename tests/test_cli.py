@@ -1,0 +1,215 @@
+"""The `mapc` command line, run in-process through `main([...])`: exit codes, --json, error rendering, and the
+compile driver (on hand-built problems here; on real source files in the DSL section below)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from conftest import chain_graph, make_hw
+
+from mapc import cli
+from mapc.compiler import driver
+from mapc.compiler.check import check
+from mapc.errors import DslError, HardwareError, InfeasibleError, Loc, MapcError, NoSolutionError
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Budget, Problem
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---- parser, help, exit codes ------------------------------------------------------------------------------
+def test_help_documents_exit_codes(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for c in ("exit codes", " 2 ", " 3 ", " 4 ", " 70 ", " 130 "):
+        assert c in out
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("mapc ")
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["compile"], ["compile", "x.dsl", "--objective", "speed"],
+                                  ["compile", "x.dsl", "--time-limit", "-1"], ["compile", "x.dsl", "--seed", "a"],
+                                  ["compile", "x.dsl", "--threads", "0"]])
+def test_usage_errors_exit_2(capsys, argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "usage" in err
+    assert "Traceback" not in err
+
+
+def test_missing_input_exit_2_and_nothing_written(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "compile", "nope.dsl", "--hw", "mcm6x6")
+    assert code == 2 and "no such file: nope.dsl" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_directory_input_exit_2(capsys, tmp_path):
+    code, _, err = run(capsys, "check", str(tmp_path))
+    assert code == 2 and "not a file" in err
+
+
+def test_missing_input_json_error_document(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "compile", "nope.dsl", "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["ok"] is False and doc["error"]["exit_code"] == 2
+    assert "no such file" in doc["error"]["message"]
+
+
+def _raiser(exc):
+    def f(args):
+        raise exc
+    return f
+
+
+def test_mapc_error_renders_file_line_col(capsys, monkeypatch):
+    e = DslError("unknown keyword 'modle'", Loc("m.dsl", 3, 5), hint="did you mean 'model'?",
+                 source_line="    modle x = y")
+    monkeypatch.setattr(cli, "cmd_presets", _raiser(e))
+    code, out, err = run(capsys, "presets")
+    assert code == 2
+    assert "m.dsl:3:5: error: unknown keyword 'modle'" in err
+    assert "        ^" in err and "hint: did you mean 'model'?" in err
+
+
+@pytest.mark.parametrize("exc,code", [(InfeasibleError("no room"), 3), (NoSolutionError("out of time"), 4),
+                                      (HardwareError("bad hw"), 2), (KeyboardInterrupt(), 130)])
+def test_exit_codes(capsys, monkeypatch, exc, code):
+    monkeypatch.setattr(cli, "cmd_presets", _raiser(exc))
+    got, _, err = run(capsys, "presets")
+    assert got == code
+    assert "Traceback" not in err
+
+
+def test_internal_error_is_70_without_traceback(capsys, monkeypatch):
+    monkeypatch.delenv("MAPC_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "cmd_presets", _raiser(ValueError("oops")))
+    code, out, err = run(capsys, "presets", "--json")
+    assert code == 70
+    assert "internal error: ValueError: oops" in err and "please report" in err
+    assert "Traceback" not in err
+    assert json.loads(out)["ok"] is False
+
+
+def test_internal_error_traceback_with_debug(capsys, monkeypatch):
+    monkeypatch.setenv("MAPC_DEBUG", "1")
+    monkeypatch.setattr(cli, "cmd_presets", _raiser(ValueError("oops")))
+    code, _, err = run(capsys, "presets")
+    assert code == 70 and "Traceback" in err
+
+
+# ---- presets -----------------------------------------------------------------------------------------------
+def test_presets_json(capsys):
+    code, out, _ = run(capsys, "presets", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"]
+    names = [p["name"] for p in doc["presets"]]
+    assert {"mcm6x6", "mcm6x6-homo", "npu4x4", "npu-pim", "wsc8x8"} <= set(names)
+    mcm = doc["presets"][names.index("mcm6x6")]
+    assert mcm["chiplets"] == 36
+
+
+def test_presets_table(capsys):
+    code, out, _ = run(capsys, "presets")
+    assert code == 0 and "mcm6x6-homo" in out and "18ws+18os" in out
+
+
+# ---- driver on hand-built problems -------------------------------------------------------------------------
+def test_resolve_hardware():
+    assert driver.resolve_hardware("mcm6x6").n == 36
+    with pytest.raises(HardwareError) as e:
+        driver.resolve_hardware("mcm6x7")
+    assert "mcm6x6" in e.value.hint
+    with pytest.raises(HardwareError, match="no hardware given"):
+        driver.resolve_hardware(None, None)
+    with pytest.raises(HardwareError, match="not found"):
+        driver.resolve_hardware("hw/missing.dsl")
+
+
+def test_resolve_hardware_spec_block():
+    class S:
+        hardware = make_hw(2, 2)
+        hardware_blocks = {"mine": make_hw(1, 2)}
+    assert driver.resolve_hardware(None, S()) is S.hardware
+    assert driver.resolve_hardware("mine", S()).n == 2
+    assert driver.resolve_hardware("npu4x4", S()).n == 16      # a preset wins over the spec's own block
+
+
+def test_group_sizes():
+    class P:
+        tensor = 4
+        loc = None
+    class S:
+        parallel = P()
+    hw = make_hw(2, 2)
+    assert driver.group_sizes_for(S(), hw) == (1, 4)
+    P.tensor = 1
+    assert driver.group_sizes_for(S(), hw) == (1, 2, 4)
+    P.tensor = 8
+    with pytest.raises(HardwareError, match="tensor 8"):
+        driver.group_sizes_for(S(), hw)
+
+
+def _problem(objective="edp"):
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(4, 3, M=32, K=64, N=64)
+    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)), objective)
+
+
+@pytest.mark.parametrize("solver", ["greedy", "baseline"])
+def test_compile_problem_checks_and_evaluates(solver):
+    cr = driver.compile_problem(_problem(), solver, Budget(time_limit=2.0))
+    assert cr.result.solver == solver and cr.result.schedule is not None
+    assert check(cr.result.schedule, cr.cost) == []
+    assert cr.metrics.makespan == pytest.approx(cr.result.schedule.makespan)
+    assert cr.metrics.edp == pytest.approx(cr.metrics.energy * cr.metrics.makespan)
+    assert set(cr.timings) >= {"solve", "check", "evaluate"}
+
+
+def test_unknown_solver_is_input_error():
+    with pytest.raises(MapcError, match="unknown solver 'gredy'") as e:
+        driver.solve(_problem(), "gredy", Budget())
+    assert "greedy" in e.value.hint and e.value.exit_code == 2
+
+
+def test_invalid_schedule_is_refused(monkeypatch):
+    """A solver whose schedule breaks a dependency is caught by the checker; nothing is returned or written."""
+    from mapc.solvers import registry
+    real = registry.run
+
+    def broken(name, problem, budget):
+        r = real(name, problem, budget)
+        s = r.schedule
+        t = s.tasks
+        shifted = replace(t[1], start=0.0, end=t[1].end - t[1].start)      # starts before its producer ends
+        return replace(r, schedule=replace(s, tasks=(t[0], shifted) + t[2:]))
+    monkeypatch.setattr(registry, "run", broken)
+    with pytest.raises(driver.InvalidScheduleError) as e:
+        driver.compile_problem(_problem(), "greedy", Budget())
+    assert e.value.exit_code == 70 and "dependency" in str(e.value)
+
+
+def test_no_schedule_maps_to_exit_codes(monkeypatch):
+    from mapc.solvers import registry
+    for status, exc in (("infeasible", InfeasibleError), ("no_solution", NoSolutionError)):
+        monkeypatch.setattr(registry, "run", lambda n, p, b, s=status: replace(
+            registry.SolveResult(None, s, None), solver=n))
+        with pytest.raises(exc):
+            driver.solve(_problem(), "greedy", Budget())
+
+
+def test_default_out_dir_is_stem_in_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert driver.default_out_dir("some/where/model.dsl") == tmp_path / "model.schedule"
+    assert driver.default_out_dir("chat.txt") == tmp_path / "chat.schedule"
