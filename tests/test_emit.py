@@ -175,3 +175,16 @@ def test_print_summary_renders(cr):
     emit.print_summary(cr, con)
     out = con.file.getvalue()
     assert "EDP" in out and "utilisation" in out
+
+
+def test_sampled_validation_checks_only_the_first_records(cr):
+    doc = emit.schedule_document(cr)
+    late = copy.deepcopy(doc)
+    late["tasks"][5]["start"] = -1.0
+    emit.validate_schedule_document(late, max_records=2)        # record 5 is outside the sample
+    with pytest.raises(MapcError, match="tasks/5/start"):
+        emit.validate_schedule_document(late)
+    early = copy.deepcopy(doc)
+    early["tasks"][1]["start"] = -1.0
+    with pytest.raises(MapcError):
+        emit.validate_schedule_document(early, max_records=2)
