@@ -179,6 +179,11 @@ def _model_record(name: str, m) -> dict:
     return rec
 
 
+def _count(n: int) -> str:
+    """6738415616 -> '6.74B', 25557032 -> '25.6M' (parameter counts, not bytes)."""
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
 def cmd_models(args) -> int:
     from mapc.dsl import zoo
 
@@ -187,7 +192,7 @@ def cmd_models(args) -> int:
         from mapc.dsl.hfconfig import load_hf_config
         _require_file(args.path)
         m = load_hf_config(args.path)
-        recs = [_model_record(getattr(m, "name", None) or Path(args.path).parent.name, m)]
+        recs = [_model_record(m.name, m)]
     else:
         recs = [_model_record(name, m) for name, m in zoo.MODELS.items()]
     if args.json:
@@ -201,7 +206,7 @@ def cmd_models(args) -> int:
     for r in recs:
         moe = f"{r['experts']} (top {r['top_k']})" if r.get("experts") else "-"
         tab.add_row(r["name"], r["kind"], dash(r.get("layers")), dash(r.get("hidden")), dash(r.get("heads")),
-                    dash(r.get("kv_heads")), dash(r.get("ffn")), moe, f"{r['params'] / 1e9:.3f} B",
+                    dash(r.get("kv_heads")), dash(r.get("ffn")), moe, _count(r["params"]),
                     f"{r['weight_bytes'] / 1e9:.2f} GB")
     _console().print(tab)
     return EXIT_OK

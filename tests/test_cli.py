@@ -213,3 +213,42 @@ def test_default_out_dir_is_stem_in_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert driver.default_out_dir("some/where/model.dsl") == tmp_path / "model.schedule"
     assert driver.default_out_dir("chat.txt") == tmp_path / "chat.schedule"
+
+
+# ---- models ------------------------------------------------------------------------------------------------
+def test_models_json_zoo(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    doc = json.loads(out)
+    assert code == 0
+    by = {m["name"]: m for m in doc["models"]}
+    # Llama-2-7B: 6.74 B parameters (Meta model card), FP16 weights 2 B each
+    assert by["llama2_7b"]["params"] == pytest.approx(6.74e9, rel=0.01)
+    assert by["llama2_7b"]["weight_bytes"] == pytest.approx(2 * by["llama2_7b"]["params"])
+    assert any(m["kind"] == "cnn" for m in doc["models"])
+
+
+def test_models_table(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "llama2_7b" in out and "6.74B" in out and "13.48 GB" in out
+
+
+def test_models_hf_config(capsys, tmp_path):
+    d = tmp_path / "tiny-llama"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({
+        "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "torch_dtype": "bfloat16"}))
+    code, out, _ = run(capsys, "models", str(d / "config.json"), "--json")
+    assert code == 0
+    (m,) = json.loads(out)["models"]
+    assert m["name"] == "tiny-llama" and m["layers"] == 2 and m["kv_heads"] == 2
+    assert m["weight_bytes"] == pytest.approx(2 * m["params"])
+
+
+def test_models_hf_config_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "models", str(tmp_path / "missing.json"))
+    assert code == 2 and "no such file" in err
+    bad = tmp_path / "config.json"
+    bad.write_text("{ not json")
+    code, _, err = run(capsys, "models", str(bad))
+    assert code == 2 and "invalid JSON" in err and "Traceback" not in err
