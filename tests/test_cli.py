@@ -252,3 +252,85 @@ def test_models_hf_config_errors(capsys, tmp_path):
     bad.write_text("{ not json")
     code, _, err = run(capsys, "models", str(bad))
     assert code == 2 and "invalid JSON" in err and "Traceback" not in err
+
+
+# ---- compile end to end on an in-memory Spec (the DSL text path is covered in test_examples) -------------
+def tiny_spec(file="model.dsl", hardware=None):
+    from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
+    m = TransformerModel("tiny", layers=4, hidden=256, heads=4, kv_heads=4, ffn=512, vocab=1000)
+    wl = WorkloadSpec("chat", (ServeSpec("tiny", (PhaseSpec("prefill", 4, (64, 128)),
+                                                  PhaseSpec("decode", 4, (256,), steps=2)), microbatches=2),))
+    return Spec(file, {"tiny": m}, wl, ParallelSpec(), hardware)
+
+
+@pytest.fixture
+def fake_source(tmp_path, monkeypatch):
+    """`model.dsl` in a fresh cwd whose Spec is built in Python (load_spec patched)."""
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "model.dsl"
+    src.write_text("# tiny chat workload (spec built in the test)\n")
+    monkeypatch.setattr(driver, "load_spec", lambda path: tiny_spec(str(path)))
+    return src
+
+
+def test_compile_default_out_dir_and_summary(capsys, fake_source, tmp_path):
+    code, out, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6")
+    assert code == 0, err
+    out_dir = tmp_path / "model.schedule"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["gantt.png", "schedule.json", "tasks.csv", "trace.json"]
+    assert str(out_dir) in out
+    assert "EDP" in out and "makespan / bound" in out and "TTFT" in out and "TPOT" in out
+    doc = json.loads((out_dir / "schedule.json").read_text())
+    from mapc.compiler.emit import validate_schedule_document
+    validate_schedule_document(doc)
+    assert doc["hardware"]["name"] == "mcm6x6" and doc["solver"]["name"] == driver.DEFAULT_SOLVER
+    assert doc["input"]["file"] == "model.dsl" and len(doc["input"]["sha256"]) == 64
+    assert len(doc["tasks"]) == doc["workload"]["tasks"] > 0
+
+
+def test_compile_json_quiet_and_out(capsys, fake_source, tmp_path):
+    code, out, _ = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "--solver", "baseline", "-o", "o1",
+                       "--json", "--objective", "latency", "--seed", "3")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["output_dir"] == "o1"
+    assert doc["solver"]["name"] == "baseline" and doc["solver"]["objective_name"] == "latency"
+    assert doc["solver"]["seed"] == 3 and doc["metrics"]["makespan_s"] > 0
+    assert doc["solver"]["objective"] == pytest.approx(doc["metrics"]["makespan_s"])
+    code, out, _ = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "-q", "-o", str(tmp_path / "o2"))
+    assert code == 0 and out.strip() == str(tmp_path / "o2")
+
+
+def test_compile_deterministic(capsys, fake_source, tmp_path):
+    for d in ("a", "b"):
+        assert run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "-q", "-o", d)[0] == 0
+    ta = json.loads((tmp_path / "a" / "schedule.json").read_text())
+    tb = json.loads((tmp_path / "b" / "schedule.json").read_text())
+    assert ta["tasks"] == tb["tasks"] and ta["transfers"] == tb["transfers"]
+
+
+def test_compile_errors_write_nothing(capsys, fake_source, tmp_path):
+    code, _, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x7")
+    assert code == 2 and "unknown hardware preset 'mcm6x7'" in err and "mcm6x6" in err
+    code, _, err = run(capsys, "compile", "model.dsl")
+    assert code == 2 and "no hardware given" in err and "--hw" in err
+    code, _, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "--solver", "nope")
+    assert code == 2 and "unknown solver" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.dsl"]
+
+
+def test_compile_uses_the_files_hardware_block(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.txt").write_text("x\n")
+    monkeypatch.setattr(driver, "load_spec", lambda path: tiny_spec(str(path), make_hw(2, 2)))
+    code, out, _ = run(capsys, "compile", "m.txt", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["hardware"] == "test2x2"
+    assert doc["output_dir"] == str(tmp_path / "m.schedule")
+
+
+def test_check_command(capsys, fake_source):
+    code, out, _ = run(capsys, "check", "model.dsl", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["workload"] == "chat" and doc["tasks"] > 0 and doc["hardware"] is None
+    code, out, _ = run(capsys, "check", "model.dsl", "--hw", "npu4x4")
+    assert code == 0 and out.startswith("ok: model.dsl") and "npu4x4" in out
