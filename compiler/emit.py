@@ -282,7 +282,8 @@ def render_gantt(cr, path: str | os.PathLike, max_tasks: int = GANTT_MAX_TASKS) 
     ax.set_title(f"{Path(str(cr.input_path)).name or 'schedule'} on {hw.name}: {cr.result.solver}, "
                  f"makespan {fmt_si(sched.makespan, 's')}", fontsize=9)
     ax.legend(handles=[Patch(color=colour[k], label=f"{k[0]} {k[1]}") for k in keys], fontsize=7,
-              loc="upper right", ncol=max(1, len(keys) // 8))
+              loc="upper left", bbox_to_anchor=(1.005, 1.0), borderaxespad=0.0,
+              ncol=max(1, len(keys) // 24))
     fig.tight_layout()
     fig.savefig(path)
     return None
@@ -375,7 +376,7 @@ def summary_rows(cr) -> list[tuple[str, str]]:
                    + (f", gap {r.gap:.1%}" if r.gap is not None else "")),
         ("latency (makespan)", fmt_si(m.makespan, "s")),
         ("lower bound", f"{fmt_si(m.bound.value, 's')} (makespan / bound = "
-                        + (f"{m.bound_ratio:.3g}x)" if math.isfinite(m.bound_ratio) else "n/a)")),
+                        + (f"{m.bound_ratio:.3f}x)" if math.isfinite(m.bound_ratio) else "n/a)")),
         ("energy", fmt_si(m.energy, "J")),
         ("EDP", fmt_si(m.edp, "J*s")),
     ]
