@@ -132,6 +132,7 @@ class ParallelSpec:
     pd_decode: int | None = None
     segment: int = 1                   # layers per layer segment (task granularity)
     loc: Loc | None = field(default=None, compare=False)
+    locs: dict = field(default_factory=dict, compare=False)  # setting keyword ("tensor", "pd", ...) -> Loc
 
 
 @dataclass(frozen=True)
