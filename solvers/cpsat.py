@@ -1,0 +1,347 @@
+"""`cpsat`: OR-Tools CP-SAT scheduling with inter-chiplet pipelining, proven bounds and the Pareto front.
+
+The model is in `cpsat_model.py` (options, no-overlap per chiplet, precedence with transfer delays, SRAM,
+energy; integer ticks with conservative rounding). This module drives it:
+
+Strategy, by size (after dominance pruning of options):
+- whole model (<= MAX_TASKS tasks and <= MAX_OPTIONS option literals; options per task limited to
+  MAX_PER_TASK when the total would exceed MAX_OPTIONS, which makes the CP-SAT bound local to that subset and
+  the reported bound falls back to `compiler.evaluate.lower_bound`):
+    latency: minimise makespan.            energy: minimise energy.
+    edp:     epsilon-constraint sweep: (1) min makespan T_A, (2) min energy E_B (its makespan T_B), then
+             min energy s.t. makespan <= T for a ladder of RUNGS values from T_B down to T_A (constraints only
+             tighten, so one model serves the sweep); every solution found is a Pareto candidate, the best
+             product wins. Budget: 25% / 25% / 50% split over the rungs (unused time carries over).
+- larger: `lns.solve_large` (time windows of the current best schedule re-optimised by CP-SAT with the rest
+  fixed, then re-timed; never worse than the heuristic it starts from).
+Warm start: the best of `greedy`, `baseline` and a fastest-placement list schedule, by the objective, as a
+complete `AddHint` (re-timed on ticks so it is feasible); the result is never worse than that hint.
+Determinism: with `budget.deterministic`, every CP-SAT call uses `interleave_search` with `num_workers =
+threads` and a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's wall budget); the
+wall budget stays a hard cap. Same input + seed -> same schedule as long as the deterministic limit binds
+first (stats "calls" show both times; on a heavily loaded machine the wall cap may bind and break this).
+Bounds (`SolveResult.bound`): latency/energy from CP-SAT's best bound minus the rounding allowance, max'd
+with `evaluate.lower_bound`; edp = energy bound x makespan bound (both lower bounds of positive factors).
+Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer (`explain_infeasible`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from mapc.compiler.schedule import materialize
+from mapc.errors import InfeasibleError, MapcError
+from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tick, retime
+from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
+from mapc.solvers.pareto import front
+
+MAX_TASKS = 3000
+MAX_OPTIONS = 200_000
+MAX_PER_TASK = 24
+RUNGS = 4
+DET_PER_S = 0.05   # deterministic seconds granted per wall second of budget (interleaved search on this 2-core
+                   # machine advances ~0.06-0.08 deterministic s per wall s, so the deterministic limit binds first)
+
+
+# ---- diagnosis ---------------------------------------------------------------------------------------------
+def diagnose(problem: Problem) -> None:
+    """Raise `InfeasibleError` naming the constraint and the numbers when no schedule can exist."""
+    cost = problem.cost
+    hw = cost.hw
+    sizes = sorted(set(int(k) for k in cost.group_size))
+    tp = int(getattr(problem.parallel, "tensor", 1) or 1) if problem.parallel is not None else 1
+    if tp > 1 and tp not in sizes:
+        raise InfeasibleError(
+            f"tensor-parallel degree {tp} matches no chiplet group: the cost model offers groups of {sizes} "
+            f"chiplets on the {hw.rows}x{hw.cols} grid ({hw.n} chiplets)",
+            hint="choose a tensor degree among the group sizes (and no larger than the chiplet count)")
+    best = np.minimum(cost.lat_resident, cost.lat_stream).min(axis=1) if cost.graph.n else np.zeros(0)
+    bad = np.nonzero(~np.isfinite(best))[0]
+    if bad.size:
+        i = int(bad[0])
+        t = cost.graph.tasks[i]
+        kmax = int(cost.group_size.max())
+        why = ("streaming weights from DRAM is disabled" if not getattr(cost, "allow_streaming", True)
+               else "streaming is priced infinite")
+        raise InfeasibleError(
+            f"task {t.name} (id {i}) fits no placement: its weights are {t.weight_bytes:.4g} B, "
+            f"{t.weight_bytes / kmax:.4g} B per chiplet on the largest group ({kmax} chiplets), but the largest "
+            f"weight capacity of a chiplet is {cost.weight_capacity.max():.4g} B, and {why}"
+            + (f" ({bad.size} tasks in all)" if bad.size > 1 else ""),
+            hint="allow streaming, use larger tensor-parallel groups or chiplets with more SRAM")
+
+
+def explain_infeasible(cost) -> InfeasibleError:
+    """After CP-SAT proved infeasibility: the weights that must stay resident do not fit the SRAM together."""
+    g = cost.graph
+    must = ~np.isfinite(cost.lat_stream).any(axis=1) if g.n else np.zeros(0, bool)
+    need: dict[int, float] = {}
+    for i in np.nonzero(must)[0]:
+        k = int(g.weight_index[i])
+        need[k] = max(need.get(k, 0.0), float(g.weight_bytes[i]))
+    total, cap = sum(need.values()), float(cost.weight_capacity.sum())
+    return InfeasibleError(
+        f"no schedule exists: {len(need)} weight sets cannot be streamed and must stay resident, "
+        f"{total:.4g} B in all, but they cannot be packed into the chiplets' weight capacity "
+        f"({cap:.4g} B in total, at most {cost.weight_capacity.max():.4g} B per chiplet)",
+        hint="allow streaming from DRAM, or use hardware with more SRAM")
+
+
+# ---- warm start --------------------------------------------------------------------------------------------
+def heuristic_hints(problem: Problem, budget: Budget) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, placement_index, resident, start) of every heuristic that succeeds."""
+    out = []
+    for name in ("greedy", "baseline"):
+        try:
+            mod = importlib.import_module(f"mapc.solvers.{name}")
+            r = mod.solve(problem, budget)
+        except (ImportError, MapcError):
+            continue
+        s = r.schedule
+        if s is not None and s.placement_index is not None:
+            out.append((name, np.asarray(s.placement_index), np.asarray(s.resident, bool), s.start))
+    cost = problem.cost
+    try:
+        pi = np.argmin(np.minimum(cost.lat_resident, cost.lat_stream), axis=1)
+        res = choose_residency(cost, pi)
+        out.append(("fastest", pi, res, list_schedule(cost, pi, res)))
+    except MapcError:
+        pass
+    return out
+
+
+def _point(cost, pi, res, st) -> tuple[float, float]:
+    return (objective_of(cost, pi, res, st, "latency"), objective_of(cost, pi, res, st, "energy"))
+
+
+class _Trace(cp_model.CpSolverSolutionCallback):
+    def __init__(self, t0, scale, sink):
+        super().__init__()
+        self.t0, self.scale, self.sink = t0, scale, sink
+
+    def on_solution_callback(self):
+        self.sink.append((time.perf_counter() - self.t0, float(self.objective_value) * self.scale))
+
+
+class Driver:
+    """Runs CP-SAT calls on one built model, keeps every schedule found, and the anytime trace."""
+
+    def __init__(self, problem: Problem, budget: Budget, t0: float):
+        self.p, self.b, self.t0 = problem, budget, t0
+        self.cost = problem.cost
+        self.found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.trace: list[tuple[float, float]] = []
+        self.calls: list[dict] = []
+        self.best_val = math.inf
+
+    def add(self, name, pi, res, st):
+        self.found.append((name, pi, res, st))
+        v = objective_of(self.cost, pi, res, st, self.p.objective)
+        if v < self.best_val:
+            self.best_val = v
+            self.trace.append((time.perf_counter() - self.t0, float(v)))
+
+    def run(self, bm, kind: str, limit: float, hint, cap: int | None = None):
+        """One CP-SAT call minimising `kind` ('latency' | 'energy'), optionally with makespan <= cap ticks.
+        `hint` = (option indices, start ticks). Returns (status name, solution or None, bound, det time)."""
+        m = bm.model
+        if cap is not None:
+            m.add(bm.makespan <= int(cap))
+        m.minimize(bm.makespan if kind == "latency" else bm.energy)
+        m.clear_hints()
+        if hint is not None:
+            chosen, sticks = hint
+            on = np.zeros(bm.opts.size, bool)
+            on[chosen] = True
+            for o, x in enumerate(bm.lits):
+                m.add_hint(x, bool(on[o]))
+            for j, s in enumerate(bm.start):
+                m.add_hint(s, int(sticks[j]))
+            m.add_hint(bm.makespan, int(max((sticks[j] + bm.dur[chosen[j]] for j in range(len(chosen))),
+                                            default=0)))
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.num_workers = max(1, int(self.b.threads))
+        prm.random_seed = int(self.b.seed)
+        limit = max(0.05, float(limit))
+        if self.b.deterministic:
+            prm.interleave_search = True
+            prm.max_deterministic_time = limit * DET_PER_S
+            prm.max_time_in_seconds = limit
+        else:
+            prm.max_time_in_seconds = limit
+        scale = bm.tick if kind == "latency" else bm.eunit
+        cb = _Trace(self.t0, scale, [])
+        st = solver.solve(m, cb)
+        name = solver.status_name(st)
+        resp = solver.response_proto
+        info = {"kind": kind, "cap_ticks": cap, "status": name, "wall_s": round(resp.wall_time, 3),
+                "deterministic_s": round(resp.deterministic_time, 3), "solutions": len(cb.sink)}
+        self.calls.append(info)
+        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return name, None, None, resp.deterministic_time
+        vals = np.asarray(resp.solution, dtype=np.int64)
+        lit_idx = np.array([x.index for x in bm.lits], dtype=np.int64)
+        on = vals[lit_idx] > 0
+        chosen = np.empty(len(bm.start), np.int64)
+        for j in range(len(bm.start)):
+            r = bm.opts.of(j)
+            chosen[j] = r.start + int(np.argmax(on[r.start:r.stop]))
+        sticks = vals[np.array([s.index for s in bm.start], dtype=np.int64)]
+        bound = float(solver.best_objective_bound)
+        return name, (chosen, sticks), bound, resp.deterministic_time
+
+
+def _tick_hint(cost, opts, bm, pi, res, st):
+    """The heuristic schedule as (option indices, start ticks), re-timed on ticks in its own order."""
+    g = cost.graph
+    chosen = np.array([opts.index(i, int(pi[i]), bool(res[i])) for i in range(g.n)], dtype=np.int64)
+    dur = bm.dur[chosen]
+    hops = cost.hw.hops[cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]] if g.edges else np.zeros(0)
+    hop_t = int(round(cost.hw.nop.hop_latency / bm.tick)) if cost.hw.nop.hop_latency > 0 else 0
+    ser = np.ceil(g.edge_bytes / cost.hw.nop.link_bw / bm.tick - 1e-9).astype(np.int64) if g.edges else hops
+    delay = np.where(hops > 0, hops * hop_t + ser, 0).astype(np.int64)
+    sticks = retime(cost, pi, res, st, dur=dur.tolist(), delay=delay.tolist())
+    return chosen, np.asarray(sticks, dtype=np.int64)
+
+
+def _decode(bm, sol):
+    chosen, sticks = sol
+    o = bm.opts
+    return o.place[chosen].astype(np.int64), o.resident[chosen].astype(bool), sticks
+
+
+def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
+    t0 = time.perf_counter()
+    cost, obj = problem.cost, problem.objective
+    g = cost.graph
+    if g.n == 0:
+        return SolveResult(materialize(cost, [], [], []), "optimal", 0.0, 0.0, solver="cpsat",
+                           message="empty graph")
+    diagnose(problem)
+    hints = heuristic_hints(problem, budget)
+    drv = Driver(problem, budget, t0)
+    for h in hints:
+        drv.add(*h)
+    from mapc.compiler.evaluate import lower_bound
+    lb = lower_bound(cost)
+    keep = None
+    if hints:
+        _, hp, hr, hs = min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], obj))
+        keep = (hp, hr)
+    opts = candidates(cost, keep=keep)
+    if g.n > MAX_TASKS:
+        from mapc.solvers import lns
+        return lns.solve_large(problem, budget, drv, lb, t0)
+    if opts.size > MAX_OPTIONS:
+        opts = candidates(cost, keep=keep, max_per_task=MAX_PER_TASK)
+    elapsed = time.perf_counter() - t0
+    total = max(0.5, budget.time_limit - (0.0 if budget.deterministic else elapsed))
+    ms_hint = min((objective_of(cost, *h[1:], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)
+    e_hint = min((objective_of(cost, *h[1:], "energy") for h in hints), default=float(lb.energy) * 4 or 1.0)
+    tick = choose_tick(cost, ms_hint)
+    if cost.static_power > 0:
+        ks = max(1, round(cost.static_power * tick * ENERGY_UNITS / max(e_hint, 1e-300)))
+        eunit = cost.static_power * tick / ks
+    else:
+        ks, eunit = 0, max(e_hint, 1e-300) / ENERGY_UNITS
+    tb = time.perf_counter()
+    bm = build(cost, opts, tick, eunit, ks)
+    build_s = time.perf_counter() - tb
+    hint = None
+    if keep is not None:
+        hp, hr = keep
+        hs = next(h[3] for h in hints if h[1] is hp)
+        for axis, perm, t in bm.sym:       # reflect the hint into the symmetry-broken half
+            cols = cost.hw.cols if axis == "x" else cost.hw.rows
+            c = cost.hw.chiplets[int(cost.lead[hp[t]])]
+            if 2 * (c.x if axis == "x" else c.y) > cols - 1:
+                hp = perm[hp]
+        hint = _tick_hint(cost, opts, bm, hp, hr, hs)
+
+    def finish(sol, label):
+        pi, res, sticks = _decode(bm, sol)
+        st = retime(cost, pi, res, sticks)
+        drv.add(label, pi, res, st)
+        return pi, res, st
+
+    def tick_ms(sol):
+        chosen, sticks = sol
+        return int((sticks + bm.dur[chosen]).max())
+
+    left = total
+    bounds = {}
+    statuses = {}
+    sols = {}
+    plan = {"latency": [("latency", 1.0)], "energy": [("energy", 1.0)],
+            "edp": [("latency", 0.25), ("energy", 0.25)]}[obj]
+    done = 0.0
+    for kind, share in plan:
+        done += share
+        lim = left - (total * (1 - done) if obj == "edp" else 0.0)    # unused time carries over
+        name, sol, bd, used = drv.run(bm, kind, lim, hint)
+        left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+        statuses[kind] = name
+        if name == "INFEASIBLE":
+            if hints:
+                break
+            raise explain_infeasible(cost)
+        if sol is not None:
+            sols[kind] = sol
+            bounds[kind] = bd
+            finish(sol, f"cpsat-{kind}")
+            if kind == "latency" and hint is None:
+                hint = sol
+    if obj == "edp" and "latency" in sols:
+        ta = tick_ms(sols["latency"])
+        tbm = tick_ms(sols["energy"]) if "energy" in sols else ta * 2
+        caps = sorted({int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, RUNGS + 1)[:-1]}, reverse=True)
+        for r, cap in enumerate(caps):
+            if left <= 0.05:
+                break
+            lim = left / (len(caps) - r)
+            name, sol, bd, used = drv.run(bm, "energy", lim, sols["latency"], cap)
+            left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+            if sol is not None:
+                finish(sol, f"cpsat-energy<= {cap}")
+    # choose the best schedule found (heuristics included) by the objective
+    label, pi, res, st = min(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj))
+    sched = materialize(cost, pi, res, st)
+    val = score(sched, cost, obj)
+    tb_ = (bounds.get("latency", -math.inf) - bm.slack) * tick if "latency" in bounds else -math.inf
+    eb_ = (bounds.get("energy", -math.inf) - ks * bm.slack) * eunit if "energy" in bounds else -math.inf
+    if not opts.exact:
+        tb_, eb_ = -math.inf, -math.inf
+    t_bound = max(tb_, float(lb.value))
+    e_bound = max(eb_, float(lb.energy), float(cost.static_power) * t_bound)
+    bound = {"latency": t_bound, "energy": e_bound, "edp": max(e_bound * t_bound, float(lb.edp))}[obj]
+    bound = min(bound, val)
+    solved = statuses.get(obj) == "OPTIMAL" and opts.exact     # the chosen schedule is no worse than CP-SAT's
+    if obj == "edp":
+        solved = bound >= val * (1 - 1e-9)
+    if any(s is not None for s in sols.values()):
+        status = "optimal" if solved else "feasible"
+        msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}"
+    else:
+        status = "feasible"
+        msg = f"CP-SAT found no solution within the budget ({statuses}); returning the heuristic {label}"
+    pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
+    proto = bm.model.proto
+    stats = dict(bm.stats)
+    stats.update({
+        "variables": len(proto.variables), "constraints": len(proto.constraints),
+        "booleans": sum(1 for v in proto.variables if list(v.domain) == [0, 1]),
+        "candidates": opts.size, "pruned_options": opts.pruned, "cut_options": opts.cut,
+        "exact_options": opts.exact, "tick_s": tick, "energy_unit_j": eunit, "build_s": round(build_s, 3),
+        "calls": drv.calls, "solutions": sum(c["solutions"] for c in drv.calls), "strategy": "whole",
+        "hints": [h[0] for h in hints], "pareto": pts, "chosen": label,
+        "bound_makespan_s": t_bound, "bound_energy_j": e_bound,
+    })
+    return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
+                       time.perf_counter() - t0)
