@@ -70,10 +70,20 @@ def error_at(message: str, loc: Loc | None, hint: str | None = None) -> DslError
     return DslError(message, loc=loc, hint=hint, source_line=source_line(loc.file, loc.line) if loc else None)
 
 
+class _WholeWords:
+    """Post-lexer that keeps NAME acceptable in every lexer state, so that a keyword only matches a whole word
+    (`pipelines` is an unknown word, not `pipeline` followed by `s`); tokens pass through unchanged."""
+
+    always_accept = ("NAME",)
+
+    def process(self, stream):
+        return stream
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     return Lark.open("mapc.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
-                     maybe_placeholders=True)
+                     maybe_placeholders=True, postlex=_WholeWords())
 
 
 _NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string", "DIMS": "dimensions like `32x32`",

@@ -138,15 +138,17 @@ def _kword(kw: dict, key: str, choices, default):
 
 
 def _quantity(node: Tree, kind: str, file: str) -> float:
-    num_tok, unit_tok = node.children
+    num_tok, unit_tree = node.children
     loc = _loc(file, node)
     value = _num(num_tok, file)
+    unit_tok = unit_tree.children[0] if unit_tree is not None else None
+    unit = "/".join(str(t) for t in unit_tree.children if t is not None) if unit_tree is not None else None
     try:
-        si = U.to_si(value, str(unit_tok) if unit_tok is not None else None, kind)
+        si = U.to_si(value, unit, kind)
     except U.UnitError as e:
         raise error_at(e.message, _loc(file, unit_tok) if unit_tok is not None else loc, hint=e.hint) from None
     if si <= 0:
-        raise error_at(f"must be positive, got `{num_tok}{' ' + str(unit_tok) if unit_tok else ''}`", loc)
+        raise error_at(f"must be positive, got `{num_tok}{' ' + unit if unit else ''}`", loc)
     return si
 
 
