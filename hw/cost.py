@@ -26,6 +26,15 @@ parallelism). Per operator and member chiplet:
   buffer once) x SRAM energy per byte; DRAM bits x DRAM pJ/bit; DRAM bits x NoP pJ/bit x the members' mean hop
   count to the nearest DRAM-attached chiplet; collective energy.
 
+PIM (`mapc.hw.pim`, on hardware with PIM units only; elsewhere nothing here runs and prices are unchanged):
+a task's PIM-capable kernels (qkv, attention, out_proj, ffn, moe, lm_head, fc) may run on the package's
+HBM-PIM instead of the member chiplets. `pim="auto"` (default) sends a kernel to PIM on a placement when its PIM
+roofline time (k PIM shares) beats its own time on the chiplets (max(compute, DRAM) + its collective), decided
+separately for resident and streamed weights; `pim="off"` never, `pim="all"` always; a set of class names or a
+callable `task -> class names` fixes the choice (a dispatch policy). Then
+    latency = max(compute, memory) of the rest + collective of the rest + sum of the PIM kernels' times,
+the PIM kernels' external bytes count as DRAM bytes, and their internal traffic and ALU energy go to `e_pim`.
+
 DRAM model (static share): each chiplet may stream at most `hw.dram_bandwidth / hw.n` (capped by one NoP link),
 and a group of k gets k shares. Whatever runs concurrently, the sum of all chiplets' DRAM traffic therefore never
 exceeds the package's aggregate DRAM bandwidth, so no schedule priced here over-uses DRAM and the DRAM lower
@@ -48,7 +57,9 @@ from functools import cached_property
 import numpy as np
 
 from mapc.compiler.ceg import ExecutionGraph
+from mapc.errors import MapcError
 from mapc.hw import dataflow as df
+from mapc.hw import pim as pimk
 from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.hw.hardware import Hardware
 
@@ -56,7 +67,8 @@ WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest d
 
 GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
 BREAKDOWN_KEYS = ("compute", "memory", "collective", "dram_bytes", "sram_bytes",
-                  "e_mac", "e_sram", "e_dram", "e_nop")
+                  "e_mac", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim")
+PIM_MODES = ("auto", "off", "all")
 
 
 @dataclass(frozen=True)
@@ -142,12 +154,15 @@ class CostModel:
       lat_resident, energy_resident: weights kept in SRAM (inf when the per-chiplet share exceeds capacity)
       lat_stream, energy_stream:     weights streamed from DRAM (inf when streaming is disabled)
     Per placement: `placements[p]` (chiplet ids, ring order), `lead[p]`, `group_size[p]`, `members[p, c]`.
+    PIM dispatch (`pim`, see the module docstring): `pim_offload(resident)` gives the [n_tasks, P, classes]
+    choice, `pim_classes` names the classes (`mapc.hw.pim.CLASSES`).
     """
 
     def __init__(self, hw: Hardware, graph: ExecutionGraph, *, group_sizes: tuple[int, ...] = (1, 2, 4),
                  placement_policy: str = "block", allow_streaming: bool = True,
-                 weight_fraction: float = WEIGHT_FRACTION):
+                 weight_fraction: float = WEIGHT_FRACTION, pim="auto"):
         self.hw = hw
+        self.pim_mode = _check_pim_mode(pim)
         self.graph = graph
         self.allow_streaming = allow_streaming
         self.weight_fraction = weight_fraction
@@ -237,6 +252,35 @@ class CostModel:
         flat = [op for ops in uops for op in ops]
         return task_u, len(uops), owner, flat
 
+    def pim_offload(self, resident: bool) -> np.ndarray:
+        """[n_tasks, P, len(pim_classes)] True where the task's kernels of that class run on PIM there."""
+        off = self._pim_off[resident]
+        return off.transpose(1, 2, 0)[self._task_u]
+
+    @property
+    def pim_classes(self) -> tuple[str, ...]:
+        return pimk.CLASSES
+
+    def _fixed_choice(self, present: np.ndarray, task_u: np.ndarray) -> np.ndarray | None:
+        """[NC, U] PIM choice fixed by the mode (None for "auto"): "all", a set of classes, or a callable."""
+        mode = self.pim_mode
+        if mode == "auto":
+            return None
+        if mode == "all":
+            return present.copy()
+        if callable(mode):
+            first = {}
+            for i, u in enumerate(task_u.tolist()):
+                first.setdefault(u, i)
+            ch = np.zeros_like(present)
+            for u, i in first.items():
+                names = _check_classes(mode(self.graph.tasks[i]))
+                for c in names:
+                    ch[pimk.CLASSES.index(c), u] = True
+            return ch & present
+        sel = np.array([c in mode for c in pimk.CLASSES], dtype=bool)
+        return present & sel[:, None]
+
     def _price(self) -> None:
         hw = self.hw
         P = len(self.placements)
@@ -250,6 +294,19 @@ class CostModel:
         is_coll = is_gemm & np.array([k != "attn_score" for k in kinds], dtype=bool)
         sumu = lambda x: np.bincount(owner, weights=x, minlength=U) if len(flat) else np.zeros(U)
 
+        NC = len(pimk.CLASSES)
+        share = self.dram_share
+        psh = pimk.share(hw, share) if self.pim_mode != "off" and share > 0 else None
+        pim_on = psh is not None and len(flat) > 0
+        if pim_on:
+            cls, p_int, p_ext = pimk.kernel_bytes(flat, owner)
+            in_cls = cls >= 0
+            bins = owner * NC + np.where(in_cls, cls, 0)
+            # [NC, U] sums of a per-operator quantity over each task's operators of each class
+            sumc = lambda x: np.bincount(bins, weights=np.where(in_cls, x, 0.0), minlength=U * NC).reshape(U, NC).T
+        else:
+            sumc = None
+
         macs_u = sumu(flops / 2.0)
         kv_u = sumu(kvr + kvw)
         w_u = sumu(wb)
@@ -260,6 +317,7 @@ class CostModel:
         sizes = sorted(set(self.group_size.tolist()))
         # per (type, k): per-member compute time, buffer bytes, activation spill bytes (group total)
         per: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        per_c: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for t in types:
             eb = BYTES_PER_ELEMENT.get(t.precision, 2)
             act_cap = t.sram * (1.0 - self.weight_fraction)
@@ -276,6 +334,8 @@ class CostModel:
                     time = np.maximum(time, traffic / t.sram_bw)
                 spill = np.where((ib + ob) / k > act_cap, ib + ob, 0.0)
                 per[(t, k)] = (sumu(time), sumu(traffic), sumu(spill))
+                if pim_on:
+                    per_c[(t, k)] = (sumc(time), sumc(traffic), sumc(spill))
 
         # placement geometry
         ptypes = [tuple(hw.chiplets[c].type for c in p) for p in self.placements]
@@ -283,17 +343,22 @@ class CostModel:
         rs = np.array([ring_stats(hw, p) for p in self.placements], dtype=np.float64).reshape(P, 3)
         nop = hw.nop
         ks = self.group_size.astype(np.float64)
-        coll_t = (n_coll_u[:, None] * ((ks - 1) * rs[:, 0] * nop.hop_latency)[None, :]
-                  + coll_bytes_u[:, None] * ((ks - 1) / ks * rs[:, 2] / nop.link_bw)[None, :])
-        coll_e = coll_bytes_u[:, None] * ((ks - 1) / ks * 8 * rs[:, 1] * nop.energy_per_bit)[None, :]
+        coll_lat_per = ((ks - 1) * rs[:, 0] * nop.hop_latency)[None, :]
+        coll_bw_per = ((ks - 1) / ks * rs[:, 2] / nop.link_bw)[None, :]
+        coll_e_per = ((ks - 1) / ks * 8 * rs[:, 1] * nop.energy_per_bit)[None, :]
+        coll_t = n_coll_u[:, None] * coll_lat_per + coll_bytes_u[:, None] * coll_bw_per
+        coll_e = coll_bytes_u[:, None] * coll_e_per
 
         dram_e_bit = (sum(ch.energy_per_bit * ch.bandwidth for ch in hw.dram) / hw.dram_bandwidth) if hw.dram else 0.0
-        share = self.dram_share
         comp = np.empty((U, P)); sram_b = np.empty((U, P)); spill = np.empty((U, P))
         e_mac = np.empty((U, P)); sram_e = np.empty((U, P))
         combos: dict[tuple, list[int]] = {}
         for p, tt in enumerate(ptypes):
             combos.setdefault(tuple(sorted(Counter(tt).items(), key=lambda kv: kv[0].name)), []).append(p)
+        if pim_on:
+            comp_c = np.empty((NC, U, P)); sram_c = np.empty((NC, U, P)); spill_c = np.empty((NC, U, P))
+            e_mac_c = np.empty((NC, U, P))
+            macs_c = sumc(flops / 2.0)
         for combo, cols in combos.items():
             k = sum(c for _, c in combo)
             cols = np.array(cols)
@@ -304,20 +369,87 @@ class CostModel:
             se = sum(c / k * t.sram_energy for t, c in combo)   # mean SRAM J/B over members
             comp[:, cols] = c_[:, None]; sram_b[:, cols] = tr[:, None]; spill[:, cols] = sp[:, None]
             e_mac[:, cols] = em[:, None]; sram_e[:, cols] = se
+            if pim_on:
+                comp_c[:, :, cols] = np.max([per_c[(t, k)][0] for t, _ in combo], axis=0)[:, :, None]
+                sram_c[:, :, cols] = sum(c * per_c[(t, k)][1] for t, c in combo)[:, :, None]
+                spill_c[:, :, cols] = np.max([per_c[(t, k)][2] for t, _ in combo], axis=0)[:, :, None]
+                e_mac_c[:, :, cols] = sum(c * macs_c / k * t.mac_energy for t, c in combo)[:, :, None]
 
         bw = np.where(share > 0, share * ks, np.inf)[None, :]
+        zeros = np.zeros((U, P))
+        self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
+        if pim_on:
+            kv_c, w_c = sumc(kvr + kvw), sumc(wb)
+            cb_c, nc_c = sumc(np.where(is_coll, ob, 0.0)), sumc(is_coll.astype(np.float64))
+            fl_c, int_c, ext_c = sumc(flops), sumc(p_int), sumc(p_ext)
+            present = sumc(np.ones(len(flat))) > 0                              # [NC, U]
+            coll_t_c = nc_c[:, :, None] * coll_lat_per[None] + cb_c[:, :, None] * coll_bw_per[None]
+            coll_e_c = cb_c[:, :, None] * coll_e_per[None]
+            # PIM time on one share: roofline per kernel instance (a run of operators), summed per (class, task)
+            pim_t1 = np.zeros((NC, U))
+            if in_cls.any():
+                # a kernel's roofline is taken over its operators together: sum per run, then max
+                run_id = np.cumsum(np.r_[True, ~((cls[1:] == cls[:-1]) & (owner[1:] == owner[:-1]))]) - 1
+                R = int(run_id[-1]) + 1
+                rsum = lambda x: np.bincount(run_id, weights=x, minlength=R)
+                rt = pimk.time_on(psh, rsum(flops), rsum(p_int), rsum(p_ext))
+                rcls = np.full(R, -1); rcls[run_id] = cls; rown = np.zeros(R, dtype=np.int64); rown[run_id] = owner
+                ok = rcls >= 0
+                np.add.at(pim_t1, (rcls[ok], rown[ok]), rt[ok])
+            pim_lat_c = pim_t1[:, :, None] / ks[None, None, :]                   # [NC, U, P]
+            pim_e_c = pimk.energy_on(psh, fl_c, int_c)[:, :, None] + zeros[None]
+            choice = self._fixed_choice(present, task_u)
         out = {}
         for resident in (True, False):
-            dram = kv_u[:, None] + spill + (0.0 if resident else w_u[:, None])
-            mem = np.where(dram > 0, dram / bw, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
-            e_sram = (sram_b + dram) * sram_e
+            if not pim_on:
+                dram = kv_u[:, None] + spill + (0.0 if resident else w_u[:, None])
+                mem = np.where(dram > 0, dram / bw, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
+                e_sram = (sram_b + dram) * sram_e
+                e_dram = dram * 8 * dram_e_bit
+                e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + coll_e
+                lat = np.maximum(comp, mem) + coll_t
+                en = e_mac + e_sram + e_dram + e_nop
+                bd = dict(zip(BREAKDOWN_KEYS, (comp, mem, coll_t, dram, sram_b, e_mac, e_sram, e_dram, e_nop,
+                                               zeros, zeros, zeros)))
+                out[resident] = (lat, en, bd)
+                continue
+            dram_c = kv_c[:, :, None] + spill_c + (0.0 if resident else w_c[:, :, None])
+            npu_lat_c = np.maximum(comp_c, dram_c / bw[None]) + coll_t_c
+            if choice is None:                                                  # auto: the faster unit
+                off = present[:, :, None] & (pim_lat_c < npu_lat_c)
+            else:
+                off = np.broadcast_to(choice[:, :, None], (NC, U, P)).copy()
+            self._pim_off[resident] = off
+            o = off.astype(np.float64)
+            less = lambda tot, part: np.maximum(tot - (o * part).sum(axis=0), 0.0)
+            # the chiplets' rest: compute and spills exactly per member type (max over the combo's types)
+            comp_r = np.empty((U, P)); spill_r = np.empty((U, P))
+            for combo, cols in combos.items():
+                k = sum(c for _, c in combo)
+                cols = np.array(cols)
+                oc = o[:, :, cols]
+                comp_r[:, cols] = np.max([np.maximum(per[(t, k)][0][:, None] - (oc * per_c[(t, k)][0][:, :, None]).sum(0), 0)
+                                          for t, _ in combo], axis=0)
+                spill_r[:, cols] = np.max([np.maximum(per[(t, k)][2][:, None] - (oc * per_c[(t, k)][2][:, :, None]).sum(0), 0)
+                                           for t, _ in combo], axis=0)
+            dram_r = (less(kv_u[:, None], kv_c[:, :, None]) + spill_r
+                      + (0.0 if resident else less(w_u[:, None], w_c[:, :, None])))
+            mem = np.where(dram_r > 0, dram_r / bw, 0.0)
+            coll_r = less(coll_t, coll_t_c)
+            sram_r = less(sram_b, sram_c)
+            ext = (o * ext_c[:, :, None]).sum(axis=0)
+            pim_t = (o * pim_lat_c).sum(axis=0)
+            dram = dram_r + ext
+            lat = np.maximum(comp_r, mem) + coll_r + pim_t
+            em = less(e_mac, e_mac_c)
+            e_sram = (sram_r + dram) * sram_e
             e_dram = dram * 8 * dram_e_bit
-            e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + coll_e
-            lat = np.maximum(comp, mem) + coll_t
-            en = e_mac + e_sram + e_dram + e_nop
-            bd = dict(zip(BREAKDOWN_KEYS, (comp, mem, coll_t, dram, sram_b, e_mac, e_sram, e_dram, e_nop)))
+            e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + less(coll_e, coll_e_c)
+            e_pim = (o * pim_e_c).sum(axis=0)
+            en = em + e_sram + e_dram + e_nop + e_pim
+            bd = dict(zip(BREAKDOWN_KEYS, (comp_r, mem, coll_r, dram, sram_r, em, e_sram, e_dram, e_nop,
+                                           pim_t, (o * int_c[:, :, None]).sum(axis=0), e_pim)))
             out[resident] = (lat, en, bd)
-
         self._ubd_res, self._ubd_str = out[True][2], out[False][2]
         self.lat_resident = out[True][0][task_u]
         self.energy_resident = out[True][1][task_u]
@@ -331,3 +463,30 @@ class CostModel:
         if not self.allow_streaming:
             self.lat_stream = np.full_like(self.lat_stream, np.inf)
             self.energy_stream = np.full_like(self.energy_stream, np.inf)
+
+
+def _check_classes(names) -> frozenset:
+    try:
+        names = frozenset(names)
+    except TypeError:
+        raise MapcError(f"a PIM dispatch must name kernel classes, got {names!r}",
+                        hint="classes: " + ", ".join(pimk.CLASSES)) from None
+    bad = sorted(str(c) for c in names if c not in pimk.CLASSES)
+    if bad:
+        raise MapcError(f"unknown PIM kernel class(es) {', '.join(bad)}", hint="classes: " + ", ".join(pimk.CLASSES))
+    return names
+
+
+def _check_pim_mode(mode):
+    """"auto" | "off" | "all" | a collection of class names | {class: bool} | callable(task) -> class names."""
+    if isinstance(mode, str):
+        if mode not in PIM_MODES:
+            raise MapcError(f"unknown PIM dispatch mode {mode!r}", hint="use one of: " + ", ".join(PIM_MODES)
+                            + ", or a set of kernel classes (" + ", ".join(pimk.CLASSES) + ")")
+        return mode
+    if callable(mode):
+        return mode
+    if isinstance(mode, dict):
+        _check_classes(mode)
+        return frozenset(c for c, on in mode.items() if on)
+    return _check_classes(mode)

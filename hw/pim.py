@@ -1,0 +1,182 @@
+"""Processing-in-memory (PIM): which operators a PIM unit runs, how they group into kernels, how they are
+characterised against a unit's roofline, and what they cost there (SI units: s, bytes, FLOPs, J).
+
+Shape (a decision): PIM is an *operator-level split inside a task*, not a placement of its own. A task still
+occupies the chiplets of its placement for its whole latency; the memory-bound kernels it dispatches to PIM
+run in the HBM-PIM units while its chiplets wait for them (the next operator needs their output), so every
+solver, the schedule format and the checker stay as they are. PIM resources are shared the way the cost
+backend shares DRAM (static share): each chiplet may use `1/n` of the package's total PIM internal bandwidth
+and compute and `1/n` of its external DRAM bandwidth, a group of k chiplets k shares. Whatever runs at the
+same time therefore never uses more PIM than the package has. Weights and the KV cache live in HBM,
+interleaved over all stacks (the usual address mapping), so every share reaches all of them. Assumption: PIM
+internal accesses and the NPU's external accesses to HBM do not slow each other (AttAcc/PAPI time-multiplex
+them; under the static share a task never uses both at once).
+
+Kernel classes (PAPI's dispatch granularity): a maximal run of consecutive operators of one class is one
+kernel. `qkv`, `attention` (score, softmax, value: scores stay inside the PIM unit, as in AttAcc),
+`out_proj`, `ffn` (up, activation, down), `moe` (router, experts), `lm_head`, and `fc` for any other weight
+GEMM (e.g. a CNN's fully connected layer). Norms, embeddings, convolutions and pooling stay on the chiplets.
+
+A kernel on PIM moves three kinds of bytes:
+  internal: weights + KV read and written + intermediate activations between its operators, at the PIM
+            share's internal (bank-level) bandwidth;
+  external: its first operator's input and its last operator's output, between the chiplets and HBM, at the
+            chiplets' external DRAM share (counted as DRAM bytes, so the DRAM lower bound stays valid);
+  compute:  its FLOPs at the PIM share's FLOP/s.
+Latency is the roofline max of the three; energy is internal bits x PIM pJ/bit + FLOPs x PIM pJ/op
+(AttAcc energy table, `mapc.hw.constants`) + the external bytes priced like DRAM traffic by the cost backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+
+from mapc.compiler.ceg import Operator
+from mapc.hw.hardware import ChipletType, Hardware, PimUnit
+
+CLASSES = ("qkv", "attention", "out_proj", "ffn", "moe", "lm_head", "fc")
+_NAME_CLASS = {
+    "qkv": "qkv", "attn_score": "attention", "softmax": "attention", "attn_value": "attention",
+    "attn_out": "out_proj", "ffn_up": "ffn", "ffn_act": "ffn", "ffn_down": "ffn",
+    "moe_router": "moe", "moe_up": "moe", "moe_act": "moe", "moe_down": "moe", "lm_head": "lm_head",
+}
+_CLASS_INDEX = {c: i for i, c in enumerate(CLASSES)}
+
+
+def op_class(op: Operator) -> str | None:
+    """The PIM kernel class of an operator, or None for operators that always stay on the chiplets."""
+    c = _NAME_CLASS.get(op.name)
+    if c is not None:
+        return c
+    return "fc" if op.kind == "gemm" else None
+
+
+def class_index(ops: Sequence[Operator]) -> np.ndarray:
+    """[len(ops)] index into `CLASSES` of each operator's class, -1 for chiplet-only operators."""
+    out = np.full(len(ops), -1, dtype=np.int64)
+    for i, op in enumerate(ops):
+        c = op_class(op)
+        if c is not None:
+            out[i] = _CLASS_INDEX[c]
+    return out
+
+
+def kernel_bytes(ops: Sequence[Operator], owner: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per operator of a flat list: (class index, internal bytes, external bytes) when it runs on PIM.
+
+    Consecutive operators of the same class and the same owner (task) form one kernel: only the kernel's first
+    input and last output cross the HBM interface; everything else stays inside the PIM unit.
+    """
+    n = len(ops)
+    cls = class_index(ops)
+    own = np.zeros(n, dtype=np.int64) if owner is None else np.asarray(owner, dtype=np.int64)
+    same_prev = np.zeros(n, dtype=bool)
+    same_prev[1:] = (cls[1:] == cls[:-1]) & (own[1:] == own[:-1]) & (cls[1:] >= 0)
+    first = ~same_prev
+    last = np.ones(n, dtype=bool)
+    last[:-1] = ~same_prev[1:]
+    f = lambda a: np.array([getattr(o, a) for o in ops], dtype=np.float64)
+    ib, ob = f("in_bytes"), f("out_bytes")
+    internal = (f("weight_bytes") + f("kv_read_bytes") + f("kv_write_bytes")
+                + np.where(first, 0.0, ib) + np.where(last, 0.0, ob))
+    external = np.where(first, ib, 0.0) + np.where(last, ob, 0.0)
+    return cls, internal, external
+
+
+@dataclass(frozen=True)
+class PimShare:
+    """What one chiplet's static share of the package's PIM buys (see the module docstring)."""
+
+    bandwidth: float        # B/s internal (bank-level)
+    flops: float            # FLOP/s
+    ext_bandwidth: float    # B/s between the chiplet and HBM (the cost backend's DRAM share)
+    energy_per_bit: float   # J/bit of an internal access (bandwidth-weighted mean over the units)
+    energy_per_flop: float  # J/FLOP of the PIM ALUs (mac_energy / 2)
+
+
+def share(hw: Hardware, ext_bandwidth: float) -> PimShare | None:
+    """The per-chiplet PIM share of `hw`, or None when it has no PIM units."""
+    if not hw.pim:
+        return None
+    bw = float(sum(u.bandwidth for u in hw.pim))
+    fl = float(sum(u.peak_flops for u in hw.pim))
+    e_bit = sum(u.energy_per_bit * u.bandwidth for u in hw.pim) / bw
+    e_flop = sum(u.mac_energy / 2.0 * u.peak_flops for u in hw.pim) / fl
+    return PimShare(bw / hw.n, fl / hw.n, ext_bandwidth, e_bit, e_flop)
+
+
+def time_on(s: PimShare, flops, internal, external, k=1):
+    """Roofline latency (s) of PIM work on k shares: max(compute, internal, external)."""
+    return np.maximum(np.maximum(np.asarray(flops) / s.flops, np.asarray(internal) / s.bandwidth),
+                      np.asarray(external) / s.ext_bandwidth) / k
+
+
+def energy_on(s: PimShare, flops, internal):
+    """PIM-side energy (J): internal bits x J/bit + FLOPs x J/FLOP (external bytes are priced as DRAM)."""
+    return np.asarray(internal) * 8.0 * s.energy_per_bit + np.asarray(flops) * s.energy_per_flop
+
+
+# ---- characterisation ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    """A unit an operator can run on, as a roofline: peak FLOP/s and the memory bandwidth it computes from."""
+
+    name: str
+    kind: Literal["npu", "pim"]
+    peak_flops: float       # FLOP/s
+    bandwidth: float        # B/s
+
+    @property
+    def ridge(self) -> float:
+        """FLOP/B at which the unit turns from memory- to compute-bound."""
+        return self.peak_flops / self.bandwidth if self.bandwidth > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Characterisation:
+    intensity: float        # FLOP/B
+    ridge: float            # FLOP/B
+    bound: Literal["compute", "memory"]
+
+
+def units(hw: Hardware) -> tuple[Unit, ...]:
+    """One unit per chiplet type (one chiplet's peak and its DRAM share, as in the cost backend) and one per
+    PIM unit (its compute and internal bandwidth)."""
+    dram_share = min(hw.dram_bandwidth / hw.n, hw.nop.link_bw) if hw.dram else 0.0
+    out: dict[str, Unit] = {}
+    for c in hw.chiplets:
+        out.setdefault(c.type.name, unit_of(c.type, dram_share))
+    return tuple(out.values()) + tuple(unit_of(p) for p in hw.pim)
+
+
+def unit_of(u: ChipletType | PimUnit, dram_share: float | None = None) -> Unit:
+    """A `Unit` for a chiplet type (needs the DRAM bandwidth it sees) or a PIM unit."""
+    if isinstance(u, PimUnit):
+        return Unit(u.name, "pim", u.peak_flops, u.bandwidth)
+    if dram_share is None:
+        raise ValueError("a chiplet type needs the DRAM bandwidth it streams from (dram_share)")
+    return Unit(u.name, "npu", u.peak_flops, dram_share)
+
+
+def intensity(ops: Operator | Iterable[Operator]) -> float:
+    """Arithmetic intensity (FLOP/B) of an operator or a kernel (consecutive operators): FLOPs over the bytes
+    it must touch in memory (weights, KV read and written, the kernel's input and output)."""
+    ops = (ops,) if isinstance(ops, Operator) else tuple(ops)
+    if not ops:
+        return 0.0
+    fl = sum(o.flops for o in ops)
+    b = sum(o.weight_bytes + o.kv_read_bytes + o.kv_write_bytes for o in ops) + ops[0].in_bytes + ops[-1].out_bytes
+    return fl / b if b > 0 else float("inf")
+
+
+def characterise(op: Operator | Iterable[Operator], unit: Unit | PimUnit) -> Characterisation:
+    """(intensity, ridge point, bound) of an operator or kernel on a unit: compute-bound at or above the ridge."""
+    if isinstance(unit, PimUnit):
+        unit = unit_of(unit)
+    i = intensity(op)
+    r = unit.ridge
+    return Characterisation(i, r, "compute" if i >= r else "memory")
