@@ -26,6 +26,10 @@ from mapc.hw import constants as K
 from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
 
 
+MAX_MICROBATCHES = 65536   # beyond this a graph cannot be scheduled anyway; keeps resolution bounded
+MAX_CELLS = 65536          # grid / PE-array cells (a 256x256 wafer mesh or PE array at most)
+
+
 # ---- small helpers ----------------------------------------------------------------------------------------
 class _Val:
     """A literal value with its location: kind is number | word | range | list | string."""
@@ -388,6 +392,9 @@ class _Resolver:
             if s["mb"] is not None:
                 raise error_at(f"`microbatches` given twice for `{s['model']}`", _loc(file, it))
             s["mb"] = _int_of(_num(tok, file), "microbatches", _loc(file, tok))
+            if s["mb"] > MAX_MICROBATCHES:
+                raise error_at(f"microbatches {s['mb']} is more than the {MAX_MICROBATCHES} mapc supports",
+                               _loc(file, tok))
         else:
             kind = str(it.children[0].children[0])
             for p in s["phases"]:
@@ -525,7 +532,7 @@ def _dims(children, file: str, what: str) -> tuple[int, int]:
     else:
         vals = (_num(toks[0], file), _num(toks[1], file))
     r, c = (_int_of(v, what, loc) for v in vals)
-    if r * c > 1_000_000:
+    if r * c > MAX_CELLS:
         raise error_at(f"{what} {r}x{c} is too large", loc)
     return r, c
 
