@@ -70,9 +70,9 @@ def diagnose(problem: Problem) -> None:
         why = ("streaming weights from DRAM is disabled" if not getattr(cost, "allow_streaming", True)
                else "streaming is priced infinite")
         raise InfeasibleError(
-            f"task {t.name} (id {i}) fits no placement: its weights are {t.weight_bytes:.4g} B, "
-            f"{t.weight_bytes / kmax:.4g} B per chiplet on the largest group ({kmax} chiplets), but the largest "
-            f"weight capacity of a chiplet is {cost.weight_capacity.max():.4g} B, and {why}"
+            f"task {t.name} (id {i}) fits no placement: its weights are {t.weight_bytes:.6g} B, "
+            f"{t.weight_bytes / kmax:.6g} B per chiplet on the largest group ({kmax} chiplets), but the largest "
+            f"weight capacity of a chiplet is {cost.weight_capacity.max():.6g} B, and {why}"
             + (f" ({bad.size} tasks in all)" if bad.size > 1 else ""),
             hint="allow streaming, use larger tensor-parallel groups or chiplets with more SRAM")
 
@@ -153,7 +153,10 @@ class Driver:
         m = bm.model
         if cap is not None:
             m.add(bm.makespan <= int(cap))
-        m.minimize(bm.makespan if kind == "latency" else bm.energy)
+        if kind == "compact":     # LNS windows: finish early, then every task early
+            m.minimize(len(bm.start) * bm.makespan + sum(bm.ends))
+        else:
+            m.minimize(bm.makespan if kind == "latency" else bm.energy)
         m.clear_hints()
         if hint is not None:
             chosen, sticks = hint
@@ -176,7 +179,7 @@ class Driver:
             prm.max_time_in_seconds = limit
         else:
             prm.max_time_in_seconds = limit
-        scale = bm.tick if kind == "latency" else bm.eunit
+        scale = bm.eunit if kind == "energy" else bm.tick
         cb = _Trace(self.t0, scale, [])
         st = solver.solve(m, cb)
         name = solver.status_name(st)

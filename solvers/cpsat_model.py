@@ -257,13 +257,15 @@ class Built:
     horizon: int
     sym: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    ends: list = field(default_factory=list)
 
 
 def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None, window_lo: int = 0,
           window_hi: int | None = None, symmetry: bool = True) -> Built:
     """Build the CP-SAT model over `opts` (tasks opts.task). With `fixed` (a dict: pi, res, start_ticks,
-    end_ticks, tasks), the tasks not in opts are fixed: their intervals, SRAM use and precedences become
-    constants, and the free tasks are confined to [window_lo, window_hi] ticks (LNS windows)."""
+    end_ticks, tasks, sched), the tasks not in opts are fixed: `tasks` (all of them) hold their SRAM, and
+    `sched` (those scheduled before the window) their intervals and precedences as constants; the free tasks
+    are confined to [window_lo, window_hi] ticks (LNS windows)."""
     g = cost.graph
     hw = cost.hw
     m = cp_model.CpModel()
@@ -304,7 +306,7 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
         end.append(e)
         m.add(e <= hi)
     if fixed is not None:
-        for t in fixed["tasks"]:
+        for t in fixed["sched"]:
             s, f = int(fixed["start_ticks"][t]), int(fixed["end_ticks"][t])
             if f <= window_lo or s >= hi or f == s:
                 continue
@@ -349,6 +351,9 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
         u, v = ed.src, ed.dst
         if u not in pos and v not in pos:
             continue
+        if fixed is not None and ((u not in pos and u not in fixed["sched"])
+                                  or (v not in pos and v not in fixed["sched"])):
+            continue       # LNS: the other end is re-timed after the window, not fixed
         for t in (u, v):
             if t not in info:
                 info[t] = lead_info(t)
@@ -454,4 +459,4 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
     stats = {"variables": len(proto.variables), "constraints": len(proto.constraints),
              "booleans": O + sum(1 for _ in range(0)), "intervals": O, "options": O, "tasks_free": n,
              "hop_vars": n_hopvars, "sram_keys": n_sram, "symmetry": [a for a, _, _ in sym]}
-    return Built(m, opts, tick, eunit, lits, start, ms, energy, dur, 2 * max(n, 1), ks, horizon, sym, stats)
+    return Built(m, opts, tick, eunit, lits, start, ms, energy, dur, 2 * max(n, 1), ks, horizon, sym, stats, end)

@@ -1,0 +1,194 @@
+"""cpsat against an independent exhaustive search on tiny instances, plus bounds, Pareto, hints, determinism,
+the schedule checker and infeasibility diagnosis."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from conftest import chain_graph, make_hw, random_graph
+
+from mapc.dsl.spec import ParallelSpec
+from mapc.errors import InfeasibleError
+from mapc.hw.cost import CostModel
+from mapc.solvers import cpsat
+from mapc.solvers.base import Budget, Problem, score
+
+
+# ---- independent exhaustive search ----------------------------------------------------------------------
+def _topo_orders(n, preds):
+    def rec(done, order):
+        if len(order) == n:
+            yield tuple(order)
+            return
+        for i in range(n):
+            if i not in done and all(p in done for p in preds[i]):
+                done.add(i); order.append(i)
+                yield from rec(done, order)
+                done.discard(i); order.pop()
+    yield from rec(set(), [])
+
+
+def exhaustive(cost):
+    """(min makespan, min energy) over every placement x residency choice and every task order.
+
+    For fixed choices, an optimal schedule is the left-shifted schedule of some order of the tasks by start
+    time (shifting every task as early as its inputs and chiplets allow never delays another), so trying all
+    topological orders finds the optimum makespan; energy = dynamic + transfers + static x that makespan."""
+    g, hw = cost.graph, cost.hw
+    n = g.n
+    opts = []
+    for i in range(n):
+        o = [(p, True) for p in range(len(cost.placements)) if np.isfinite(cost.lat_resident[i, p])]
+        o += [(p, False) for p in range(len(cost.placements)) if np.isfinite(cost.lat_stream[i, p])]
+        opts.append(o)
+    orders = list(_topo_orders(n, g.preds))
+    best_t, best_e = math.inf, math.inf
+    for choice in itertools.product(*opts):
+        held = {}
+        for i, (p, r) in enumerate(choice):
+            if r:
+                for c in cost.placements[p]:
+                    k = (c, g.tasks[i].weight_key)
+                    held[k] = max(held.get(k, 0.0), g.tasks[i].weight_bytes / len(cost.placements[p]))
+        use = np.zeros(hw.n)
+        for (c, _), b in held.items():
+            use[c] += b
+        if np.any(use > cost.weight_capacity):
+            continue
+        dur = [cost.lat_resident[i, p] if r else cost.lat_stream[i, p] for i, (p, r) in enumerate(choice)]
+        lead = [cost.placements[p][0] for p, _ in choice]
+        delay = {}
+        e_dyn = sum(cost.energy_resident[i, p] if r else cost.energy_stream[i, p] for i, (p, r) in enumerate(choice))
+        for ed in g.edges:
+            h = hw.hops[lead[ed.src], lead[ed.dst]]
+            delay[(ed.src, ed.dst)] = (h * hw.nop.hop_latency + ed.bytes / hw.nop.link_bw) if h else 0.0
+            e_dyn += ed.bytes * 8 * hw.nop.energy_per_bit * h
+        ms_best = math.inf
+        for order in orders:
+            free = np.zeros(hw.n)
+            end = [0.0] * n
+            for i in order:
+                t = max([end[s] + delay[(s, i)] for s in g.preds[i]], default=0.0)
+                mem = list(cost.placements[choice[i][0]])
+                t = max(t, free[mem].max())
+                end[i] = t + dur[i]
+                free[mem] = end[i]
+            ms_best = min(ms_best, max(end))
+        best_t = min(best_t, ms_best)
+        best_e = min(best_e, e_dyn + cost.static_power * ms_best)
+    return best_t, best_e
+
+
+def tiny(seed, n=5):
+    rng = np.random.default_rng(seed)
+    hw = make_hw(1, 3, ["ws", "os", "ws"], srams=[2**16, 2**15, 2**16])   # small SRAM: residency competes
+    g = random_graph(rng, n, p_edge=0.4, n_keys=2)
+    return hw, g, CostModel(hw, g, group_sizes=(1,))
+
+
+B = Budget(time_limit=5.0, seed=0, threads=2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_latency_optimum_matches_exhaustive(seed):
+    hw, g, cost = tiny(seed)
+    opt_t, _ = exhaustive(cost)
+    r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(opt_t, rel=1e-3)
+    assert r.objective >= opt_t * (1 - 1e-9)
+    assert r.bound <= opt_t * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_energy_optimum_matches_exhaustive(seed):
+    hw, g, cost = tiny(seed)
+    _, opt_e = exhaustive(cost)
+    r = cpsat.solve(Problem(g, hw, cost, "energy"), B)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(opt_e, rel=1e-3)
+    assert r.bound <= opt_e * (1 + 1e-9)
+
+
+def test_sram_is_modelled_and_binding():
+    """On some tiny instance the SRAM constraint is active in the model and the exhaustive optimum agrees."""
+    seen = 0
+    for seed in range(5, 12):
+        hw, g, cost = tiny(seed, n=4)
+        r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
+        if r.stats["sram_keys"]:
+            seen += 1
+            assert r.objective == pytest.approx(exhaustive(cost)[0], rel=1e-3)
+    assert seen
+
+
+def _check(sched, cost):
+    check = pytest.importorskip("mapc.compiler.check")
+    return check.check(sched, cost)
+
+
+@pytest.mark.parametrize("obj", ["latency", "energy", "edp"])
+def test_never_worse_than_greedy_and_valid(obj):
+    from mapc.solvers import greedy
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(3, 3)
+    cost = CostModel(hw, g)
+    p = Problem(g, hw, cost, obj)
+    r = cpsat.solve(p, Budget(time_limit=2.0))
+    h = greedy.solve(p, Budget(time_limit=2.0))
+    assert r.objective <= h.objective * (1 + 1e-12)
+    assert r.objective == pytest.approx(score(r.schedule, cost, obj), rel=1e-12)
+    assert r.bound is not None and r.bound <= r.objective
+    assert r.bound <= h.objective
+    assert _check(r.schedule, cost) == []
+    assert r.stats["variables"] > 0 and r.stats["constraints"] > 0 and r.stats["candidates"] > 0
+
+
+def test_pareto_front_monotone_and_written(tmp_path):
+    from mapc.solvers.pareto import front, write_pareto
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(3, 3)
+    cost = CostModel(hw, g)
+    r = cpsat.solve(Problem(g, hw, cost, "edp"), Budget(time_limit=3.0))
+    pts = r.stats["pareto"]
+    assert pts
+    for (t0, e0), (t1, e1) in zip(pts, pts[1:]):
+        assert t1 > t0 and e1 < e0                      # no point dominates another
+    assert min(t * e for t, e in pts) == pytest.approx(r.objective, rel=1e-9)
+    csv_path, png_path = write_pareto(pts, tmp_path)
+    rows = open(csv_path).read().strip().splitlines()
+    assert rows[0] == "makespan_s,energy_j,edp_js" and len(rows) == len(pts) + 1
+    assert (tmp_path / "pareto.png").stat().st_size > 1000
+    assert front([(1, 5), (2, 5), (2, 4), (3, 6), (0.5, 9)]) == [(0.5, 9.0), (1.0, 5.0), (2.0, 4.0)]
+
+
+def test_deterministic_same_seed_same_schedule():
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = random_graph(np.random.default_rng(7), 10, n_keys=3)
+    cost = CostModel(hw, g)
+    b = Budget(time_limit=1.0, seed=3, threads=2, deterministic=True)
+    a = cpsat.solve(Problem(g, hw, cost, "edp"), b)
+    c = cpsat.solve(Problem(g, hw, cost, "edp"), b)
+    assert np.array_equal(a.schedule.start, c.schedule.start)
+    assert np.array_equal(a.schedule.placement_index, c.schedule.placement_index)
+
+
+def test_infeasible_weights_named():
+    hw = make_hw(2, 2, srams=[2**10] * 4)
+    g = chain_graph(2, 1, K=256, N=256)
+    cost = CostModel(hw, g, allow_streaming=False)
+    with pytest.raises(InfeasibleError) as ei:
+        cpsat.solve(Problem(g, hw, cost, "latency"), B)
+    msg = ei.value.message
+    assert "m.L0.mb0" in msg and "131072 B" in msg and "32768 B" in msg and "768 B" in msg and "disabled" in msg
+
+
+def test_infeasible_tensor_degree():
+    hw = make_hw(2, 2)
+    g = chain_graph(2, 1)
+    cost = CostModel(hw, g, group_sizes=(1, 2, 4))
+    with pytest.raises(InfeasibleError, match="tensor-parallel degree 8"):
+        cpsat.solve(Problem(g, hw, cost, "latency", ParallelSpec(tensor=8)), B)
