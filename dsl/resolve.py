@@ -98,7 +98,7 @@ def _kwargs(nodes, file: str, allowed: tuple[str, ...], what: str) -> dict[str, 
         if kw is None:
             continue
         if kw.data == "kwargs":
-            out.update(_kwargs(kw.children, file, allowed, what) | {})
+            out.update(_kwargs(kw.children, file, allowed, what))
             continue
         name_tok, val = kw.children
         name, loc = str(name_tok), _loc(file, name_tok)
@@ -220,7 +220,7 @@ def _cnn(name: str, node: Tree, file: str, loc: Loc) -> CNNModel:
             hw = _kint(kw, "hw", what)
             ih = _kint(kw, "h", what, default=hw if hw is not None else h, required_loc=lloc)
             iw = _kint(kw, "w", what, default=hw if hw is not None else w, required_loc=lloc)
-            k = _kint(kw, "k", what, default=None if kind == "conv" else None)
+            k = _kint(kw, "k", what)
             kh = _kint(kw, "kh", what, default=k, required_loc=lloc)
             kwd = _kint(kw, "kw", what, default=k, required_loc=lloc)
             stride = _kint(kw, "stride", what, default=1 if kind == "conv" else kh)
