@@ -71,7 +71,7 @@ def solve_large(problem, budget, drv, lb, t0) -> SolveResult:
                  "tasks": np.setdiff1d(np.arange(g.n), win), "sched": set(before.tolist())}
         bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=lo)
         sizes.append((bm.stats["variables"], bm.stats["constraints"]))
-        chosen = np.array([opts.index(int(t), int(pi[t]), bool(res[t])) for t in win], dtype=np.int64)
+        chosen = np.array([opts.index(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], dtype=np.int64)
         hint = (chosen, np.maximum(lo, np.ceil(st[win] / tick)).astype(np.int64))
         kind = {"latency": "compact", "energy": "energy"}.get(obj, "compact" if rounds % 2 == 0 else "energy")
         _, sol, _, used = drv.run(bm, kind, per, hint)

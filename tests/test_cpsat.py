@@ -192,3 +192,21 @@ def test_infeasible_tensor_degree():
     cost = CostModel(hw, g, group_sizes=(1, 2, 4))
     with pytest.raises(InfeasibleError, match="tensor-parallel degree 8"):
         cpsat.solve(Problem(g, hw, cost, "latency", ParallelSpec(tensor=8)), B)
+
+
+def test_lns_path_valid_and_never_worse(monkeypatch):
+    """Force the large-problem strategy on a small graph: LNS windows keep a valid, never-worse schedule."""
+    from mapc.solvers import greedy, lns
+    monkeypatch.setattr(cpsat, "MAX_TASKS", 10)
+    monkeypatch.setattr(lns, "WINDOW", 12)
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(6, 6)
+    cost = CostModel(hw, g)
+    p = Problem(g, hw, cost, "edp")
+    r = cpsat.solve(p, Budget(time_limit=2.0))
+    h = greedy.solve(p, Budget())
+    assert r.stats["strategy"] == "lns" and r.stats["windows"] >= 2
+    assert r.status == "feasible"
+    assert r.objective <= h.objective * (1 + 1e-12)
+    assert r.bound <= r.objective
+    assert _check(r.schedule, cost) == []
