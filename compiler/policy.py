@@ -1,0 +1,339 @@
+"""Dynamic PIM dispatch policy (PAPI-style): for each kernel class, the decode batch size below which it should
+run on PIM, per decoding width (speculative / parallel decoding: new tokens per sequence per step).
+
+Batch size and width change a kernel's arithmetic intensity at run time: a weight GEMM reads its weights once
+for `batch * width` tokens, so its intensity grows with both and it leaves PIM once the chiplets' compute wins;
+decode attention reads each sequence's own KV cache, so its intensity grows with the width (and the GQA group
+size) but not with the batch. `dispatch_policy` prices one decode layer (with the LM head) of every (width,
+batch) pair on the hardware with the cost backend's automatic dispatch (`CostModel(pim="auto")`: a kernel goes to
+PIM where its PIM roofline time beats its own time on the chiplets) on a reference placement (the whole package
+as one tensor-parallel group by default), reads off each class's choice, and turns it into thresholds
+(`Rule.pim_below_batch`) and regimes (runs of batches with the same set of PIM classes). For each regime it
+schedules a whole decode step at the regime's smallest and largest batch under that regime's dispatch
+(`pim=<classes>`), with the `greedy` solver, checked by `compiler.check`.
+
+`compare_dispatch` is the study of the effect: decode step time of dynamic dispatch (the policy applied by
+batch and width) vs all on the NPU cores (`pim="off"`) vs every PIM-capable kernel on PIM (`pim="all"`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mapc.errors import HardwareError, MapcError
+
+SCHEMA = "mapc.policy/1"
+DEFAULT_WIDTHS = tuple(range(1, 9))
+DEFAULT_BATCHES = tuple(range(1, 257))
+DEFAULT_CONTEXT = 1024
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Where one kernel class runs at one decoding width.
+
+    `pim_below_batch = N`: PIM for batch < N, the compute units from N on. N equals the smallest swept batch
+    when the class never goes to PIM, and the largest swept batch + 1 when it always does. `monotone` is False
+    if the choice flips back to PIM at a larger batch; `pim_batches` then lists every batch where it is on PIM.
+    Intensities are FLOP/B of the class's kernels (`mapc.hw.pim.intensity`), ridges FLOP/B of the units.
+    """
+
+    op_class: str
+    width: int
+    pim_below_batch: int
+    monotone: bool
+    intensity_at_batch1: float
+    intensity_at_threshold: float | None
+    npu_ridge: float
+    pim_ridge: float
+    pim_batches: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Consecutive batches of one width that share a set of PIM classes, with the schedule of a whole decode
+    step at its smallest and largest batch (`schedules`: batch, makespan_s, energy_j, tokens_per_s)."""
+
+    width: int
+    batch_lo: int
+    batch_hi: int
+    pim_classes: tuple[str, ...]
+    schedules: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    hardware: str
+    model: str
+    context: int
+    widths: tuple[int, ...]
+    batches: tuple[int, ...]
+    group_size: int
+    rules: tuple[Rule, ...]
+    regimes: tuple[Regime, ...]
+    solver: str = "greedy"
+    notes: tuple[str, ...] = field(default=())
+
+    def classes_for(self, batch: int, width: int) -> frozenset[str]:
+        """The kernel classes to run on PIM for a micro-batch of `batch` sequences at decoding `width`: the rules
+        of the nearest swept width at or below (the smallest swept one below the range), thresholds as stated."""
+        ws = sorted(self.widths)
+        w = max([x for x in ws if x <= width], default=ws[0])
+        out = set()
+        for r in self.rules:
+            if r.width != w:
+                continue
+            on = (batch in r.pim_batches) if not r.monotone else batch < r.pim_below_batch
+            if on:
+                out.add(r.op_class)
+        return frozenset(out)
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA, "hardware": self.hardware, "model": self.model, "context": self.context,
+            "widths": list(self.widths), "batch_range": [min(self.batches), max(self.batches)],
+            "batches_swept": len(self.batches), "reference_group_size": self.group_size, "solver": self.solver,
+            "rules": [_rule_dict(r) for r in self.rules],
+            "regimes": [{"width": g.width, "batch_lo": g.batch_lo, "batch_hi": g.batch_hi,
+                         "pim_classes": list(g.pim_classes), "schedules": list(g.schedules)} for g in self.regimes],
+            "notes": list(self.notes),
+        }
+
+
+def _rule_dict(r: Rule) -> dict:
+    d = asdict(r)
+    d["pim_batches"] = list(r.pim_batches) if not r.monotone else None
+    return d
+
+
+# ---- inputs --------------------------------------------------------------------------------------------------
+def _model(model):
+    from mapc.dsl import zoo
+    from mapc.dsl.spec import TransformerModel
+    m = zoo.get(model) if isinstance(model, str) else model
+    if not isinstance(m, TransformerModel) or m.encoder_only:
+        raise MapcError(f"a PIM dispatch policy needs a decoder transformer, got {getattr(m, 'name', m)!r}")
+    return m
+
+
+def _hardware(hw):
+    from mapc.hw import presets
+    return presets.get(hw) if isinstance(hw, str) else hw
+
+
+def _ints(name: str, xs) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(x) for x in xs}))
+    except (TypeError, ValueError):
+        raise MapcError(f"{name} must be positive integers, got {xs!r}") from None
+    if not out or out[0] < 1:
+        raise MapcError(f"{name} must be positive integers, got {list(xs)!r}")
+    return out
+
+
+def _group(hw, group_size: int | None) -> int:
+    k = hw.n if group_size is None else int(group_size)
+    if not 1 <= k <= hw.n:
+        raise HardwareError(f"reference group of {k} chiplets does not fit {hw.name} ({hw.n} chiplets)")
+    return k
+
+
+# ---- the sweep -----------------------------------------------------------------------------------------------
+def decisions(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, context: int = DEFAULT_CONTEXT,
+              group_size: int | None = None):
+    """Per (width, batch): the PIM choice per class on the reference placement.
+
+    Returns (classes, widths, batches, on[W, B, C] bool, present[C] bool, tasks[W][B] operator tuples).
+    One cost model prices every pair at once (one task each: the model's last layer with the LM head).
+    """
+    from mapc.compiler.ceg import ExecutionGraph, Task
+    from mapc.compiler.ops import transformer_segment
+    from mapc.hw.cost import CostModel
+
+    m, hw = _model(model), _hardware(hw)
+    widths, batches = _ints("widths", widths), _ints("batches", batches)
+    if context < 1:
+        raise MapcError(f"context must be >= 1, got {context}")
+    k = _group(hw, group_size)
+    last = m.layers - 1
+    tasks, ops = [], []
+    for w in widths:
+        row = []
+        for b in batches:
+            o = transformer_segment(m, "decode", b, w, context + w, last, last)
+            tasks.append(Task(len(tasks), f"w{w}/b{b}", m.name, "decode", 0, (last, last), o, f"{m.name}/L{last}",
+                              batch=b, seq=w, context=context + w))
+            row.append(o)
+        ops.append(row)
+    cm = CostModel(hw, ExecutionGraph(tuple(tasks), ()), group_sizes=(k,), pim="auto")
+    res = np.isfinite(cm.lat_resident[:, 0]) & (cm.lat_resident[:, 0] <= cm.lat_stream[:, 0])
+    off = np.where(res[:, None], cm.pim_offload(True)[:, 0, :], cm.pim_offload(False)[:, 0, :])
+    from mapc.hw import pim as pimk
+    present = np.zeros(len(pimk.CLASSES), dtype=bool)
+    for o in ops[0][0]:
+        c = pimk.op_class(o)
+        if c is not None:
+            present[pimk.CLASSES.index(c)] = True
+    return pimk.CLASSES, widths, batches, off.reshape(len(widths), len(batches), -1), present, ops
+
+
+def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *, context: int = DEFAULT_CONTEXT,
+                    group_size: int | None = None, schedules: bool = True, solver: str = "greedy",
+                    seed: int = 0) -> "Policy":
+    """The dispatch policy of `model` (zoo name or TransformerModel) on `hw` (preset name or Hardware).
+
+    With `schedules`, every regime carries the checked schedule of a whole decode step at its two end batches.
+    On hardware without PIM every class stays on the chiplets (one regime per width).
+    """
+    from mapc.hw import pim as pimk
+
+    m, hwv = _model(model), _hardware(hw)
+    classes, widths, batches, on, present, ops = decisions(m, hwv, widths, batches, context, group_size)
+    k = _group(hwv, group_size)
+    units = pimk.units(hwv)
+    npu_ridge = min(u.ridge for u in units if u.kind == "npu")
+    pim_ridge = min((u.ridge for u in units if u.kind == "pim"), default=float("inf"))
+    rules = []
+    for wi, w in enumerate(widths):
+        for ci, c in enumerate(classes):
+            if not present[ci]:
+                continue
+            col = on[wi, :, ci]
+            npu_at = np.nonzero(~col)[0]
+            first_npu = int(npu_at[0]) if npu_at.size else len(batches)
+            monotone = not col[first_npu:].any()
+            thr = batches[first_npu] if first_npu < len(batches) else batches[-1] + 1
+            kern = lambda bi: [o for o in ops[wi][bi] if pimk.op_class(o) == c]
+            rules.append(Rule(c, w, thr, bool(monotone), pimk.intensity(kern(0)),
+                              pimk.intensity(kern(first_npu)) if first_npu < len(batches) else None,
+                              npu_ridge, pim_ridge,
+                              () if monotone else tuple(int(b) for b, x in zip(batches, col) if x)))
+    regimes = []
+    for wi, w in enumerate(widths):
+        start = 0
+        for bi in range(1, len(batches) + 1):
+            if bi == len(batches) or not np.array_equal(on[wi, bi], on[wi, start]):
+                cls = tuple(c for c, x in zip(classes, on[wi, start]) if x)
+                lo, hi = batches[start], batches[bi - 1]
+                sch = ()
+                if schedules:
+                    sch = tuple(step_schedule(m, hwv, b, w, context, frozenset(cls), solver=solver, seed=seed)
+                                for b in sorted({lo, hi}))
+                regimes.append(Regime(w, lo, hi, cls, sch))
+                start = bi
+    notes = (f"thresholds from the cost backend on one {k}-chiplet group (the reference placement); a kernel goes "
+             "to PIM where its PIM roofline time beats its own time on the chiplets",
+             f"decode context {context} tokens; one decode layer plus the LM head priced per (width, batch)",)
+    if not hwv.pim:
+        notes += (f"{hwv.name} has no PIM units: every kernel stays on the chiplets",)
+    return Policy(hwv.name, m.name, int(context), widths, batches, k, tuple(rules), tuple(regimes), solver, notes)
+
+
+# ---- whole-step schedules -------------------------------------------------------------------------------------
+def decode_spec(model, batch: int, width: int, context: int, microbatches: int = 1):
+    """A `Spec` for one decode step of `batch` sequences of `context` tokens at decoding `width`."""
+    from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
+    m = _model(model)
+    wl = WorkloadSpec("decode_step", (ServeSpec(m.name, (PhaseSpec("decode", int(batch), (int(context),), 1,
+                                                                   int(width)),), int(microbatches)),))
+    return Spec("<policy>", {m.name: m}, wl, ParallelSpec())
+
+
+def group_sizes_of(hw) -> tuple[int, ...]:
+    """Powers of two up to the whole package (so one micro-batch can use every chiplet)."""
+    out, k = [], 1
+    while k <= hw.n:
+        out.append(k)
+        k *= 2
+    if hw.n not in out:
+        out.append(hw.n)
+    return tuple(out)
+
+
+def step_schedule(model, hw, batch: int, width: int, context: int, pim, *, solver: str = "greedy",
+                  seed: int = 0, time_limit: float = 5.0, microbatches: int = 1) -> dict:
+    """Schedule one decode step under a PIM dispatch (`pim` as `CostModel` takes it), check it, and summarise
+    it: batch, width, makespan_s (the step time), energy_j, tokens_per_s, pim_time_s (time spent in PIM)."""
+    from mapc.compiler.check import assert_valid
+    from mapc.compiler.lower import lower
+    from mapc.hw.cost import CostModel
+    from mapc.solvers import registry
+    from mapc.solvers.base import Budget, Problem, energy_of
+
+    m, hw = _model(model), _hardware(hw)
+    g = lower(decode_spec(m, batch, width, context, microbatches))
+    cost = CostModel(hw, g, group_sizes=group_sizes_of(hw), pim=pim)
+    r = registry.run(solver, Problem(g, hw, cost, "latency"), Budget(time_limit=time_limit, seed=seed, threads=1))
+    if r.schedule is None:
+        raise MapcError(f"{solver} found no schedule for the decode step (batch {batch}, width {width})")
+    s = r.schedule
+    assert_valid(s, cost)
+    rows = np.arange(g.n)
+    pi, res = s.placement_index, s.resident
+    pim_t = np.where(res, cost.breakdown(True)["pim"][rows, pi], cost.breakdown(False)["pim"][rows, pi])
+    T = s.makespan
+    return {"batch": int(batch), "width": int(width), "makespan_s": float(T), "energy_j": energy_of(s, cost),
+            "tokens_per_s": float(batch * width / T) if T > 0 else 0.0, "pim_time_s": float(pim_t.sum())}
+
+
+def compare_dispatch(model, hw, batches=(1, 2, 4, 8, 16, 32, 64, 128, 256), width: int = 1, *,
+                     context: int = DEFAULT_CONTEXT, policy: Policy | None = None, solver: str = "greedy",
+                     seed: int = 0) -> list[dict]:
+    """Decode step time and energy of dynamic dispatch (the policy's classes at each batch), all on the NPU
+    cores, and all PIM-capable kernels on PIM, per batch; with speedups of dynamic over the other two."""
+    m, hwv = _model(model), _hardware(hw)
+    batches = _ints("batches", batches)
+    if policy is None:
+        policy = dispatch_policy(m, hwv, (width,), batches, context=context, schedules=False)
+    rows = []
+    for b in batches:
+        dyn_cls = policy.classes_for(b, width)
+        d = step_schedule(m, hwv, b, width, context, dyn_cls, solver=solver, seed=seed)
+        n = step_schedule(m, hwv, b, width, context, "off", solver=solver, seed=seed)
+        p = step_schedule(m, hwv, b, width, context, "all", solver=solver, seed=seed)
+        rows.append({"batch": b, "width": width, "pim_classes": " ".join(sorted(dyn_cls)),
+                     "dynamic_s": d["makespan_s"], "npu_s": n["makespan_s"], "pim_s": p["makespan_s"],
+                     "dynamic_j": d["energy_j"], "npu_j": n["energy_j"], "pim_j": p["energy_j"],
+                     "speedup_vs_npu": n["makespan_s"] / d["makespan_s"],
+                     "speedup_vs_pim": p["makespan_s"] / d["makespan_s"]})
+    return rows
+
+
+def geomean(xs) -> float:
+    xs = [float(x) for x in xs]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+# ---- output ------------------------------------------------------------------------------------------------------
+def write_policy(policy: Policy, out_dir: str | os.PathLike, comparison: list[dict] | None = None) -> list[str]:
+    """Write `policy.json` (schema mapc.policy/1) and, given a `compare_dispatch` result, `dispatch_sweep.csv`;
+    returns the paths written."""
+    d = Path(out_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MapcError(f"cannot create output folder {d}: {e.strerror or e}") from None
+    doc = policy.to_dict()
+    files = []
+    if comparison:
+        doc["comparison"] = {"rows": comparison,
+                             "geomean_speedup_vs_npu": geomean(r["speedup_vs_npu"] for r in comparison),
+                             "geomean_speedup_vs_pim": geomean(r["speedup_vs_pim"] for r in comparison)}
+        p = d / "dispatch_sweep.csv"
+        with open(p, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(comparison[0]))
+            w.writeheader()
+            w.writerows(comparison)
+        files.append(str(p))
+    p = d / "policy.json"
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, p)
+    return [str(p)] + files
