@@ -328,3 +328,21 @@ def test_load_hardware_errors(tmp_path):
         load_hardware(str(f))
     with pytest.raises(DslError, match="file not found"):
         load(str(tmp_path / "missing.dsl"))
+
+
+def test_design_md_hardware_block_equals_mcm6x6_preset():
+    hw = loads("""hardware mcm6x6 {
+  grid 6 x 6
+  chiplet ws_core { pes 32x32  dataflow ws  freq 1 GHz  sram 2 MiB }
+  chiplet os_core { pes 32x32  dataflow os  freq 1 GHz  sram 2 MiB }
+  place ws_core rows 0..2
+  place os_core rows 3..5
+  nop mesh { link 100 GB/s  hop 20 ns  energy 1.3 pJ/bit }
+  dram hbm { at west, east  bandwidth 256 GB/s  energy 3.9 pJ/bit  capacity 64 GiB  channels 2 }
+}""").hardware
+    ref = presets.get("mcm6x6")
+    assert hw.chiplets == ref.chiplets
+    assert hw.nop == ref.nop
+    assert [(c.edge, c.attach, c.bandwidth, c.capacity) for c in hw.dram] == \
+        [(c.edge, c.attach, c.bandwidth, c.capacity) for c in ref.dram]
+    assert [c.energy_per_bit for c in hw.dram] == pytest.approx([c.energy_per_bit for c in ref.dram])
