@@ -1,0 +1,353 @@
+"""`scar`: SCAR-style scheduling of (multi-model) workloads on heterogeneous-dataflow multi-chiplet modules.
+
+Steps (after the SCAR study's heuristics, on mapc's execution graph and cost model):
+
+1. Regions: chiplets are ordered in a column-major snake (so every contiguous run of the order crosses the
+   dataflow bands of a SCAR-style MCM, ws rows on top, os rows below) and split into one contiguous region per
+   model in proportion to the model's work (sum of its tasks' best single-chiplet latency as the cost model
+   prices them; at least one chiplet each; models share round-robin when there are more models than chiplets).
+2. Windows: each model's layer units (`ga.Encoding` units, in layer order) are split into S consecutive
+   segments balanced by work; a model's region holds D = |region| // S replicas of that S-stage pipeline, and
+   its micro-batch streams go round-robin over the replicas (micro-batches pipeline across chiplets between
+   windows; replicas run side by side).
+3. Dataflow affinity: within a replica, segments are assigned to chiplets by the cost model's price of the
+   segment on each chiplet (latency, energy or their product per `problem.objective`, resident weights where
+   they fit the chiplet's SRAM share, else streamed): repeatedly the segment with the largest regret (second
+   best minus best) takes its best free chiplet, so a ws chiplet goes to weight-reuse-heavy GEMMs and an os
+   chiplet to output-heavy ones exactly when the cost model says so.
+4. Configurations: for each model, a few (S, D) splits are tried, coordinate-wise, holding the other models
+   fixed; the full schedule (residency within SRAM by `choose_residency`, timing by `list_schedule`) is
+   priced with `objective_of`, and the best is kept.
+5. Local search: random moves on the (model, replica, segment) -> chiplet map: move a segment to another
+   chiplet (anywhere on the package), swap two segments' chiplets, shift a segment boundary; a move is kept
+   when it improves the objective. With `budget.deterministic` the number of moves is fixed from the budget
+   and problem size (as in `ga`), else moves run until `budget.time_limit`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from mapc.compiler.schedule import materialize
+from mapc.errors import InfeasibleError
+from mapc.solvers.baseline import split_counts
+from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.solvers.ga import REF_TASK_S, SAFETY, Encoding, encoding
+from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
+
+MAX_MOVES = 20000
+
+
+@dataclass
+class ModelPlan:
+    """One model's windows: `bounds` = first unit (model-local index) of each segment; `chip[d][s]` = placement
+    index of segment s in replica d; `streams` = the model's stream ids, `replica[k]` the replica of stream k."""
+
+    units: np.ndarray            # global unit ids of the model, in layer order
+    streams: np.ndarray
+    bounds: list[int]
+    chip: list[list[int]]
+    replica: np.ndarray          # [len(streams)] replica of each stream
+
+    def copy(self) -> "ModelPlan":
+        return ModelPlan(self.units, self.streams, list(self.bounds), [list(r) for r in self.chip],
+                         self.replica.copy())
+
+
+def snake_columns(hw) -> list[int]:
+    """Chiplet ids in column-major snake order (column 0 top to bottom, column 1 bottom to top, ...)."""
+    order = []
+    for x in range(hw.cols):
+        ys = range(hw.rows) if x % 2 == 0 else range(hw.rows - 1, -1, -1)
+        order.extend(c.id for y in ys for c in hw.chiplets if c.x == x and c.y == y)
+    return order
+
+
+def single_placements(cost) -> dict[int, int]:
+    """chiplet id -> index of its single-chiplet placement."""
+    return {mem[0]: p for p, mem in enumerate(cost.placements) if len(mem) == 1}
+
+
+def unit_prices(cost, enc: Encoding, objective: str) -> tuple[np.ndarray, np.ndarray]:
+    """([U, P] latency, [U, P] energy) of each unit's tasks summed on each placement: resident where the
+    unit's weights fit the placement's SRAM share, else streamed (inf where neither runs)."""
+    lat = np.where(np.isfinite(cost.lat_resident), cost.lat_resident, cost.lat_stream)
+    en = np.where(np.isfinite(cost.lat_resident), cost.energy_resident, cost.energy_stream)
+    U = enc.n_units
+    L = np.zeros((U, lat.shape[1])); E = np.zeros_like(L)
+    np.add.at(L, enc.unit, lat)
+    np.add.at(E, enc.unit, en)
+    return L, E
+
+
+def _price(L, E, objective):
+    if objective == "latency":
+        return L
+    return E if objective == "energy" else L * E
+
+
+def balanced_bounds(work: np.ndarray, S: int) -> list[int]:
+    """First indices of S consecutive non-empty parts of `work` with cumulative sums near k/S of the total."""
+    n = work.size
+    S = max(1, min(S, n))
+    c = np.concatenate([[0.0], np.cumsum(work)])
+    tot = c[-1]
+    b = [0]
+    for k in range(1, S):
+        j = int(np.searchsorted(c, tot * k / S))
+        j = min(max(j, b[-1] + 1), n - (S - k))
+        b.append(j)
+    return b
+
+
+def assign_by_affinity(cost_sc: np.ndarray) -> list[int]:
+    """Assign rows (segments) to distinct columns (chiplets) by max regret; cost_sc is [S, C] with S <= C."""
+    S, C = cost_sc.shape
+    free = np.ones(C, dtype=bool)
+    out = [-1] * S
+    todo = set(range(S))
+    while todo:
+        best_row, best_reg, best_col = None, -np.inf, None
+        for s in sorted(todo):
+            row = np.where(free, cost_sc[s], np.inf)
+            o = np.argsort(row, kind="stable")
+            reg = (row[o[1]] - row[o[0]]) if free.sum() > 1 and np.isfinite(row[o[1]]) else np.inf
+            if reg > best_reg:
+                best_row, best_reg, best_col = s, reg, int(o[0])
+        out[best_row] = best_col
+        free[best_col] = False
+        todo.remove(best_row)
+    return out
+
+
+class Scar:
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.cost = cost = problem.cost
+        self.obj = problem.objective
+        self.enc = enc = encoding(problem.graph)
+        self.single = single_placements(cost)
+        L, E = unit_prices(cost, enc, self.obj)
+        self.L, self.E = L, E
+        self.P = _price(L, E, self.obj)
+        chip_ids = sorted(self.single)
+        self.chip_cols = np.array([self.single[c] for c in chip_ids])
+        best = np.where(np.isfinite(L[:, self.chip_cols]), L[:, self.chip_cols], np.inf).min(axis=1)
+        self.unit_work = np.where(np.isfinite(best), best, 0.0)
+        self.stream_work = np.zeros(enc.n_streams)
+        np.add.at(self.stream_work, enc.stream, cost.min_latency)
+        self.all_cols = np.arange(len(cost.placements))
+        self.evals = 0
+        self.t_eval = 0.0
+
+    # ---- building -------------------------------------------------------------------------------------
+    def regions(self) -> list[list[int]]:
+        """Per model: placement indices (single chiplets) of its region."""
+        enc = self.enc
+        M = int(enc.unit_model.max()) + 1
+        order = [self.single[c] for c in snake_columns(self.cost.hw) if c in self.single]
+        work = [float(self.unit_work[enc.unit_model == m].sum()) for m in range(M)]
+        if len(order) >= M:
+            out, at = [], 0
+            for c in split_counts(len(order), work):
+                out.append(order[at:at + c]); at += c
+            return out
+        return [[order[m % len(order)]] for m in range(M)]
+
+    def slots(self, region: list[int], k: int) -> list[int]:
+        """Placements of k chiplets lying inside `region` (a list of single-chiplet placements), in the
+        region's order of their lead chiplet."""
+        chips = {self.cost.placements[p][0] for p in region}
+        rank = {self.cost.placements[p][0]: j for j, p in enumerate(region)}
+        out = [p for p, mem in enumerate(self.cost.placements) if len(mem) == k and set(mem) <= chips]
+        return sorted(out, key=lambda p: rank[self.cost.placements[p][0]])
+
+    def plan_model(self, m: int, region: list[int], S: int, k: int = 1) -> ModelPlan | None:
+        """S windows of model m on the k-chiplet slots of its region, D = slots // S replicas; None when the
+        region has no k-chiplet slot."""
+        enc = self.enc
+        units = np.nonzero(enc.unit_model == m)[0]
+        streams = np.nonzero(enc.stream_model == m)[0]
+        slots = region if k == 1 else self.slots(region, k)
+        if not slots:
+            return None
+        S = max(1, min(S, units.size, len(slots)))
+        D = max(1, min(len(slots) // S, streams.size))
+        bounds = balanced_bounds(self.unit_work[units], S)
+        ends = bounds[1:] + [units.size]
+        seg_cost = np.array([self.P[units[a:b]].sum(axis=0) for a, b in zip(bounds, ends)])   # [S, P]
+        chip = []
+        for d in range(D):
+            cols = slots[d * S:(d + 1) * S]
+            a = assign_by_affinity(seg_cost[:, cols])
+            chip.append([cols[j] for j in a])
+        # streams to replicas: longest stream first onto the least-loaded replica (LPT)
+        w = self.stream_work[streams]
+        load = np.zeros(D)
+        rep = np.zeros(streams.size, dtype=np.int64)
+        for j in np.argsort(-w, kind="stable"):
+            d = int(np.argmin(load))
+            rep[j] = d
+            load[d] += w[j]
+        return ModelPlan(units, streams, bounds, chip, rep)
+
+    def placement(self, plans: list[ModelPlan]) -> np.ndarray:
+        enc = self.enc
+        U = enc.n_units
+        stage = np.zeros(U, dtype=np.int64)
+        for pl in plans:
+            b = np.zeros(pl.units.size, dtype=np.int64)
+            b[pl.bounds[1:]] = 1
+            stage[pl.units] = np.cumsum(b)
+        rep = np.zeros(enc.n_streams, dtype=np.int64)
+        for pl in plans:
+            rep[pl.streams] = pl.replica
+        table = {}
+        pi = np.empty(self.problem.graph.n, dtype=np.int64)
+        model_of_unit = enc.unit_model
+        for i in range(pi.size):
+            u, s = int(enc.unit[i]), int(enc.stream[i])
+            key = (u, s)
+            if key not in table:
+                pl = plans[model_of_unit[u]]
+                table[key] = pl.chip[rep[s]][stage[u]]
+            pi[i] = table[key]
+        return pi
+
+    def evaluate(self, plans):
+        """(objective, pi, resident, start); objective inf when infeasible."""
+        t = time.perf_counter()
+        pi = self.placement(plans)
+        try:
+            res = choose_residency(self.cost, pi)
+            st = list_schedule(self.cost, pi, res)
+            val = objective_of(self.cost, pi, res, st, self.obj)
+        except InfeasibleError:
+            val, res, st = np.inf, None, None
+        self.evals += 1
+        self.t_eval += time.perf_counter() - t
+        return val, pi, res, st
+
+    # ---- local search moves -----------------------------------------------------------------------------
+    def neighbour(self, plans: list[ModelPlan], rng: np.random.Generator) -> list[ModelPlan] | None:
+        m = int(rng.integers(len(plans)))
+        new = [p if k != m else p.copy() for k, p in enumerate(plans)]
+        pl = new[m]
+        d = int(rng.integers(len(pl.chip)))
+        S = len(pl.bounds)
+        s = int(rng.integers(S))
+        r = rng.random()
+        if r < 0.4:                                        # move a segment to another chiplet (or group)
+            pool = self.chip_cols if rng.random() < 0.6 else self.all_cols
+            pl.chip[d][s] = int(pool[rng.integers(pool.size)])
+        elif r < 0.55:                                     # move a micro-batch stream to another replica
+            if len(pl.chip) < 2:
+                return None
+            pl.replica[int(rng.integers(pl.replica.size))] = d
+        elif r < 0.8:                                     # swap two segments' chiplets (any models)
+            m2 = int(rng.integers(len(new)))
+            if m2 != m:
+                new[m2] = new[m2].copy()
+            q = new[m2]
+            d2, s2 = int(rng.integers(len(q.chip))), int(rng.integers(len(q.bounds)))
+            pl.chip[d][s], q.chip[d2][s2] = q.chip[d2][s2], pl.chip[d][s]
+        else:                                              # shift a segment boundary
+            if S < 2:
+                return None
+            k = int(rng.integers(1, S))
+            lo = pl.bounds[k - 1] + 1
+            hi = (pl.bounds[k + 1] if k + 1 < S else pl.units.size) - 1
+            step = 1 + int(rng.integers(max(1, (hi - lo) // 4 + 1)))
+            v = pl.bounds[k] + (step if rng.random() < 0.5 else -step)
+            if not lo <= v <= hi:
+                return None
+            pl.bounds[k] = v
+        return new
+
+
+def _moves(budget: Budget, n: int) -> tuple[int, bool]:
+    if budget.deterministic:
+        return int(min(MAX_MOVES, max(1, budget.time_limit / (max(n, 1) * REF_TASK_S)))), True
+    return MAX_MOVES, False
+
+
+def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = None) -> SolveResult:
+    t0 = time.perf_counter()
+    cost, obj, g = problem.cost, problem.objective, problem.graph
+    if g.n == 0:
+        return SolveResult(materialize(cost, [], [], []), "heuristic", 0.0, solver="scar", message="empty graph")
+    sc = Scar(problem)
+    rng = np.random.default_rng(budget.seed)
+    cap, fixed = (int(moves), True) if moves is not None else _moves(budget, g.n)
+    deadline = t0 + (SAFETY if fixed else 1.0) * budget.time_limit
+    trace: list[tuple[float, float]] = []
+    regions = sc.regions()
+    M = len(regions)
+    n_units = [int((sc.enc.unit_model == m).sum()) for m in range(M)]
+    whole = [sc.single[c] for c in snake_columns(cost.hw) if c in sc.single]
+    sizes = sorted(set(cost.group_size.tolist()))
+
+    def options(m):
+        """(region, group size, windows) candidates of model m: its own region or the whole package, every
+        group size, and pipeline depths from one window per slot down to a sixth of that."""
+        out = []
+        for reg in ([regions[m], whole] if len(regions[m]) < len(whole) else [regions[m]]):
+            for k in sizes:
+                n_slots = len(reg) if k == 1 else len(sc.slots(reg, k))
+                if n_slots == 0:
+                    continue
+                for S in sorted({max(1, min(n_slots, n_units[m]) // j) for j in (1, 2, 3, 4, 6)}, reverse=True):
+                    out.append((reg, k, S))
+        return out
+
+    plans = [sc.plan_model(m, regions[m], min(len(regions[m]), n_units[m])) for m in range(M)]
+    best = sc.evaluate(plans)
+    trace.append((time.perf_counter() - t0, float(best[0])))
+    configs = 1
+    for m in range(M):                                     # coordinate-wise choice per model
+        for reg, k, S in options(m):
+            if time.perf_counter() >= deadline:
+                break
+            pm = sc.plan_model(m, reg, S, k)
+            if pm is None:
+                continue
+            cand = list(plans)
+            cand[m] = pm
+            r = sc.evaluate(cand)
+            configs += 1
+            if r[0] < best[0]:
+                best, plans = r, cand
+                trace.append((time.perf_counter() - t0, float(best[0])))
+    initial = float(best[0])
+    done = accepted = 0
+    stopped = False
+    while done < cap:
+        if time.perf_counter() >= deadline:
+            stopped = True
+            break
+        cand = sc.neighbour(plans, rng)
+        done += 1
+        if cand is None:
+            continue
+        r = sc.evaluate(cand)
+        if r[0] < best[0]:
+            best, plans = r, cand
+            accepted += 1
+            trace.append((time.perf_counter() - t0, float(best[0])))
+    val, pi, res, st = best
+    if not np.isfinite(val):
+        return SolveResult(None, "no_solution", None, solver="scar", wall_time=time.perf_counter() - t0,
+                           message="no feasible window plan found (weights fit no SRAM and cannot stream?)")
+    sched = materialize(cost, pi, res, st)
+    stats = {"regions": [len(r) for r in regions], "stages": [len(p.bounds) for p in plans],
+             "replicas": [len(p.chip) for p in plans], "configs_tried": configs, "moves": done,
+             "moves_accepted": accepted, "move_cap": cap, "initial_objective": initial,
+             "evaluations": sc.evals, "evals_per_s": sc.evals / sc.t_eval if sc.t_eval > 0 else 0.0,
+             "deterministic": bool(fixed and not stopped)}
+    return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
+                       message=f"{M} model region(s), windows {stats['stages']} x replicas {stats['replicas']}, "
+                               f"{accepted}/{done} local-search moves kept",
+                       solver="scar", wall_time=time.perf_counter() - t0)
