@@ -446,9 +446,10 @@ class _Resolver:
         steps = _kint(kw, "steps", "`decode`", default=1)
         width = _kint(kw, "width", "`decode`", default=1)
         if isinstance(m, TransformerModel):
-            longest = max(lengths) + (steps * width if phase == "decode" else 0)
+            # decode: `context` already counts the first step's tokens; step t attends to context + t*width
+            longest = max(lengths) + ((steps - 1) * width if phase == "decode" else 0)
             if longest > m.max_seq:
-                raise error_at(f"{lkey} {max(lengths)}{' + steps x width' if phase == 'decode' else ''} exceeds "
+                raise error_at(f"{lkey} {longest} exceeds "
                                f"the {m.max_seq}-token context of `{s['model']}`", kw[lkey][0].loc)
         return PhaseSpec(phase, batch, lengths, steps, width, loc=ploc)
 
