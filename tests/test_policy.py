@@ -1,0 +1,87 @@
+"""The dynamic PIM dispatch policy (mapc.compiler.policy)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mapc.compiler.policy import SCHEMA, compare_dispatch, dispatch_policy, write_policy
+from mapc.errors import MapcError
+
+
+@pytest.fixture(scope="module")
+def pol7b():
+    return dispatch_policy("llama2_7b", "npu-pim", schedules=False)
+
+
+def _thr(pol, cls):
+    return {r.width: r.pim_below_batch for r in pol.rules if r.op_class == cls}
+
+
+def test_thresholds_are_monotone_in_batch(pol7b):
+    assert pol7b.batches == tuple(range(1, 257)) and pol7b.widths == tuple(range(1, 9))
+    assert all(r.monotone for r in pol7b.rules)
+    for r in pol7b.rules:
+        for b in (1, 2, 5, 40, 255):
+            assert (r.op_class in pol7b.classes_for(b, r.width)) == (b < r.pim_below_batch)
+
+
+def test_thresholds_do_not_grow_with_width(pol7b):
+    for cls in ("qkv", "out_proj", "ffn", "lm_head"):
+        t = _thr(pol7b, cls)
+        ws = sorted(t)
+        assert all(t[a] >= t[b] for a, b in zip(ws, ws[1:])), (cls, t)
+        assert 1 < t[8] < t[1] <= 256            # FC kernels leave PIM inside the sweep, sooner when wider
+
+
+def test_decode_attention_at_batch_1_goes_to_pim(pol7b):
+    assert "attention" in pol7b.classes_for(1, 1)
+    # MHA decode attention has ~width FLOP/B whatever the batch: it stays on PIM at every batch
+    assert _thr(pol7b, "attention")[1] == 257
+
+
+def test_gqa_attention_leaves_pim_as_width_grows():
+    pol = dispatch_policy("llama2_70b", "npu-pim", widths=(1, 8, 64), batches=(1, 16, 256), schedules=False)
+    t = _thr(pol, "attention")
+    assert t[1] == 257 and t[64] == 1         # leaves PIM only once the width makes it compute-heavy
+    assert t[1] >= t[8] >= t[64]
+    i = {r.width: r.intensity_at_batch1 for r in pol.rules if r.op_class == "attention"}
+    assert i[1] == pytest.approx(8.0, rel=0.02)   # 8 query heads per KV head: ~8 x width FLOP/B
+
+
+def test_no_pim_hardware_keeps_everything_on_the_cores():
+    pol = dispatch_policy("llama2_7b", "npu4x4", widths=(1, 4), batches=(1, 8, 64), schedules=False)
+    assert all(r.pim_below_batch == 1 for r in pol.rules)
+    assert [(g.width, g.batch_lo, g.batch_hi, g.pim_classes) for g in pol.regimes] == [(1, 1, 64, ()), (4, 1, 64, ())]
+
+
+def test_policy_json_and_regime_schedules(tmp_path):
+    pol = dispatch_policy("llama2_7b", "npu-pim", widths=(1, 8), batches=(1, 4, 64, 256))
+    assert len(pol.regimes) >= 4
+    for g in pol.regimes:
+        assert g.schedules and all(s["makespan_s"] > 0 and s["energy_j"] > 0 for s in g.schedules)
+        assert {s["batch"] for s in g.schedules} == {g.batch_lo, g.batch_hi}
+    rows = compare_dispatch("llama2_7b", "npu-pim", batches=(1, 256), policy=pol)
+    files = write_policy(pol, tmp_path / "out", rows)
+    doc = json.loads((tmp_path / "out" / "policy.json").read_text())
+    assert doc["schema"] == SCHEMA and doc["hardware"] == "npu-pim" and doc["model"] == "llama2_7b"
+    assert {"op_class", "width", "pim_below_batch"} <= set(doc["rules"][0])
+    assert doc["regimes"][0]["schedules"][0]["makespan_s"] > 0
+    assert len(files) == 2 and (tmp_path / "out" / "dispatch_sweep.csv").exists()
+    # dynamic dispatch beats all-on-NPU at batch 1 and all-on-PIM at batch 256
+    assert rows[0]["speedup_vs_npu"] > 2 and rows[1]["speedup_vs_pim"] > 2
+    assert all(r["speedup_vs_npu"] >= 0.999 and r["speedup_vs_pim"] >= 0.999 for r in rows)
+
+
+def test_bad_inputs_raise_mapc_errors():
+    with pytest.raises(MapcError):
+        dispatch_policy("llama9_7b", "npu-pim", schedules=False)
+    with pytest.raises(MapcError):
+        dispatch_policy("bert_large", "npu-pim", schedules=False)
+    with pytest.raises(MapcError):
+        dispatch_policy("llama2_7b", "npu-pim", batches=(0, 4), schedules=False)
+    with pytest.raises(MapcError):
+        dispatch_policy("llama2_7b", "no-such-hw", schedules=False)
+    with pytest.raises(MapcError):
+        dispatch_policy("llama2_7b", "npu-pim", group_size=64, schedules=False)
