@@ -61,6 +61,8 @@ MCM_SOURCES = (
     "NoP 100 GB/s links, 20 ns/hop, 1.3 pJ/bit: Simba GRS 0.82-1.75 pJ/bit, ~20 ns/hop",
     "4 DRAM channels on the west/east edges, 64 GB/s each: Compass (dram_bw 64) / Gemini main.cpp DRAM_num = 4",
     "HBM2 energy 3.9 pJ/bit: O'Connor et al., MICRO 2017",
+    "64 GiB per DRAM channel (256 GiB in all): an assumption, so that 70B-class models fit in fp16 "
+    "(Compass and Gemini model DRAM bandwidth only, not capacity; 64 GB RDIMMs are common per DDR5 channel)",
 )
 
 
@@ -71,7 +73,7 @@ def _mcm(name: str, hetero: bool) -> Hardware:
     chips = _grid(R, C, lambda x, y: (ws if y < 3 else os_) if hetero else ws)
     nop = NoP("mesh", K.TABLE["nop_link_bw_mcm"].value, K.NOP_HOP_LATENCY, K.NOP_MCM_E_BIT)
     dram = _edge_channels(R, C, ("west", "east"), 2, K.TABLE["compass_dram_channel_bw"].value, K.HBM2_E_BIT,
-                          16 * K.GiB, "hbm")
+                          64 * K.GiB, "hbm")
     return Hardware(name, R, C, chips, nop, dram, (), MCM_SOURCES)
 
 

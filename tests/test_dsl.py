@@ -338,7 +338,7 @@ def test_design_md_hardware_block_equals_mcm6x6_preset():
   place ws_core rows 0..2
   place os_core rows 3..5
   nop mesh { link 100 GB/s  hop 20 ns  energy 1.3 pJ/bit }
-  dram hbm { at west, east  bandwidth 256 GB/s  energy 3.9 pJ/bit  capacity 64 GiB  channels 2 }
+  dram hbm { at west, east  bandwidth 256 GB/s  energy 3.9 pJ/bit  capacity 256 GiB  channels 2 }
 }""").hardware
     ref = presets.get("mcm6x6")
     assert hw.chiplets == ref.chiplets
