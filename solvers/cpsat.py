@@ -4,9 +4,7 @@ The model is in `cpsat_model.py` (options, no-overlap per chiplet, precedence wi
 energy; integer ticks with conservative rounding). This module drives it:
 
 Strategy, by size (after dominance pruning of options):
-- whole model (<= MAX_TASKS tasks and <= MAX_OPTIONS option literals; options per task limited to
-  MAX_PER_TASK when the total would exceed MAX_OPTIONS, which makes the CP-SAT bound local to that subset and
-  the reported bound falls back to `compiler.evaluate.lower_bound`):
+- whole model (<= MAX_TASKS tasks and <= MAX_OPTIONS option literals after pruning; bounds from CP-SAT):
     latency: minimise makespan.            energy: minimise energy.
     edp:     epsilon-constraint sweep: (1) min makespan T_A, (2) min energy E_B (its makespan T_B), then
              min energy s.t. makespan <= T for a ladder of RUNGS values from T_B down to T_A (constraints only
@@ -41,9 +39,8 @@ from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tic
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
 from mapc.solvers.pareto import front
 
-MAX_TASKS = 3000
-MAX_OPTIONS = 200_000
-MAX_PER_TASK = 24
+MAX_TASKS = 400        # whole model up to here (measured: 256 tasks x 63 options on mcm6x6 = 16k intervals finds
+MAX_OPTIONS = 5_000    # no solution in 10 s on 2 threads, so larger problems go to LNS windows)
 RUNGS = 4
 DET_PER_S = 0.05   # deterministic seconds granted per wall second of budget (interleaved search on this 2-core
                    # machine advances ~0.06-0.08 deterministic s per wall s, so the deterministic limit binds first)
@@ -239,11 +236,9 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
         _, hp, hr, hs = min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], obj))
         keep = (hp, hr)
     opts = candidates(cost, keep=keep)
-    if g.n > MAX_TASKS:
+    if g.n > MAX_TASKS or opts.size > MAX_OPTIONS:
         from mapc.solvers import lns
         return lns.solve_large(problem, budget, drv, lb, t0)
-    if opts.size > MAX_OPTIONS:
-        opts = candidates(cost, keep=keep, max_per_task=MAX_PER_TASK)
     elapsed = time.perf_counter() - t0
     total = max(0.5, budget.time_limit - (0.0 if budget.deterministic else elapsed))
     ms_hint = min((objective_of(cost, *h[1:], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)

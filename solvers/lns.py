@@ -50,7 +50,7 @@ def solve_large(problem, budget, drv, lb, t0) -> SolveResult:
     rounds, accepted, a = 0, 0, 0
     cap = cost.weight_capacity * (1 + 1e-12)
     sizes = []
-    while left > 0.1:
+    while left > 0.1 and time.perf_counter() - t0 < budget.time_limit:   # the wall budget is a hard cap
         order = np.lexsort((np.arange(g.n), st))
         a = a % g.n
         win = np.sort(order[a:a + WINDOW])

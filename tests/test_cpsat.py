@@ -197,7 +197,7 @@ def test_infeasible_tensor_degree():
 def test_lns_path_valid_and_never_worse(monkeypatch):
     """Force the large-problem strategy on a small graph: LNS windows keep a valid, never-worse schedule."""
     from mapc.solvers import greedy, lns
-    monkeypatch.setattr(cpsat, "MAX_TASKS", 10)
+    monkeypatch.setattr(cpsat, "MAX_TASKS", 10)  # (a 36-task graph would otherwise be solved whole)
     monkeypatch.setattr(lns, "WINDOW", 12)
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(6, 6)
