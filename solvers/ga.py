@@ -25,8 +25,8 @@ The incumbent is the best schedule seen, seeds included (the greedy seed enters 
 own decoding, so `ga` is never worse than `greedy`).
 
 Determinism: with `budget.deterministic` (the default) the number of generations is fixed in advance from
-the budget and the problem size, `generations = clamp(time_limit / (population * n_tasks * REF_TASK_S))`,
-where REF_TASK_S is the decode time per task measured on the reference machine; the same input, seed and
+the budget and the problem size, `generations = clamp(time_limit / (population * (REF_GENOME_S + n_tasks * REF_TASK_S)))`,
+where REF_GENOME_S + n * REF_TASK_S is the decode time of one genome measured on the reference machine; the same input, seed and
 budget then give the same schedule on any machine. The time limit is only a safety stop at
 `SAFETY * time_limit` (stats["deterministic"] says False if it fired). Without `deterministic`, the search
 runs generations until `time_limit`. A `generations=` argument (or module `GENERATIONS`) overrides both.
@@ -51,6 +51,7 @@ P_CROSSOVER = 0.7
 GENERATIONS: int | None = None   # fixed generation count (overrides the budget-derived one) when set
 MAX_GENERATIONS = 2000
 REF_TASK_S = 1.5e-5       # decode seconds per task per genome on the reference machine (shared 2-core VM: 6-15 us measured)
+REF_GENOME_S = 1e-3      # fixed decode seconds per genome (residency grouping, NumPy call overheads), same machine
 SAFETY = 3.0             # deterministic mode stops anyway after SAFETY x time_limit
 
 
@@ -294,7 +295,7 @@ def _generations(budget: Budget, population: int, n: int, generations: int | Non
     if GENERATIONS is not None:
         return max(0, int(GENERATIONS)), True
     if budget.deterministic:
-        g = int(budget.time_limit / (population * max(n, 1) * REF_TASK_S))
+        g = int(budget.time_limit / (population * (REF_GENOME_S + n * REF_TASK_S)))
         return int(min(MAX_GENERATIONS, max(1, g))), True
     return MAX_GENERATIONS, False
 

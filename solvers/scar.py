@@ -35,7 +35,7 @@ from mapc.compiler.schedule import materialize
 from mapc.errors import InfeasibleError
 from mapc.solvers.baseline import split_counts
 from mapc.solvers.base import Budget, Problem, SolveResult, score
-from mapc.solvers.ga import REF_TASK_S, SAFETY, Encoding, encoding
+from mapc.solvers.ga import REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, encoding
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
 
 MAX_MOVES = 20000
@@ -270,7 +270,7 @@ class Scar:
 
 def _moves(budget: Budget, n: int) -> tuple[int, bool]:
     if budget.deterministic:
-        return int(min(MAX_MOVES, max(1, budget.time_limit / (max(n, 1) * REF_TASK_S)))), True
+        return int(min(MAX_MOVES, max(1, budget.time_limit / (REF_GENOME_S + n * REF_TASK_S)))), True
     return MAX_MOVES, False
 
 

@@ -1,0 +1,170 @@
+"""`mapc bench`: the fixed suite, every example x every preset it fits x every available solver.
+
+An (example, preset) pair is in the suite when the example loads, has a workload, passes the spec/hardware
+validation and lowers and prices on the preset (an example whose weights need resident SRAM it cannot get, or
+whose tensor degree exceeds the preset, is skipped with its reason). Each pair runs `compare.compare` with the
+same budget, so every row is checked by the independent checker. Writes `results.csv` (one row per example x
+preset x solver) and `results.md` (a markdown table naming the machine and the command) into the out dir.
+`quick` runs the smallest examples on `mcm6x6` only, with the fast solvers, for tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+from mapc.errors import MapcError
+from mapc.solvers.base import Budget
+
+QUICK_EXAMPLES = ("arvr_mix.dsl",)
+QUICK_PRESETS = ("mcm6x6",)
+QUICK_SOLVERS = ("baseline", "greedy", "scar", "ga")
+FIELDS = ("example", "preset", "tasks", "solver", "status", "latency_s", "energy_j", "edp_js",
+          "edp_vs_baseline_pct", "makespan_over_bound", "gap", "wall_s", "evals_per_s")
+
+
+def examples_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "examples"
+
+
+def machine() -> str:
+    """CPU model and core count, for the results' header."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu or platform.machine()}, {os.cpu_count()} logical cores, Python {platform.python_version()}"
+
+
+def suite(quick: bool = False, examples: Path | None = None):
+    """[(example path, preset name)] and [(example, preset, reason skipped)]."""
+    from mapc.hw import presets
+    ex = Path(examples) if examples else examples_dir()
+    files = sorted(p for p in ex.glob("*.dsl") if not quick or p.name in QUICK_EXAMPLES)
+    names = [n for n in presets.PRESETS if not quick or n in QUICK_PRESETS]
+    return [(f, n) for f in files for n in names]
+
+
+def run(time_limit: float = 5.0, out: str | os.PathLike = "bench", quick: bool = False, seed: int = 0,
+        solvers: list[str] | None = None, progress: Callable[[str], None] | None = None,
+        examples: Path | None = None) -> tuple[list[dict], list[tuple[str, str, str]], list[str]]:
+    """Run the suite; returns (rows, skipped, files written)."""
+    from mapc.compiler import compare, driver
+
+    say = progress or (lambda _m: None)
+    avail = compare.available_solvers()
+    names = [s for s in (solvers or (QUICK_SOLVERS if quick else compare.order_default(avail))) if s in avail]
+    budget = Budget(time_limit=time_limit, seed=seed)
+    rows, skipped = [], []
+    t0 = time.perf_counter()
+    for path, preset in suite(quick, examples):
+        say(f"{path.name} on {preset}")
+        try:
+            spec = driver.load_spec(path)
+            if spec.workload is None:
+                skipped.append((path.name, preset, "no workload"))
+                continue
+            hw = driver.resolve_hardware(preset, spec)
+            validate = driver._validator()
+            if validate is not None:
+                validate(spec, hw)
+            problem = driver.build_problem(spec, hw)
+            from mapc.compiler.evaluate import lower_bound
+            lower_bound(problem.cost)                  # raises InfeasibleError when some task fits nowhere
+        except MapcError as e:
+            skipped.append((path.name, preset, e.message.splitlines()[0]))
+            continue
+        for r in compare.compare(problem, names, budget, progress=say):
+            d = r.record()
+            rows.append({"example": path.name, "preset": preset, "tasks": problem.graph.n,
+                         **{k: d[k] for k in FIELDS if k in d}})
+    files = write(out, rows, skipped, time_limit, quick, seed, time.perf_counter() - t0)
+    return rows, skipped, files
+
+
+def _fmt(x, kind: str) -> str:
+    from mapc.compiler.emit import fmt_si
+    if x is None or x == "":
+        return "n/a"
+    if kind == "pct":
+        return f"{x:+.1f}%"
+    if kind == "ratio":
+        return f"{x:.3f}"
+    return fmt_si(float(x), kind)
+
+
+def markdown(rows: list[dict], skipped, time_limit: float, quick: bool, seed: int, wall: float) -> str:
+    cmd = "mapc bench" + (" --quick" if quick else "") + f" --time-limit {time_limit:g}" + (f" --seed {seed}" if seed else "")
+    out = [f"Command: `{cmd}` (seed {seed}; {wall:.0f} s in all)  ",
+           f"Machine: {machine()}", "",
+           "| example | preset | tasks | solver | status | latency | energy | EDP | EDP vs baseline | "
+           "makespan / bound | gap | wall |",
+           "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        out.append(f"| {r['example']} | {r['preset']} | {r['tasks']} | {r['solver']} | {r['status']} | "
+                   f"{_fmt(r['latency_s'], 's')} | {_fmt(r['energy_j'], 'J')} | {_fmt(r['edp_js'], 'J*s')} | "
+                   f"{_fmt(r['edp_vs_baseline_pct'], 'pct')} | {_fmt(r['makespan_over_bound'], 'ratio')} | "
+                   f"{'n/a' if r['gap'] is None else format(r['gap'], '.1%')} | {_fmt(r['wall_s'], 's')} |")
+    if skipped:
+        out += ["", "Skipped (example does not fit the preset):", ""]
+        out += [f"- {e} on {p}: {why}" for e, p, why in skipped]
+    return "\n".join(out) + "\n"
+
+
+def write(out, rows, skipped, time_limit, quick, seed, wall) -> list[str]:
+    target = Path(out)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=("example", "preset", "tasks") + FIELDS[3:], lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+        paths = []
+        for name, text in (("results.csv", buf.getvalue()),
+                           ("results.md", markdown(rows, skipped, time_limit, quick, seed, wall))):
+            tmp = target / f".{name}.tmp"
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target / name)
+            paths.append(str(target / name))
+    except OSError as e:
+        raise MapcError(f"cannot write benchmark results to {target}: {e.strerror or e}") from None
+    return paths
+
+
+# ---- command line ------------------------------------------------------------------------------------------
+def add_arguments(p) -> None:
+    p.add_argument("--time-limit", type=float, default=5.0, metavar="S", help="seconds per solver run (default 5)")
+    p.add_argument("--out", "-o", default="bench", metavar="DIR", help="output directory (default bench/)")
+    p.add_argument("--quick", action="store_true", help="a small suite (arvr_mix on mcm6x6, fast solvers)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--solvers", default=None, metavar="LIST", help="comma-separated solvers (default: all available)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def cli_main(args) -> int:
+    from mapc.cli import _console, _print_json, _progress
+    from mapc.compiler.compare import parse_solvers
+
+    if not args.time_limit > 0:
+        raise MapcError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    solvers = parse_solvers(args.solvers) if args.solvers else None
+    with _progress(not args.json, "benchmark") as progress:
+        rows, skipped, files = run(args.time_limit, args.out, args.quick, args.seed, solvers, progress)
+    if args.json:
+        _print_json({"ok": True, "command": "bench", "files": files, "rows": rows,
+                     "skipped": [list(s) for s in skipped], "machine": machine()})
+    else:
+        print(Path(files[1]).read_text(encoding="utf-8"))
+        print(f"wrote {', '.join(files)}")
+    return 0
