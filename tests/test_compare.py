@@ -1,0 +1,63 @@
+"""compare: rows for each solver, three files written, checker-rejected schedules never reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+from conftest import chain_graph, make_hw
+
+from mapc.compiler import compare
+from mapc.errors import MapcError
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Budget, Problem
+
+
+@pytest.fixture(scope="module")
+def problem():
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(layers=4, microbatches=3)
+    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)), "edp")
+
+
+def test_compare_rows_and_files(problem, tmp_path):
+    rows = compare.compare(problem, ["baseline", "greedy", "ga"], Budget(time_limit=0.3, seed=0))
+    assert [r.solver for r in rows] == ["baseline", "greedy", "ga"]
+    assert rows[0].edp_vs_baseline_pct == pytest.approx(0.0, abs=1e-9)
+    for r in rows:
+        assert r.status == "heuristic" and r.edp_js == pytest.approx(r.latency_s * r.energy_j)
+        assert r.makespan_over_bound >= 1 - 1e-9
+    assert rows[2].edp_js <= rows[1].edp_js * (1 + 1e-9)
+    files = compare.write_compare(tmp_path / "out", rows, {"title": "t"})
+    assert sorted(p.split("/")[-1] for p in files) == ["anytime.png", "compare.csv", "compare.json"]
+    doc = json.loads((tmp_path / "out" / "compare.json").read_text())
+    assert [r["solver"] for r in doc["rows"]] == ["baseline", "greedy", "ga"]
+    got = list(csv.DictReader(open(tmp_path / "out" / "compare.csv")))
+    assert float(got[1]["edp_js"]) == pytest.approx(rows[1].edp_js)
+    assert (tmp_path / "out" / "anytime.png").stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary dir left
+
+
+def test_rejected_schedule_not_reported(problem, monkeypatch):
+    from mapc.solvers import registry
+
+    real = registry.run
+
+    def broken(name, p, budget):
+        r = real("greedy", p, budget)
+        s = r.schedule
+        tasks = tuple(replace(t, start=0.0, end=t.end - t.start) for t in s.tasks)   # breaks dependencies
+        return replace(r, schedule=replace(s, tasks=tasks))
+
+    monkeypatch.setattr(registry, "run", broken)
+    row, res = compare.run_one(problem, "greedy", Budget(0.2))
+    assert row.status == "rejected" and row.edp_js is None and res is None
+    assert "checker" in row.message
+
+
+def test_unknown_solver():
+    with pytest.raises(MapcError, match="unknown solver"):
+        compare.parse_solvers("greedy,nope")
+    assert compare.parse_solvers("ga, greedy,ga") == ["ga", "greedy"]
