@@ -271,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Hugging Face config.json (read locally)")
     m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     m.set_defaults(func=cmd_models)
+
+    from mapc.compiler import bench, compare          # compare/bench own their arguments and commands
+    cp = sub.add_parser("compare", help="run several solvers with one budget: table, compare.csv/json, anytime.png",
+                        epilog=EPILOG, formatter_class=fmt)
+    compare.add_arguments(cp)
+    cp.set_defaults(func=compare.cli_main)
+    bp = sub.add_parser("bench", help="run the fixed suite (examples x presets x solvers): bench/results.csv, .md",
+                        epilog=EPILOG, formatter_class=fmt)
+    bench.add_arguments(bp)
+    bp.set_defaults(func=bench.cli_main)
     return p
 
 
