@@ -337,3 +337,90 @@ def write_policy(policy: Policy, out_dir: str | os.PathLike, comparison: list[di
     tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     os.replace(tmp, p)
     return [str(p)] + files
+
+
+# ---- command line: python -m mapc.compiler.policy FILE [--hw PRESET] [-o DIR] ----------------------------------
+def _int_list(s: str) -> tuple[int, ...]:
+    """`1,2,4` or `1..256` (inclusive) or a mix: `1..8,16,32`."""
+    out: list[int] = []
+    try:
+        for part in s.split(","):
+            if ".." in part:
+                a, b = part.split("..")
+                out.extend(range(int(a), int(b) + 1))
+            elif part.strip():
+                out.append(int(part))
+    except ValueError:
+        raise MapcError(f"expected integers like `1,2,4` or `1..256`, got `{s}`") from None
+    return _ints("list", out)
+
+
+def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str | None = None,
+                    widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, compare_batches=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+                    progress=lambda s: None) -> tuple[Policy, list[dict], list[str]]:
+    """The policy of the first decoder served by a source file (or `model`), on its hardware (or `hw_arg`), at
+    the file's longest decode context; writes policy.json and dispatch_sweep.csv (width-1 comparison)."""
+    from mapc.compiler.driver import load_spec, resolve_hardware
+    from mapc.dsl.spec import TransformerModel
+
+    spec = load_spec(path)
+    hw = resolve_hardware(hw_arg, spec)
+    served = [sv for sv in (spec.workload.serves if spec.workload else ())]
+    if model is None:
+        dec = [sv for sv in served if isinstance(spec.models.get(sv.model), TransformerModel)
+               and not spec.models[sv.model].encoder_only]
+        if not dec:
+            raise MapcError(f"{path}: no decoder transformer is served", hint="pass --model NAME")
+        sv, m = dec[0], spec.models[dec[0].model]
+    else:
+        m = spec.models.get(model) or _model(model)
+        sv = next((s for s in served if s.model == model), None)
+    ctx = [max(ph.lengths) for ph in (sv.phases if sv else ()) if ph.phase == "decode"]
+    context = max(ctx) if ctx else DEFAULT_CONTEXT
+    progress(f"sweeping {m.name} on {hw.name}: widths {min(widths)}..{max(widths)}, batches "
+             f"{min(batches)}..{max(batches)}, context {context}")
+    pol = dispatch_policy(m, hw, widths, batches, context=context)
+    progress("comparing dynamic dispatch with all-on-NPU and all-on-PIM")
+    rows = compare_dispatch(m, hw, compare_batches, 1, context=context, policy=pol) if hw.pim else []
+    target = Path(out_dir) if out_dir is not None else Path.cwd() / f"{Path(path).stem}.policy"
+    return pol, rows, write_policy(pol, target, rows)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m mapc.compiler.policy",
+                                 description="PIM dispatch policy: per kernel class and decoding width, the batch "
+                                             "size below which it runs on PIM (policy.json).")
+    ap.add_argument("file")
+    ap.add_argument("--hw", default=None, help="preset or hardware file (default: the file's hardware block)")
+    ap.add_argument("-o", "--out", default=None, help="output folder (default ./<stem>.policy)")
+    ap.add_argument("--model", default=None, help="served model to sweep (default: the first decoder)")
+    ap.add_argument("--widths", default="1..8")
+    ap.add_argument("--batches", default="1..256")
+    ap.add_argument("--compare", default="1,2,4,8,16,32,64,128,256", help="batches of the dispatch comparison")
+    a = ap.parse_args(argv)
+    try:
+        pol, rows, files = policy_for_file(a.file, a.hw, a.out, model=a.model, widths=_int_list(a.widths),
+                                           batches=_int_list(a.batches), compare_batches=_int_list(a.compare),
+                                           progress=lambda s: print(s, file=sys.stderr))
+    except MapcError as e:
+        print(e.render(), file=sys.stderr)
+        return e.exit_code
+    print(f"{pol.model} on {pol.hardware}: PIM while batch < N (per decoding width)")
+    classes = list(dict.fromkeys(r.op_class for r in pol.rules))
+    print("width " + "".join(f"{c:>11s}" for c in classes))
+    for w in pol.widths:
+        t = {r.op_class: r.pim_below_batch for r in pol.rules if r.width == w}
+        print(f"{w:5d} " + "".join(f"{t[c]:>11d}" for c in classes))
+    if rows:
+        print(f"decode step, width 1: dynamic vs all-on-NPU x{geomean(r['speedup_vs_npu'] for r in rows):.2f}, "
+              f"vs all-on-PIM x{geomean(r['speedup_vs_pim'] for r in rows):.2f} (geomean over batches "
+              f"{','.join(str(r['batch']) for r in rows)})")
+    print("wrote " + ", ".join(files))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -85,3 +85,18 @@ def test_bad_inputs_raise_mapc_errors():
         dispatch_policy("llama2_7b", "no-such-hw", schedules=False)
     with pytest.raises(MapcError):
         dispatch_policy("llama2_7b", "npu-pim", group_size=64, schedules=False)
+
+
+def test_command_line_on_the_example(tmp_path, capsys):
+    from pathlib import Path
+
+    from mapc.compiler.policy import main
+    ex = Path(__file__).resolve().parent.parent / "examples" / "decode_pim.dsl"
+    rc = main([str(ex), "-o", str(tmp_path / "p"), "--widths", "1,8", "--batches", "1..4,64,256",
+               "--compare", "1,256"])
+    assert rc == 0
+    doc = json.loads((tmp_path / "p" / "policy.json").read_text())
+    assert doc["context"] == 2048 and doc["widths"] == [1, 8] and doc["comparison"]["rows"]
+    assert "attention" in capsys.readouterr().out
+    assert main([str(tmp_path / "missing.dsl")]) == 2
+    assert main([str(ex), "--widths", "1,x"]) == 2          # a bad list is a user error, not a traceback
