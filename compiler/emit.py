@@ -31,7 +31,8 @@ SCHEMA_ID = "mapc.schedule/1"
 SCHEMA_PATH = Path(__file__).with_name("schedule.schema.json")
 OUTPUT_FILES = ("schedule.json", "trace.json", "tasks.csv", "gantt.png")
 GANTT_MAX_TASKS = 20_000        # above this the PNG is unreadable and slow to draw: skipped with a note
-VALIDATE_MAX_RECORDS = 2_000    # write_outputs validates at most this many tasks/transfers against the schema
+PRETTY_MAX_TASKS = 2_000        # schedule.json is indented up to this many tasks, compact above
+VALIDATE_MAX_RECORDS = 500      # write_outputs validates at most this many tasks/transfers against the schema
 CSV_COLUMNS = ("id", "name", "model", "phase", "microbatch", "step", "layers", "chiplets", "start_s", "end_s",
                "energy_j", "resident")
 
@@ -136,28 +137,30 @@ def _dram_bytes(cr) -> np.ndarray:
 
 
 def task_records(cr) -> list[dict]:
+    """Task records with plain Python values (built directly: this is the bulk of a large document)."""
     g, sched = cr.problem.graph, cr.result.schedule
-    dram = _dram_bytes(cr)
+    dram = _dram_bytes(cr).tolist()
     preds = g.preds
     out = []
     for t, st in zip(g.tasks, sched.tasks):
         out.append({
-            "id": t.id, "name": t.name, "model": t.model, "phase": t.phase, "microbatch": t.microbatch,
-            "step": t.step, "layers": [int(t.layers[0]), int(t.layers[1])],
-            "chiplets": [int(c) for c in st.placement], "start": st.start, "end": st.end, "energy": st.energy,
-            "resident": bool(st.resident), "deps": sorted(set(int(p) for p in preds[t.id])),
-            "flops": t.flops, "weight_bytes": t.weight_bytes, "weight_key": t.weight_key,
-            "dram_bytes": float(dram[t.id]), "in_bytes": t.in_bytes, "out_bytes": t.out_bytes,
-            "kv_read_bytes": t.kv_read_bytes, "kv_write_bytes": t.kv_write_bytes,
-            "batch": t.batch, "seq": t.seq, "context": t.context, "tokens": t.tokens,
+            "id": int(t.id), "name": t.name, "model": t.model, "phase": t.phase, "microbatch": int(t.microbatch),
+            "step": int(t.step), "layers": [int(t.layers[0]), int(t.layers[1])],
+            "chiplets": [int(c) for c in st.placement], "start": float(st.start), "end": float(st.end),
+            "energy": float(st.energy), "resident": bool(st.resident),
+            "deps": sorted(set(int(p) for p in preds[t.id])),
+            "flops": float(t.flops), "weight_bytes": float(t.weight_bytes), "weight_key": t.weight_key,
+            "dram_bytes": float(dram[t.id]), "in_bytes": float(t.in_bytes), "out_bytes": float(t.out_bytes),
+            "kv_read_bytes": float(t.kv_read_bytes), "kv_write_bytes": float(t.kv_write_bytes),
+            "batch": int(t.batch), "seq": int(t.seq), "context": int(t.context), "tokens": int(t.tokens),
         })
     return out
 
 
 def transfer_records(cr) -> list[dict]:
-    return [{"src_task": x.src_task, "dst_task": x.dst_task, "src_chiplet": x.src_chiplet,
-             "dst_chiplet": x.dst_chiplet, "bytes": x.bytes, "route": [int(c) for c in x.route],
-             "start": x.start, "end": x.end, "energy": x.energy, "kind": x.kind}
+    return [{"src_task": int(x.src_task), "dst_task": int(x.dst_task), "src_chiplet": int(x.src_chiplet),
+             "dst_chiplet": int(x.dst_chiplet), "bytes": float(x.bytes), "route": [int(c) for c in x.route],
+             "start": float(x.start), "end": float(x.end), "energy": float(x.energy), "kind": str(x.kind)}
             for x in cr.result.schedule.transfers]
 
 
@@ -172,8 +175,9 @@ def solver_record(cr) -> dict:
 
 
 def schedule_document(cr) -> dict:
-    """The schedule.json document of a `CompileResult` (plain JSON values, non-finite numbers as null)."""
-    doc = {
+    """The schedule.json document of a `CompileResult` (plain JSON values, non-finite numbers as null in the
+    summary parts; task and transfer times of a checked schedule are always finite)."""
+    head = jsonable({
         "schema": SCHEMA_ID,
         "mapc_version": mapc.__version__,
         "input": {"file": str(cr.input_path), "sha256": cr.input_sha256},
@@ -181,12 +185,10 @@ def schedule_document(cr) -> dict:
         "workload": dict(cr.problem.graph.meta),
         "solver": solver_record(cr),
         "metrics": cr.metrics.to_dict(),
-        "tasks": task_records(cr),
-        "transfers": transfer_records(cr),
-        "units": {"time": "s", "energy": "J", "bytes": "B", "power": "W", "frequency": "Hz",
-                  "bandwidth": "B/s", "flops": "FLOP"},
-    }
-    return jsonable(doc)
+    })
+    return {**head, "tasks": task_records(cr), "transfers": transfer_records(cr),
+            "units": {"time": "s", "energy": "J", "bytes": "B", "power": "W", "frequency": "Hz",
+                      "bandwidth": "B/s", "flops": "FLOP"}}
 
 
 # ---- trace.json (Chrome trace events / Perfetto) -----------------------------------------------------------
@@ -210,24 +212,29 @@ def trace_document(cr) -> dict:
                    "args": {"sort_index": c.id}})
     us = 1e6
     for t, st in zip(g.tasks, sched.tasks):
-        args = {"task": t.id, "model": t.model, "phase": t.phase, "microbatch": t.microbatch, "step": t.step,
-                "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": list(st.placement),
-                "energy_j": st.energy, "resident": st.resident}
-        for c in st.placement:
-            ev.append({"name": t.name, "cat": f"{t.model}/{t.phase}", "ph": "X", "pid": PID_CHIPLETS,
-                       "tid": int(c), "ts": st.start * us, "dur": (st.end - st.start) * us, "args": args})
+        chips = [int(c) for c in st.placement]
+        args = {"task": int(t.id), "model": t.model, "phase": t.phase, "microbatch": int(t.microbatch),
+                "step": int(t.step), "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": chips,
+                "energy_j": float(st.energy), "resident": bool(st.resident)}
+        ts, dur = float(st.start) * us, float(st.end - st.start) * us
+        cat = f"{t.model}/{t.phase}"
+        for c in chips:
+            ev.append({"name": t.name, "cat": cat, "ph": "X", "pid": PID_CHIPLETS, "tid": c, "ts": ts, "dur": dur,
+                       "args": args})
     links: dict[tuple[int, int], int] = {}
     for x in sched.transfers:
-        for u, v in zip(x.route, x.route[1:]):
-            tid = links.setdefault((int(u), int(v)), len(links))
+        route = [int(c) for c in x.route]
+        args = {"src_task": int(x.src_task), "dst_task": int(x.dst_task), "bytes": float(x.bytes), "route": route,
+                "energy_j": float(x.energy)}
+        ts, dur = float(x.start) * us, float(x.end - x.start) * us
+        for u, v in zip(route, route[1:]):
+            tid = links.setdefault((u, v), len(links))
             ev.append({"name": f"{x.src_task}->{x.dst_task}", "cat": f"transfer/{x.kind}", "ph": "X",
-                       "pid": PID_LINKS, "tid": tid, "ts": x.start * us, "dur": (x.end - x.start) * us,
-                       "args": {"src_task": x.src_task, "dst_task": x.dst_task, "bytes": x.bytes,
-                                "route": list(x.route), "energy_j": x.energy}})
+                       "pid": PID_LINKS, "tid": tid, "ts": ts, "dur": dur, "args": args})
     for (u, v), tid in links.items():
         ev.append({"ph": "M", "pid": PID_LINKS, "tid": tid, "name": "thread_name",
                    "args": {"name": f"link {u}->{v}"}})
-    return {"traceEvents": jsonable(ev), "displayTimeUnit": "ms",
+    return {"traceEvents": ev, "displayTimeUnit": "ms",
             "otherData": {"mapc_version": mapc.__version__, "input": str(cr.input_path), "hardware": hw.name,
                           "solver": cr.result.solver}}
 
@@ -255,21 +262,25 @@ def render_gantt(cr, path: str | os.PathLike, max_tasks: int = GANTT_MAX_TASKS) 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib import colormaps
+    from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     keys = list(dict.fromkeys((t.model, t.phase) for t in g.tasks))
     cmap = colormaps["tab20" if len(keys) > 10 else "tab10"]
     colour = {k: cmap(i % cmap.N) for i, k in enumerate(keys)}
-    bars: dict[tuple, list] = {}
+    boxes: dict[tuple, list] = {k: [] for k in keys}
     for t, st in zip(g.tasks, sched.tasks):
+        x0, x1 = st.start * 1e3, st.end * 1e3
         for c in st.placement:
-            bars.setdefault(((t.model, t.phase), int(c)), []).append((st.start * 1e3, (st.end - st.start) * 1e3))
+            boxes[(t.model, t.phase)].append(((x0, c - 0.4), (x0, c + 0.4), (x1, c + 0.4), (x1, c - 0.4)))
     height = min(20.0, 1.5 + 0.22 * hw.n)
     fig = Figure(figsize=(12, height), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    for (key, c), xs in bars.items():
-        ax.broken_barh(xs, (c - 0.4, 0.8), facecolors=colour[key], edgecolor="black", linewidth=0.2)
+    thin = sum(len(b) for b in boxes.values()) <= 2000       # outlines only while bars are wide enough to see
+    for key, verts in boxes.items():
+        ax.add_collection(PolyCollection(verts, facecolors=colour[key], edgecolors="black" if thin else "none",
+                                         linewidths=0.2 if thin else 0.0))
     ax.set_ylim(-0.6, hw.n - 0.4)
     ax.invert_yaxis()
     if hw.n <= 64:
@@ -287,6 +298,12 @@ def render_gantt(cr, path: str | os.PathLike, max_tasks: int = GANTT_MAX_TASKS) 
     fig.tight_layout()
     fig.savefig(path)
     return None
+
+
+def _umask() -> int:
+    um = os.umask(0)
+    os.umask(um)
+    return um
 
 
 # ---- writing -----------------------------------------------------------------------------------------------
@@ -316,7 +333,8 @@ def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validat
         if validate:
             validate_schedule_document(doc, VALIDATE_MAX_RECORDS)
         with open(tmp / "schedule.json", "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, allow_nan=False)
+            # indented while a person may read it; compact (and 10x faster: json's C encoder) above that
+            json.dump(doc, f, indent=1 if len(doc["tasks"]) <= PRETTY_MAX_TASKS else None, allow_nan=False)
             f.write("\n")
         with open(tmp / "trace.json", "w", encoding="utf-8") as f:
             json.dump(trace_document(cr), f, separators=(",", ":"), allow_nan=False)
@@ -329,6 +347,7 @@ def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validat
             notes.append("gantt.png not drawn (disabled)")
         written = [n for n in OUTPUT_FILES if (tmp / n).exists()]
         if not target.exists():
+            os.chmod(tmp, 0o777 & ~_umask())         # mkdtemp makes it 0700; a normal mkdir would not
             os.rename(tmp, target)
         else:
             for n in OUTPUT_FILES:

@@ -188,3 +188,12 @@ def test_sampled_validation_checks_only_the_first_records(cr):
     early["tasks"][1]["start"] = -1.0
     with pytest.raises(MapcError):
         emit.validate_schedule_document(early, max_records=2)
+
+
+def test_output_dir_has_normal_permissions(cr, tmp_path):
+    import os
+    import stat
+    emit.write_outputs(tmp_path / "o", cr, gantt=False)
+    um = os.umask(0)
+    os.umask(um)
+    assert stat.S_IMODE((tmp_path / "o").stat().st_mode) == 0o777 & ~um
