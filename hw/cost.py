@@ -60,6 +60,7 @@ from mapc.compiler.ceg import ExecutionGraph
 from mapc.errors import MapcError
 from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
+from mapc.hw import tp as tpm
 from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.hw.hardware import Hardware
 
@@ -160,16 +161,23 @@ class CostModel:
 
     def __init__(self, hw: Hardware, graph: ExecutionGraph, *, group_sizes: tuple[int, ...] = (1, 2, 4),
                  placement_policy: str = "block", allow_streaming: bool = True,
-                 weight_fraction: float = WEIGHT_FRACTION, pim="auto"):
+                 weight_fraction: float = WEIGHT_FRACTION, pim="auto", tp_scheme: str = "gather",
+                 regions: dict | None = None):
         self.hw = hw
+        if tp_scheme not in tpm.SCHEMES:
+            raise MapcError(f"unknown tensor-parallel scheme {tp_scheme!r}", hint="use one of: " + ", ".join(tpm.SCHEMES))
+        self.tp_scheme = tp_scheme
+        self.regions = _check_regions(hw, regions)
         self.pim_mode = _check_pim_mode(pim)
         self.graph = graph
         self.allow_streaming = allow_streaming
         self.weight_fraction = weight_fraction
         pls: list[tuple[int, ...]] = []
+        policies = (placement_policy,) if isinstance(placement_policy, str) else tuple(placement_policy)
         for k in sorted(set(group_sizes)):
             if 1 <= k <= hw.n:
-                pls.extend(group_tiles(hw, k, placement_policy))
+                for pol in policies:          # several policies: the union, first occurrence kept
+                    pls.extend(g for g in group_tiles(hw, k, pol) if g not in pls)
         self.placements: tuple[tuple[int, ...], ...] = tuple(pls)
         P = len(pls)
         self.lead = np.array([p[0] for p in pls], dtype=np.int64)
@@ -290,8 +298,10 @@ class CostModel:
         M, K, N, cnt, flops = f("M"), f("K"), f("N"), f("count"), f("flops")
         wb, kvr, kvw, ib, ob = f("weight_bytes"), f("kv_read_bytes"), f("kv_write_bytes"), f("in_bytes"), f("out_bytes")
         kinds = [o.kind for o in flat]
-        is_gemm = np.array([k in GEMM_KINDS for k in kinds], dtype=bool)
-        is_coll = is_gemm & np.array([k != "attn_score" for k in kinds], dtype=bool)
+        names = [o.name for o in flat]
+        roles = tpm.op_roles(names, kinds, GEMM_KINDS)
+        is_gemm = roles[0]
+        loads = tpm.channel_loads(self.tp_scheme, roles, ib, ob, names, kinds)   # channel -> (count, bytes) per op
         sumu = lambda x: np.bincount(owner, weights=x, minlength=U) if len(flat) else np.zeros(U)
 
         NC = len(pimk.CLASSES)
@@ -310,8 +320,6 @@ class CostModel:
         macs_u = sumu(flops / 2.0)
         kv_u = sumu(kvr + kvw)
         w_u = sumu(wb)
-        coll_bytes_u = sumu(np.where(is_coll, ob, 0.0))
-        n_coll_u = sumu(is_coll.astype(np.float64))
 
         types = sorted({c.type for c in hw.chiplets}, key=lambda t: t.name)
         sizes = sorted(set(self.group_size.tolist()))
@@ -322,12 +330,10 @@ class CostModel:
             eb = BYTES_PER_ELEMENT.get(t.precision, 2)
             act_cap = t.sram * (1.0 - self.weight_fraction)
             for k in sizes:
-                by_count = cnt >= k
-                cnt_m = np.where(by_count, np.ceil(cnt / k), cnt)
-                N_m = np.where(by_count, N, np.ceil(N / k))
-                cyc = np.where(is_gemm, df.gemm_cycles(t.dataflow, M, K, N_m, cnt_m, t.pe_rows, t.pe_cols),
+                K_m, N_m, cnt_m = tpm.split_dims(self.tp_scheme, k, roles, K, N, cnt)
+                cyc = np.where(is_gemm, df.gemm_cycles(t.dataflow, M, K_m, N_m, cnt_m, t.pe_rows, t.pe_cols),
                                df.vector_cycles(flops / k, t.pe_cols))
-                traffic = np.where(is_gemm, df.gemm_traffic(t.dataflow, M, K, N_m, cnt_m, t.pe_rows, t.pe_cols) * eb,
+                traffic = np.where(is_gemm, df.gemm_traffic(t.dataflow, M, K_m, N_m, cnt_m, t.pe_rows, t.pe_cols) * eb,
                                    (ib + ob) / k)
                 time = cyc / t.freq
                 if t.sram_bw:
@@ -340,14 +346,14 @@ class CostModel:
         # placement geometry
         ptypes = [tuple(hw.chiplets[c].type for c in p) for p in self.placements]
         dram_hops = np.array([float(np.mean(hw.dram_hops[list(p)])) if hw.dram else 0.0 for p in self.placements])
-        rs = np.array([ring_stats(hw, p) for p in self.placements], dtype=np.float64).reshape(P, 3)
         nop = hw.nop
         ks = self.group_size.astype(np.float64)
-        coll_lat_per = ((ks - 1) * rs[:, 0] * nop.hop_latency)[None, :]
-        coll_bw_per = ((ks - 1) / ks * rs[:, 2] / nop.link_bw)[None, :]
-        coll_e_per = ((ks - 1) / ks * 8 * rs[:, 1] * nop.energy_per_bit)[None, :]
-        coll_t = n_coll_u[:, None] * coll_lat_per + coll_bytes_u[:, None] * coll_bw_per
-        coll_e = coll_bytes_u[:, None] * coll_e_per
+        coeff = tpm.channel_coeffs(hw, self.placements)     # collectives of the TP scheme on the group's routes
+        coll_t = np.zeros((U, P)); coll_e = np.zeros((U, P))
+        for ch, (n_op, b_op) in loads.items():
+            n_u, b_u = sumu(n_op), sumu(b_op)
+            coll_t += n_u[:, None] * coeff[ch][0][None, :] + b_u[:, None] * coeff[ch][1][None, :]
+            coll_e += b_u[:, None] * coeff[ch][2][None, :]
 
         dram_e_bit = (sum(ch.energy_per_bit * ch.bandwidth for ch in hw.dram) / hw.dram_bandwidth) if hw.dram else 0.0
         comp = np.empty((U, P)); sram_b = np.empty((U, P)); spill = np.empty((U, P))
@@ -380,11 +386,13 @@ class CostModel:
         self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
         if pim_on:
             kv_c, w_c = sumc(kvr + kvw), sumc(wb)
-            cb_c, nc_c = sumc(np.where(is_coll, ob, 0.0)), sumc(is_coll.astype(np.float64))
             fl_c, int_c, ext_c = sumc(flops), sumc(p_int), sumc(p_ext)
             present = sumc(np.ones(len(flat))) > 0                              # [NC, U]
-            coll_t_c = nc_c[:, :, None] * coll_lat_per[None] + cb_c[:, :, None] * coll_bw_per[None]
-            coll_e_c = cb_c[:, :, None] * coll_e_per[None]
+            coll_t_c = np.zeros((NC, U, P)); coll_e_c = np.zeros((NC, U, P))
+            for ch, (n_op, b_op) in loads.items():
+                n_c, b_c = sumc(n_op), sumc(b_op)
+                coll_t_c += n_c[:, :, None] * coeff[ch][0][None, None, :] + b_c[:, :, None] * coeff[ch][1][None, None, :]
+                coll_e_c += b_c[:, :, None] * coeff[ch][2][None, None, :]
             # PIM time on one share: roofline per kernel instance (a run of operators), summed per (class, task)
             pim_t1 = np.zeros((NC, U))
             if in_cls.any():
@@ -463,6 +471,36 @@ class CostModel:
         if not self.allow_streaming:
             self.lat_stream = np.full_like(self.lat_stream, np.inf)
             self.energy_stream = np.full_like(self.energy_stream, np.inf)
+        if self.regions:
+            # PD disaggregation: a task of a restricted phase may only use placements inside its region
+            ok = self.allowed()
+            for name in ("lat_resident", "energy_resident", "lat_stream", "energy_stream"):
+                setattr(self, name, np.where(ok, getattr(self, name), np.inf))
+
+    def allowed(self) -> np.ndarray:
+        """[n_tasks, P] True where the task's phase may use the placement (`regions`; all True without)."""
+        ok = np.ones((self.graph.n, len(self.placements)), dtype=bool)
+        if not self.regions:
+            return ok
+        for phase, chips in self.regions.items():
+            inside = np.array([set(p) <= chips for p in self.placements], dtype=bool)
+            rows = np.array([t.phase == phase for t in self.graph.tasks], dtype=bool)
+            ok[rows] &= inside[None, :]
+        return ok
+
+
+def _check_regions(hw: Hardware, regions) -> dict | None:
+    """{phase: frozenset of chiplet ids} or None; ids must exist on `hw`."""
+    if not regions:
+        return None
+    out = {}
+    for phase, chips in regions.items():
+        cs = frozenset(int(c) for c in chips)
+        bad = sorted(c for c in cs if not 0 <= c < hw.n)
+        if bad or not cs:
+            raise MapcError(f"region of {phase} names chiplets {bad or '(none)'} that {hw.name} (0..{hw.n - 1}) lacks")
+        out[phase] = cs
+    return out
 
 
 def _check_classes(names) -> frozenset:
