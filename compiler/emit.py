@@ -32,7 +32,7 @@ SCHEMA_PATH = Path(__file__).with_name("schedule.schema.json")
 OUTPUT_FILES = ("schedule.json", "trace.json", "tasks.csv", "gantt.png")
 GANTT_MAX_TASKS = 20_000        # above this the PNG is unreadable and slow to draw: skipped with a note
 PRETTY_MAX_TASKS = 2_000        # schedule.json is indented up to this many tasks, compact above
-VALIDATE_MAX_RECORDS = 500      # write_outputs validates at most this many tasks/transfers against the schema
+VALIDATE_MAX_RECORDS = 300      # write_outputs validates at most this many tasks/transfers against the schema
 CSV_COLUMNS = ("id", "name", "model", "phase", "microbatch", "step", "layers", "chiplets", "start_s", "end_s",
                "energy_j", "resident")
 
@@ -334,10 +334,11 @@ def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validat
             validate_schedule_document(doc, VALIDATE_MAX_RECORDS)
         with open(tmp / "schedule.json", "w", encoding="utf-8") as f:
             # indented while a person may read it; compact (and 10x faster: json's C encoder) above that
-            json.dump(doc, f, indent=1 if len(doc["tasks"]) <= PRETTY_MAX_TASKS else None, allow_nan=False)
+            # (json.dumps, not json.dump: only dumps reaches the C encoder)
+            f.write(json.dumps(doc, indent=1 if len(doc["tasks"]) <= PRETTY_MAX_TASKS else None, allow_nan=False))
             f.write("\n")
         with open(tmp / "trace.json", "w", encoding="utf-8") as f:
-            json.dump(trace_document(cr), f, separators=(",", ":"), allow_nan=False)
+            f.write(json.dumps(trace_document(cr), separators=(",", ":"), allow_nan=False))
         (tmp / "tasks.csv").write_text(tasks_csv(cr), encoding="utf-8")
         if gantt:
             note = render_gantt(cr, tmp / "gantt.png")
