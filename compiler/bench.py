@@ -116,7 +116,7 @@ def markdown(rows: list[dict], skipped, time_limit: float, quick: bool, seed: in
                    f"{_fmt(r['edp_vs_baseline_pct'], 'pct')} | {_fmt(r['makespan_over_bound'], 'ratio')} | "
                    f"{'n/a' if r['gap'] is None else format(r['gap'], '.1%')} | {_fmt(r['wall_s'], 's')} |")
     if skipped:
-        out += ["", "Skipped (example does not fit the preset):", ""]
+        out += ["", "Skipped (no workload, or the example does not fit the preset):", ""]
         out += [f"- {e} on {p}: {why}" for e, p, why in skipped]
     return "\n".join(out) + "\n"
 
