@@ -130,9 +130,14 @@ def resolve_hardware(arg: str | None, spec=None):
 
 
 def group_sizes_for(spec, hw) -> tuple[int, ...]:
-    """Candidate tensor-parallel group sizes: (1, tensor) when the spec fixes tensor > 1, else (1, 2, 4)."""
+    """Candidate tensor-parallel group sizes.
+
+    (1, tensor) when the spec fixes tensor > 1. Otherwise (1, 2, 4, n/4, n): small groups for pipelining plus a
+    quarter of the package and the whole package, so that one layer can be spread over every chiplet (a big
+    GEMM, or a decode step that needs all of the package's DRAM bandwidth) when that is what pays.
+    """
     tensor = getattr(getattr(spec, "parallel", None), "tensor", 1) or 1
-    sizes = (1, tensor) if tensor > 1 else (1, 2, 4)
+    sizes = (1, tensor) if tensor > 1 else tuple(sorted({1, 2, 4, hw.n // 4, hw.n} - {0}))
     if tensor > hw.n:
         raise HardwareError(f"tensor {tensor} needs more chiplets than {hw.name} has ({hw.n})",
                             loc=getattr(spec.parallel, "loc", None))
@@ -143,24 +148,31 @@ def build_problem(spec, hw, *, objective: Objective = "edp", segment: int | None
                   group_sizes: tuple[int, ...] | None = None, progress: Progress = _noop) -> Problem:
     """Lower `spec` to its execution graph and price it on `hw`.
 
-    Group sizes default to `group_sizes_for(spec, hw)`; the placement policy is `spec.parallel.placement`
-    (default "block").
+    Group sizes default to `group_sizes_for(spec, hw)`; placement policies, the tensor-parallel scheme and the
+    PD regions come from `spec.parallel` (`mapc.compiler.serving`). Weights plus the peak KV cache must fit in
+    the package's DRAM/HBM (`mapc.compiler.memory.check_memory`, InfeasibleError with the numbers otherwise).
     """
     if objective not in OBJECTIVES:
         raise MapcError(f"unknown objective {objective!r}", hint="use one of: " + ", ".join(OBJECTIVES))
     if segment is not None and (not isinstance(segment, int) or segment < 1):
         raise MapcError(f"--segment must be a positive integer, got {segment!r}")
+    from mapc.compiler import serving
     from mapc.compiler.lower import lower
+    from mapc.compiler.memory import check_memory
+    from mapc.dsl import zoo
     from mapc.hw.cost import CostModel
 
     progress("lowering")
     graph = lower(spec, segment=segment)
     if graph.n == 0:
         raise MapcError(f"{spec.file}: the workload lowers to no tasks")
+    weights = sum(zoo.weight_bytes(spec.models[m]) for m in graph.models if m in spec.models)
+    check_memory(weights, graph, hw)
     sizes = group_sizes if group_sizes is not None else group_sizes_for(spec, hw)
-    policy = getattr(spec.parallel, "placement", None) or "block"
+    par = spec.parallel
     progress(f"pricing {graph.n} tasks")
-    cost = CostModel(hw, graph, group_sizes=sizes, placement_policy=policy)
+    cost = CostModel(hw, graph, group_sizes=sizes, placement_policy=serving.placement_policies(par),
+                     tp_scheme=serving.tp_scheme(par), regions=serving.regions_for(par, hw))
     return Problem(graph=graph, hw=hw, cost=cost, objective=objective, parallel=spec.parallel)
 
 
@@ -229,6 +241,37 @@ def compile_problem(problem: Problem, solver: str, budget: Budget, *, input_path
                          result=res, metrics=metrics, budget=budget, spec=spec, timings=tm)
 
 
+def compile_spec(spec, hw, solver: str, budget: Budget, objective: Objective = "edp", *,
+                 segment: int | None = None, input_path: str = "", input_sha256: str = "",
+                 progress: Progress = _noop, timings: dict | None = None) -> CompileResult:
+    """Build, solve, check and evaluate `spec` on `hw`. Under `pd auto` every candidate of
+    `serving.pd_candidates` is compiled with an equal share of the budget and the best objective is kept
+    (the others are listed in `notes`)."""
+    from mapc.compiler import serving
+
+    tm = dict(timings or {})
+    par = spec.parallel
+    cands = serving.pd_candidates(par, hw) if getattr(par, "pd", "fused") == "auto" else [(None, par)]
+    sub = replace(budget, time_limit=budget.time_limit / len(cands)) if len(cands) > 1 else budget
+    best, notes = None, []
+    for label, p in cands:
+        sp = replace(spec, parallel=p)
+        t = time.perf_counter()
+        problem = build_problem(sp, hw, objective=objective, segment=segment, progress=progress)
+        tm["lower_and_cost"] = tm.get("lower_and_cost", 0.0) + time.perf_counter() - t
+        cr = compile_problem(problem, solver, sub, input_path=input_path, input_sha256=input_sha256, spec=sp,
+                             progress=progress, timings=tm)
+        tm = dict(cr.timings)
+        if label is not None:
+            notes.append(f"pd auto: {label}: {objective} {cr.result.objective:.4g}")
+        if best is None or cr.result.objective < best.result.objective:
+            best = cr
+    if len(cands) > 1:
+        chosen = next(lbl for lbl, p in cands if p == best.spec.parallel)
+        notes.append(f"pd auto chose {chosen}")
+    return replace(best, timings=tm, notes=tuple(notes) + tuple(best.notes))
+
+
 def default_out_dir(path: str | os.PathLike) -> Path:
     """`<input stem>.schedule` in the current directory (the input's folder may be read-only, e.g. examples
     shipped with an installed package); `model.dsl` -> `./model.schedule/`."""
@@ -256,11 +299,8 @@ def compile_file(path: str | os.PathLike, hw_arg: str | None, solver: str = DEFA
     if validate is not None:
         validate(spec, hw)
     tm["load"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    problem = build_problem(spec, hw, objective=objective, segment=segment, progress=progress)
-    tm["lower_and_cost"] = time.perf_counter() - t
-    cr = compile_problem(problem, solver, budget, input_path=str(path), input_sha256=sha, spec=spec,
-                         progress=progress, timings=tm)
+    cr = compile_spec(spec, hw, solver, budget, objective, segment=segment, input_path=str(path),
+                      input_sha256=sha, progress=progress, timings=tm)
     if not write:
         return cr
     target = Path(out_dir) if out_dir is not None else default_out_dir(path)

@@ -9,4 +9,4 @@ workload chat {
   slo ttft 200 ms  tpot 50 ms
 }
 
-parallel { tensor 2  pipeline auto  placement block  pd fused  segment 1 }
+parallel { pipeline auto  placement block  pd fused  segment 1 }
