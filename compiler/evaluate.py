@@ -119,6 +119,10 @@ class Metrics:
       decode_step_time: mean over decode micro-batches of (end of last step - start of first step) / steps,
         the latency of one step as scheduled.
       requests_per_s: requests admitted per second in steady state: prefill and forward requests / makespan.
+      SLO (when the workload sets `slo ttft .. tpot ..`; `serving_slo`): a request's TTFT is the end of its
+        prefill micro-batch, its TPOT its decode micro-batch's scheduled step time / width; `ttft_attainment`
+        and `tpot_attainment` are the fractions of requests meeting each target, `slo_attainment` the fraction
+        meeting every target that applies to them (in a request mix a request has both).
     """
 
     makespan: float
@@ -138,6 +142,11 @@ class Metrics:
     requests_per_s: float | None = None
     tokens: int = 0
     per_model: dict = field(default_factory=dict)
+    ttft_slo: float | None = None
+    tpot_slo: float | None = None
+    ttft_attainment: float | None = None
+    tpot_attainment: float | None = None
+    slo_attainment: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -151,6 +160,8 @@ class Metrics:
             "ttft_mean_s": self.ttft_mean, "ttft_max_s": self.ttft_max, "tpot_s": self.tpot,
             "decode_step_time_s": self.decode_step_time, "requests_per_s": self.requests_per_s,
             "per_model": {k: dict(v) for k, v in self.per_model.items()},
+            "ttft_slo_s": self.ttft_slo, "tpot_slo_s": self.tpot_slo, "ttft_attainment": self.ttft_attainment,
+            "tpot_attainment": self.tpot_attainment, "slo_attainment": self.slo_attainment,
         }
 
 
@@ -236,6 +247,7 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
         if key in mb_last:
             steps_t.append((mb_last[key] - f) / mb_steps[key])
     ttft_mean = float(np.average(ttft_v, weights=ttft_w)) if ttft_v else None
+    slo = serving_slo(g, end, mb_first, mb_last, mb_steps)
     for name, pm in per_model.items():
         pm["throughput_tokens_per_s"] = pm["tokens"] / T if T > 0 else 0.0
     return Metrics(
@@ -247,5 +259,44 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
         tpot=float(max(tpots)) if tpots else None,
         decode_step_time=float(np.mean(steps_t)) if steps_t else None,
         requests_per_s=(requests / T if T > 0 else 0.0) if requests else None,
-        tokens=total_tokens, per_model=per_model,
+        tokens=total_tokens, per_model=per_model, **slo,
     )
+
+
+def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict, mb_last: dict, mb_steps: dict) -> dict:
+    """SLO targets and attainment (see `Metrics`); empty when the workload sets no target."""
+    ttft_t, tpot_t = g.meta.get("ttft_slo"), g.meta.get("tpot_slo")
+    if ttft_t is None and tpot_t is None:
+        return {}
+    last_layer: dict[str, int] = {}
+    for t in g.tasks:
+        last_layer[t.model] = max(last_layer.get(t.model, 0), t.layers[1])
+    linked = {s["model"] for s in g.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
+    pre: dict[tuple, tuple[float, int]] = {}          # (model, mb) -> (TTFT, requests)
+    dec: dict[tuple, tuple[float, int]] = {}          # (model, mb) -> (TPOT, requests at step 0)
+    for t in g.tasks:
+        key = (t.model, t.microbatch)
+        if t.phase == "prefill" and t.layers[1] == last_layer[t.model]:
+            pre[key] = (float(end[t.id]), t.batch)
+        if t.phase == "decode" and t.step == 0 and t.layers[1] == last_layer[t.model] and key in mb_last:
+            dec[key] = ((mb_last[key] - mb_first[key]) / mb_steps[key] / max(t.seq, 1), t.batch)
+    ok_t = lambda v: ttft_t is None or v <= ttft_t
+    ok_p = lambda v: tpot_t is None or v <= tpot_t
+    n_t = sum(b for _, b in pre.values())
+    n_p = sum(b for _, b in dec.values())
+    met_t = sum(b for v, b in pre.values() if ok_t(v))
+    met_p = sum(b for v, b in dec.values() if ok_p(v))
+    met = total = 0
+    for key, (v, b) in pre.items():
+        if key[0] in linked:                          # the same requests decode in micro-batch key
+            both = ok_t(v) and (key not in dec or ok_p(dec[key][0]))
+            met, total = met + (b if both else 0), total + b
+        else:
+            met, total = met + (b if ok_t(v) else 0), total + b
+    for key, (v, b) in dec.items():
+        if key[0] not in linked:
+            met, total = met + (b if ok_p(v) else 0), total + b
+    return {"ttft_slo": ttft_t, "tpot_slo": tpot_t,
+            "ttft_attainment": (met_t / n_t) if (n_t and ttft_t is not None) else None,
+            "tpot_attainment": (met_p / n_p) if (n_p and tpot_t is not None) else None,
+            "slo_attainment": (met / total) if total else None}

@@ -22,6 +22,14 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
   (`T * hidden * dtype` for transformers, the last layer's output feature map for CNNs).
 - `Task.tokens` (last segment only): prefill: one per sequence (the first generated token); decode:
   `batch * width` per step; forward: one per input (image classified / sequence encoded).
+- Request mixes (`requests "file.csv"`, `PhaseSpec.linked`): the decode phase continues the prefill's requests
+  (request j in micro-batch j % mb of both phases). Request j decodes `outputs[j]` steps and then leaves its
+  micro-batch (continuous batching by iteration: step t of micro-batch i batches only the requests still
+  generating, each at its own context); a micro-batch with no request left has no further tasks. Step 0 of
+  each segment depends on the same micro-batch's prefill of that segment: under `pd disaggregated` the edge
+  carries the prompt's K/V for the segment's layers (`sum(prompt) * layers * 2 * kv_heads * head_dim * dtype`,
+  kind "kv", moved from the prefill to the decode cores); otherwise (fused: the KV stays in the shared DRAM)
+  it carries only the first sampled token ids.
 - Task ids: serves in order, phases in order, then (decode) step, micro-batch, segment: every edge goes from a
   lower to a higher id.
 """
@@ -70,11 +78,12 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
             known = ", ".join(sorted(spec.models)) or "none"
             raise DslError(f"workload {wl.name} serves unknown model {sv.model!r} (known: {known})", sv.loc)
         phases = []
+        prefill_ids: dict[tuple[int, int], int] = {}
         for ph in sv.phases:
-            sizes = _lower_phase(m, sv, ph, seg, tasks, edges)
+            sizes = _lower_phase(m, sv, ph, seg, tasks, edges, prefill_ids, spec.parallel.pd == "disaggregated")
             phases.append({"phase": ph.phase, "batch": ph.batch, "lengths": list(ph.lengths),
                            "steps": ph.steps, "width": ph.width, "microbatches": len(sizes),
-                           "microbatch_sizes": list(sizes)})
+                           "microbatch_sizes": list(sizes), "linked": ph.linked, "outputs": list(ph.outputs)})
         summary.append({"model": sv.model, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
                         "params": param_count(m), "phases": phases})
     models = tuple(dict.fromkeys(sv.model for sv in wl.serves))
@@ -90,12 +99,13 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
         "kv_read_bytes": float(sum(t.kv_read_bytes for t in tasks)),
         "kv_write_bytes": float(sum(t.kv_write_bytes for t in tasks)),
         "tokens": int(sum(t.tokens for t in tasks)),
+        "ttft_slo": wl.ttft_slo, "tpot_slo": wl.tpot_slo, "pd": spec.parallel.pd,
     }
     return ExecutionGraph(tuple(tasks), tuple(edges), models, meta)
 
 
-def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge]
-                 ) -> tuple[int, ...]:
+def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge],
+                 prefill_ids: dict | None = None, disaggregated: bool = False) -> tuple[int, ...]:
     name = sv.model
     if isinstance(m, CNNModel):
         if ph.phase != "forward":
@@ -113,14 +123,24 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
         raise DslError(f"model {name} {ph.phase}: steps and width must be >= 1", ph.loc)
     sizes = split_batch(ph.batch, sv.microbatches)
     groups = microbatch_lengths(ph.batch, len(sizes), ph.lengths)
+    if ph.outputs and len(ph.outputs) != ph.batch:
+        raise DslError(f"model {name} decode: {len(ph.outputs)} output lengths for {ph.batch} requests", ph.loc)
+    if ph.linked and (ph.phase != "decode" or not prefill_ids):
+        raise DslError(f"model {name}: a linked decode phase needs the serve's prefill phase before it", ph.loc)
+    prompts = microbatch_lengths(ph.batch, len(sizes), tuple(L - ph.width for L in ph.lengths)) if ph.linked else ()
     segs = segments(n_layers, seg)
     last_seg = len(segs) - 1
     dt = m.dtype_bytes
     steps = ph.steps if ph.phase == "decode" else 1
     prev_step: list[list[int]] = [[] for _ in sizes]      # task ids of the previous decode step, per mb
+    prev_b: list[int] = list(sizes)                        # its batch (requests still generating)
     for t in range(steps):
         for i, b in enumerate(sizes):
             grp = groups[i]
+            if ph.outputs:      # requests still generating at step t (continuous batching)
+                grp, b = _active(ph, len(sizes), i, t)
+                if b == 0:
+                    continue
             ids = []
             for s, (first, last) in enumerate(segs):
                 if isinstance(m, CNNModel):
@@ -143,13 +163,23 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                                   phase=ph.phase, microbatch=i, layers=(first, last), ops=ops,
                                   weight_key=f"{name}/L{first}-{last}", batch=b, seq=seq, context=ctx,
                                   tokens=tokens, step=t))
+                if ph.phase == "prefill" and prefill_ids is not None:
+                    prefill_ids[(i, s)] = tid
                 if s > 0:
                     edges.append(Edge(ids[-1], tid, float(prev_act), "act"))
+                if ph.linked and t == 0:
+                    nl = last - first + 1
+                    if disaggregated:   # the prompt's K/V of these layers moves to the decode cores
+                        kv = sum(c * L for c, L in prompts[i]) * nl * 2 * m.kv_heads * m.head_dim * dt
+                        edges.append(Edge(prefill_ids[(i, s)], tid, float(kv), "kv"))
+                    elif s == 0:        # fused: the KV stays in shared DRAM; the first token ids
+                        edges.append(Edge(prefill_ids[(i, last_seg)], tid, float(b * TOKEN_ID_BYTES), "act"))
                 if t > 0:
                     p = prev_step[i]
                     nl = last - first + 1
-                    kv_new = b * ph.width * 2 * m.kv_heads * m.head_dim * dt * nl
-                    tok = float(b * ph.width * TOKEN_ID_BYTES)
+                    pb = prev_b[i]      # the K/V written and tokens sampled by step t-1's requests
+                    kv_new = pb * ph.width * 2 * m.kv_heads * m.head_dim * dt * nl
+                    tok = float(pb * ph.width * TOKEN_ID_BYTES)
                     if s == 0 and last_seg == 0:    # one segment: the KV and the token ids share one edge
                         edges.append(Edge(p[0], tid, float(kv_new) + tok, "kv"))
                     else:
@@ -159,7 +189,19 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                 ids.append(tid)
                 prev_act = act
             prev_step[i] = ids
+            prev_b[i] = b
     return sizes
+
+
+def _active(ph: PhaseSpec, mb: int, i: int, t: int) -> tuple[tuple[tuple[int, int], ...], int]:
+    """(count, length) groups and size of micro-batch i at decode step t: the requests j = i, i + mb, ... whose
+    `outputs[j] > t` (the rest have finished)."""
+    d: dict[int, int] = {}
+    L = len(ph.lengths)
+    for j in range(i, ph.batch, mb):
+        if ph.outputs[j] > t:
+            d[ph.lengths[j % L]] = d.get(ph.lengths[j % L], 0) + 1
+    return tuple((c, ln) for ln, c in sorted(d.items())), sum(d.values())
 
 
 def microbatch_lengths(batch: int, mb: int, lengths: tuple[int, ...]) -> tuple[tuple[tuple[int, int], ...], ...]:

@@ -50,12 +50,12 @@ GATE_FLOPS = 1.0      # the gating product of a gated FFN
 TOKEN_ID_BYTES = 4    # int32 token ids: what the embedding reads in and a decode step hands to the next
 
 
-def _gemm(name: str, kind: str, M: int, K: int, N: int, count: int, dt: float, *, weights: bool,
+def _gemm(name: str, kind: str, M: int, K: int, N: int, count: int, dt: float, *, weights: bool | float,
           in_bytes: float, out_bytes: float, kv_read: float = 0.0, kv_write: float = 0.0,
           flops: float | None = None) -> Operator:
     return Operator(name=name, kind=kind, M=int(M), K=int(K), N=int(N), count=int(count),
                     flops=float(2.0 * M * K * N * count if flops is None else flops),
-                    weight_bytes=float(K * N * count * dt) if weights else 0.0,
+                    weight_bytes=float(K * N * count * (dt if weights is True else weights)) if weights else 0.0,
                     in_bytes=float(in_bytes), out_bytes=float(out_bytes),
                     kv_read_bytes=float(kv_read), kv_write_bytes=float(kv_write))
 
@@ -99,12 +99,13 @@ def transformer_layer_mixed(m: TransformerModel, phase: str, groups: tuple[tuple
         if phase == "decode":
             _check_positive(context=context)
     dt = m.dtype_bytes
+    wdt = m.weight_dtype_bytes           # bytes per parameter (weight-only quantisation)
     h, hd, H, KVH = m.hidden, m.head_dim, m.heads, m.kv_heads
     kvd = KVH * hd                      # width of K (and of V) under grouped-query attention
     T = sum(b * s for b, s, _ in groups)
     cache = phase in ("prefill", "decode")
-    ops = [_elementwise("norm_attn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt)]
-    ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=True, in_bytes=T * h * dt,
+    ops = [_elementwise("norm_attn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * wdt)]
+    ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=wdt, in_bytes=T * h * dt,
                      out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
     for batch, seq, context in groups:
         Tg, bh = batch * seq, batch * H
@@ -127,35 +128,36 @@ def transformer_layer_mixed(m: TransformerModel, phase: str, groups: tuple[tuple
         ops.append(_gemm("attn_value", "attn_value", rows, keys, hd, bh, dt, weights=False,
                          in_bytes=score_bytes + v_in, out_bytes=Tg * H * hd * dt, kv_read=kv_half,
                          flops=2.0 * bh * mac_rows * hd))
-    ops.append(_gemm("attn_out", "gemm", T, H * hd, h, 1, dt, weights=True, in_bytes=T * H * hd * dt,
+    ops.append(_gemm("attn_out", "gemm", T, H * hd, h, 1, dt, weights=wdt, in_bytes=T * H * hd * dt,
                      out_bytes=T * h * dt))
-    ops.append(_elementwise("norm_ffn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * dt))
+    ops.append(_elementwise("norm_ffn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * wdt))
     ops.extend(_ffn(m, T, dt))
     return tuple(ops)
 
 
 def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
     h, f = m.hidden, m.ffn
+    wdt = m.weight_dtype_bytes
     up_w = 2 * f if m.gated_ffn else f
     act_flops = ACT_FLOPS + (GATE_FLOPS if m.gated_ffn else 0.0)
     if m.experts <= 0:
         return [
-            _gemm("ffn_up", "gemm", T, h, up_w, 1, dt, weights=True, in_bytes=T * h * dt, out_bytes=T * up_w * dt),
+            _gemm("ffn_up", "gemm", T, h, up_w, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * up_w * dt),
             _elementwise("ffn_act", "elementwise", T, f, act_flops, dt, in_width=up_w),
-            _gemm("ffn_down", "gemm", T, f, h, 1, dt, weights=True, in_bytes=T * f * dt, out_bytes=T * h * dt),
+            _gemm("ffn_down", "gemm", T, f, h, 1, dt, weights=wdt, in_bytes=T * f * dt, out_bytes=T * h * dt),
         ]
     E, k = m.experts, m.top_k
     pairs = T * k                               # token-expert pairs computed
     active = min(E, pairs)                      # experts the micro-batch touches (module docstring)
     rows = math.ceil(pairs / active)
     return [
-        _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=True, in_bytes=T * h * dt, out_bytes=T * E * dt),
+        _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * E * dt),
         Operator("moe_up", "moe_gemm", rows, h, up_w, active, flops=2.0 * pairs * h * up_w,
-                 weight_bytes=float(active * h * up_w * dt), in_bytes=float(pairs * h * dt),
+                 weight_bytes=float(active * h * up_w * wdt), in_bytes=float(pairs * h * dt),
                  out_bytes=float(pairs * up_w * dt)),
         _elementwise("moe_act", "elementwise", pairs, f, act_flops, dt, in_width=up_w),
         Operator("moe_down", "moe_gemm", rows, f, h, active, flops=2.0 * pairs * f * h,
-                 weight_bytes=float(active * f * h * dt), in_bytes=float(pairs * f * dt),
+                 weight_bytes=float(active * f * h * wdt), in_bytes=float(pairs * f * dt),
                  out_bytes=float(T * h * dt)),   # the top_k outputs of a token are summed (weighted) into one
     ]
 
@@ -164,15 +166,16 @@ def embedding(m: TransformerModel, tokens: int) -> Operator:
     """Gather `tokens` rows of the embedding table: bytes only, no FLOPs."""
     dt = m.dtype_bytes
     return Operator("embed", "embed", int(tokens), 1, m.hidden, 1, flops=0.0,
-                    weight_bytes=float(tokens * m.hidden * dt), in_bytes=float(tokens * TOKEN_ID_BYTES),
+                    weight_bytes=float(tokens * m.hidden * m.weight_dtype_bytes), in_bytes=float(tokens * TOKEN_ID_BYTES),
                     out_bytes=float(tokens * m.hidden * dt))
 
 
 def lm_head(m: TransformerModel, rows: int) -> tuple[Operator, ...]:
     """Final norm and vocabulary projection for `rows` positions (logits out)."""
     dt, h = m.dtype_bytes, m.hidden
-    return (_elementwise("norm_final", "norm", rows, h, NORM_FLOPS, dt, weight_bytes=h * dt),
-            _gemm("lm_head", "gemm", rows, h, m.vocab, 1, dt, weights=True, in_bytes=rows * h * dt,
+    wdt = m.weight_dtype_bytes
+    return (_elementwise("norm_final", "norm", rows, h, NORM_FLOPS, dt, weight_bytes=h * wdt),
+            _gemm("lm_head", "gemm", rows, h, m.vocab, 1, dt, weights=wdt, in_bytes=rows * h * dt,
                   out_bytes=rows * m.vocab * dt))
 
 

@@ -19,6 +19,7 @@ from mapc.dsl import units as U
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
 from mapc.dsl.parser import error_at
+from mapc.dsl.requests import DISTRIBUTIONS, read_requests_csv, sample_lengths
 from mapc.dsl.spec import (DTYPE_BYTES, CNNLayer, CNNModel, Model, ParallelSpec, PhaseSpec, ServeSpec, Spec,
                            TransformerModel, WorkloadSpec)
 from mapc.errors import DslError, Loc, MapcError
@@ -163,7 +164,7 @@ def _duplicate(kind: str, name: str, loc: Loc, first: Loc | None) -> DslError:
 
 # ---- models -----------------------------------------------------------------------------------------------
 _TRANSFORMER_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "dtype", "experts", "top_k",
-                     "gated", "encoder_only", "max_seq")
+                     "gated", "encoder_only", "max_seq", "weights")
 
 
 def _transformer(name: str, node: Tree, file: str, loc: Loc) -> TransformerModel:
@@ -186,7 +187,8 @@ def _transformer(name: str, node: Tree, file: str, loc: Loc) -> TransformerModel
     return TransformerModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn=ffn,
                             vocab=vocab, dtype=dtype, gated_ffn=_kbool(kw, "gated", True), experts=experts,
                             top_k=top_k, encoder_only=_kbool(kw, "encoder_only", False),
-                            max_seq=_kint(kw, "max_seq", what, default=4096), loc=loc)
+                            max_seq=_kint(kw, "max_seq", what, default=4096),
+                            weight_dtype=_kword(kw, "weights", tuple(DTYPE_BYTES), None), loc=loc)
 
 
 _LAYER_KEYS = {"conv": ("in", "out", "k", "kh", "kw", "stride", "pad", "groups", "hw", "h", "w"),
@@ -356,7 +358,7 @@ class _Resolver:
                     current = None
                 else:
                     current = s
-            elif d in ("phase", "microbatches"):
+            elif d in ("phase", "microbatches", "requests"):
                 if current is None:
                     msg = "before any `serve`" if not serves else "after a `serve { ... }` block"
                     raise error_at(f"`{self._kw_text(it)}` {msg} belongs to no model", _loc(file, it),
@@ -374,19 +376,26 @@ class _Resolver:
             raise error_at(f"workload `{wname}` names no model", wloc, hint="add `serve MODEL` (e.g. `serve llama2_7b`)")
         out = []
         for s in serves:
+            if s.get("requests") is not None:
+                self._request_mix(s)
             if not s["phases"]:
                 raise error_at(f"`serve {s['model']}` has no phases", s["loc"],
                                hint="add `prefill ...`, `decode ...` or `forward ...`")
             mb = s["mb"] or 1
-            phases = tuple(self._phase(s, p, mb, file) for p in s["phases"])
+            phases = tuple(p if isinstance(p, PhaseSpec) else self._phase(s, p, mb, file) for p in s["phases"])
             out.append(ServeSpec(s["model"], phases, mb, loc=s["loc"]))
         return WorkloadSpec(wname, tuple(out), ttft, tpot, loc=wloc)
 
     @staticmethod
     def _kw_text(it: Tree) -> str:
-        return str(it.children[0].children[0]) if it.data == "phase" else "microbatches"
+        return str(it.children[0].children[0]) if it.data == "phase" else it.data
 
     def _serve_item(self, s: dict, it: Tree, file: str) -> None:
+        if it.data == "requests":
+            if s.get("requests") is not None:
+                raise error_at(f"`requests` given twice for `{s['model']}`", _loc(file, it))
+            s["requests"] = (it, file)
+            return
         if it.data == "microbatches":
             tok = it.children[0]
             if s["mb"] is not None:
@@ -402,7 +411,43 @@ class _Resolver:
                     raise error_at(f"phase `{kind}` given twice for `{s['model']}`", _loc(file, it))
             s["phases"].append(it)
 
-    def _lengths(self, v: _Val, key: str, n: int) -> tuple[int, ...]:
+    def _request_mix(self, s: dict) -> None:
+        """`requests "file.csv" [steps=N] [width=W]`: a prefill phase with every request's prompt length and a
+        linked decode phase (request j continues its prefill; its context starts at prompt + width and it leaves
+        the batch after its output length; the graph holds `steps` decode iterations, default min(max output, 4))."""
+        it, file = s["requests"]
+        loc = _loc(file, it)
+        if isinstance(s["m"], CNNModel) or s["m"].encoder_only:
+            raise error_at(f"`requests` needs a decoder model; `{s['model']}` is not one", loc)
+        if s["phases"]:
+            raise error_at(f"`requests` replaces the `prefill`/`decode` lines of `{s['model']}`; give one or the "
+                           "other", loc)
+        path_tok, *kws = it.children
+        kw = _kwargs(kws, file, ("steps", "width"), "`requests`")
+        path = os.path.join(os.path.dirname(os.path.abspath(file)), str(path_tok)[1:-1])
+        rows = read_requests_csv(path, _loc(file, path_tok))
+        width = _kint(kw, "width", "`requests`", default=1)
+        outs = tuple(o for _, o in rows)
+        steps = _kint(kw, "steps", "`requests`", default=min(max(outs), 4))
+        prompts = tuple(p for p, _ in rows)
+        m = s["m"]
+        longest = max(p + o for p, o in rows)
+        if longest > m.max_seq:
+            j = max(range(len(rows)), key=lambda i: sum(rows[i]))
+            raise error_at(f"request {j + 1} of {path} needs {longest} tokens (prompt + output), more than the "
+                           f"{m.max_seq}-token context of `{s['model']}`", _loc(file, path_tok))
+        n = len(rows)
+        s["phases"] = [PhaseSpec("prefill", n, prompts, loc=loc),
+                       PhaseSpec("decode", n, tuple(p + width for p in prompts), steps, width, loc=loc,
+                                 outputs=tuple(-(-o // width) for o in outs), linked=True)]
+
+    def _lengths(self, v: _Val, key: str, n: int, dist: str = "even", seed: int = 0,
+                 batch: int = 1) -> tuple[int, ...]:
+        if v.kind == "range" and dist != "even":
+            a, b = (_int_of(x, f"`{key}`", v.loc) for x in v.v)
+            if a > b:
+                raise error_at(f"empty range {v.text}: the first length must not exceed the last", v.loc)
+            return sample_lengths(dist, a, b, batch, seed)     # one length per request
         if v.kind == "number":
             return (_int_of(v.v, f"`{key}`", v.loc),)
         if v.kind == "range":
@@ -421,8 +466,8 @@ class _Resolver:
     def _phase(self, s: dict, node: Tree, mb: int, file: str) -> PhaseSpec:
         kind_tree, *kws = node.children
         phase, ploc, m = str(kind_tree.children[0]), _loc(file, node), s["m"]
-        keys = {"prefill": ("batch", "seq"), "decode": ("batch", "context", "steps", "width"),
-                "forward": ("batch", "seq")}[phase]
+        keys = {"prefill": ("batch", "seq", "dist", "seed"), "decode": ("batch", "context", "steps", "width",
+                "dist", "seed"), "forward": ("batch", "seq", "dist", "seed")}[phase]
         kw = _kwargs(kws, file, keys, f"`{phase}`")
         is_cnn = isinstance(m, CNNModel)
         if is_cnn and phase != "forward":
@@ -442,7 +487,11 @@ class _Resolver:
         else:
             if lkey not in kw:
                 raise error_at(f"`{phase}` needs `{lkey}=`", ploc)
-            lengths = self._lengths(kw[lkey][0], lkey, n)
+            dist = _kword(kw, "dist", DISTRIBUTIONS, "even")
+            if dist != "even" and kw[lkey][0].kind != "range":
+                raise error_at(f"`dist={dist}` needs a range `{lkey}=a..b`", kw["dist"][1])
+            seed = _kint(kw, "seed", f"`{phase}`", default=0, minimum=0)
+            lengths = self._lengths(kw[lkey][0], lkey, n, dist, seed, _kint(kw, "batch", f"`{phase}`", default=1))
         steps = _kint(kw, "steps", "`decode`", default=1)
         width = _kint(kw, "width", "`decode`", default=1)
         if isinstance(m, TransformerModel):

@@ -34,10 +34,16 @@ class TransformerModel:
     encoder_only: bool = False  # BERT-like: one forward phase, no decode
     max_seq: int = 4096
     loc: Loc | None = field(default=None, compare=False)
+    weight_dtype: str | None = None  # weight-only quantisation (e.g. int4 weights, fp16 activations/KV); None = dtype
 
     @property
     def dtype_bytes(self) -> float:
         return DTYPE_BYTES[self.dtype]
+
+    @property
+    def weight_dtype_bytes(self) -> float:
+        """Bytes per parameter (`weight_dtype` when set, else `dtype`)."""
+        return DTYPE_BYTES[self.weight_dtype or self.dtype]
 
     @property
     def head_dim(self) -> int:
@@ -99,6 +105,8 @@ class PhaseSpec:
     steps: int = 1                # decode iterations (decode only)
     width: int = 1                # tokens per sequence per decode step (speculative/parallel decoding)
     loc: Loc | None = field(default=None, compare=False)
+    outputs: tuple[int, ...] = ()  # decode: output tokens of request j (it leaves the batch after them); () = steps
+    linked: bool = False          # decode: request j continues request j of the serve's prefill (a request mix)
 
 
 @dataclass(frozen=True)

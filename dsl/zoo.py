@@ -200,7 +200,7 @@ def active_param_count(model: Model) -> int:
 
 def weight_bytes(model: Model) -> float:
     """Bytes of all parameters in the model's dtype."""
-    return float(param_count(model) * model.dtype_bytes)
+    return float(param_count(model) * getattr(model, "weight_dtype_bytes", model.dtype_bytes))
 
 
 def summary(model: Model) -> dict:
