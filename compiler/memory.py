@@ -43,14 +43,15 @@ class MemoryReport:
 
 def kv_peak(graph) -> float:
     """KV bytes alive at once: per (model, phase, micro-batch) the largest per-step cache (decode: the KV each
-    step reads plus what it appends, summed over the segments; prefill: what it writes); a prefill whose
+    step reads, its context already counting the tokens it appends, summed over the segments; prefill: what it
+    writes); a prefill whose
     requests continue in a linked decode is counted there only."""
     linked = {s["model"] for s in graph.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
     per: dict[tuple, dict[int, float]] = {}
     for t in graph.tasks:
         if t.phase == "prefill" and t.model in linked:
             continue
-        b = t.kv_read_bytes + t.kv_write_bytes if t.phase == "decode" else t.kv_write_bytes
+        b = t.kv_read_bytes if t.phase == "decode" else t.kv_write_bytes
         d = per.setdefault((t.model, t.phase, t.microbatch), {})
         d[t.step] = d.get(t.step, 0.0) + b
     return float(sum(max(d.values()) for d in per.values())) if per else 0.0
