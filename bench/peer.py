@@ -304,12 +304,12 @@ def table(rows: list[Row], time_limit: float) -> str:
            f"+ evaluate; Stream: {lo:g}-{hi:g} s for one attention head, GEMM on {STREAM_GEMM_CHIPLETS}/36 "
            "chiplets, FFN refused", "",
            "| case | variant | hw | solver | tasks | wall s | Stream s / mapc s | chiplets used | makespan ms | "
-           "energy mJ | EDP uJ*s | makespan/LB | weights MB | streamed MB | largest task weights MB | status | valid |",
+           "energy mJ | EDP J*s | makespan/LB | weights MB | streamed MB | largest task weights MB | status | valid |",
            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         out.append(f"| {r.case} | {r.variant} | {r.hw} | {r.solver} | {r.tasks} | {r.wall:.2f} | "
-                   f"{lo / r.wall:.0f}-{hi / r.wall:.0f}x | {r.chiplets}/36 | {r.makespan * 1e3:.3f} | "
-                   f"{r.energy * 1e3:.2f} | {r.edp * 1e6:.3f} | {r.ratio:.2f} | {_mb(r.weight_bytes)} | "
+                   f"{lo / r.wall:.0f}-{hi / r.wall:.0f}x | {r.chiplets}/36 | {r.makespan * 1e3:.4g} | "
+                   f"{r.energy * 1e3:.4g} | {r.edp:.3e} | {r.ratio:.2f} | {_mb(r.weight_bytes)} | "
                    f"{_mb(r.streamed_bytes)} | {_mb(r.largest_weights)} | {r.status} | "
                    f"{'yes' if r.violations == 0 else f'NO ({r.violations})'} |")
     return "\n".join(out)
