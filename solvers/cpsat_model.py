@@ -277,7 +277,7 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
     dur = np.maximum(dur, 0)
     lead = cost.lead
     nop = hw.nop
-    hop_ticks = int(round(nop.hop_latency / tick)) if nop.hop_latency > 0 else 0
+    hop_ticks = int(math.ceil(nop.hop_latency / tick - 1e-9)) if nop.hop_latency > 0 else 0   # exact when tick divides it
     D = int(hw.hops.max()) if hw.n > 1 else 0
     ebit = 8.0 * nop.energy_per_bit / eunit
     # horizon: serial execution of the slowest options plus the slowest transfers

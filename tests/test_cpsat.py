@@ -119,7 +119,7 @@ def test_sram_is_modelled_and_binding():
     for seed in range(5, 12):
         hw, g, cost = tiny(seed, n=4)
         r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
-        if r.stats["sram_keys"]:
+        if r.stats.get("sram_keys"):
             seen += 1
             assert r.objective == pytest.approx(exhaustive(cost)[0], rel=1e-3)
     assert seen
@@ -194,19 +194,60 @@ def test_infeasible_tensor_degree():
         cpsat.solve(Problem(g, hw, cost, "latency", ParallelSpec(tensor=8)), B)
 
 
-def test_lns_path_valid_and_never_worse(monkeypatch):
-    """Force the large-problem strategy on a small graph: LNS windows keep a valid, never-worse schedule."""
-    from mapc.solvers import greedy, lns
-    monkeypatch.setattr(cpsat, "MAX_TASKS", 10)  # (a 36-task graph would otherwise be solved whole)
-    monkeypatch.setattr(lns, "WINDOW", 12)
+def _decomp_problem(obj="edp"):
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(6, 6)
     cost = CostModel(hw, g)
-    p = Problem(g, hw, cost, "edp")
-    r = cpsat.solve(p, Budget(time_limit=2.0))
+    return Problem(g, hw, cost, obj)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("obj", ["edp", "energy"])
+def test_decompose_path_valid_and_never_worse(monkeypatch, obj):
+    """Force the chain decomposition on a small graph: every window is feasible (the current schedule is a
+    feasible hint), the result is valid and never worse than greedy."""
+    from mapc.solvers import decompose, greedy
+    monkeypatch.setattr(cpsat, "SMALL_TASKS", 10)  # (a 36-task graph would otherwise be solved whole)
+    monkeypatch.setattr(decompose, "NB_MAX", 12)
+    p = _decomp_problem(obj)
+    r = cpsat.solve(p, Budget(time_limit=8.0))
     h = greedy.solve(p, Budget())
-    assert r.stats["strategy"] == "lns" and r.stats["windows"] >= 2
-    assert r.status == "feasible"
+    assert r.stats["strategy"] == "decompose" and r.stats["windows"] >= 2
+    assert "INFEASIBLE" not in r.stats["window_statuses"]
     assert r.objective <= h.objective * (1 + 1e-12)
+    assert r.objective == pytest.approx(score(r.schedule, p.cost, obj), rel=1e-12)
     assert r.bound <= r.objective
-    assert _check(r.schedule, cost) == []
+    assert _check(r.schedule, p.cost) == []
+
+
+def test_decompose_deterministic(monkeypatch):
+    from mapc.solvers import decompose
+    monkeypatch.setattr(cpsat, "SMALL_TASKS", 10)
+    monkeypatch.setattr(decompose, "NB_MAX", 12)
+    p = _decomp_problem("edp")
+    b = Budget(time_limit=2.0, seed=5, threads=2, deterministic=True)
+    a, c = cpsat.solve(p, b), cpsat.solve(p, b)
+    assert np.array_equal(a.schedule.start, c.schedule.start)
+    assert np.array_equal(a.schedule.placement_index, c.schedule.placement_index)
+    assert np.array_equal(a.schedule.resident, c.schedule.resident)
+
+
+def test_neighbourhoods_cover_components():
+    from mapc.solvers.decompose import components, neighbourhoods
+    g = chain_graph(5, 4)
+    comps = components(g)
+    assert [c.tolist() for c in comps] == [list(range(5 * k, 5 * k + 5)) for k in range(4)]
+    nbs = neighbourhoods(g, np.zeros(g.n), nb_max=10)
+    assert [len(x) for x in nbs] == [10, 10]
+    nbs = neighbourhoods(g, np.arange(g.n, dtype=float), nb_max=3)       # chains cut into runs
+    assert sorted(np.concatenate(nbs).tolist()) == list(range(g.n)) and max(len(x) for x in nbs) <= 3
+
+
+def test_latency_at_bound_is_optimal_without_search():
+    """A chain on one chiplet type: the heuristic meets the critical path, so cpsat proves optimality."""
+    hw = make_hw(1, 2)
+    g = chain_graph(4, 1)
+    cost = CostModel(hw, g, group_sizes=(1,))
+    r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
+    assert r.status == "optimal" and r.stats["strategy"] == "at-bound"
+    assert r.bound == pytest.approx(r.objective) and _check(r.schedule, cost) == []

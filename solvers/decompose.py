@@ -1,0 +1,264 @@
+"""Structured large-neighbourhood search for `cpsat`: re-optimise whole micro-batch chains with CP-SAT.
+
+Why: mapc's execution graphs are unions of independent chains (one per micro-batch, or per request of a
+model); on the examples the longest chain sets the makespan (critical path = lower bound) and the chiplets
+are 10-50 % busy, so what a heuristic leaves on the table is mostly *energy*: a task off the critical chain
+can move to a slower, cheaper placement (another dataflow, residency, no transfer) for free. A whole CP-SAT
+model of 200-400 tasks x 60 options is too big to search in seconds; one chain of 32 tasks with the rest of
+the schedule fixed is small and CP-SAT solves it to optimality.
+
+Neighbourhoods: the weakly connected components of the graph, merged up to NB_MAX tasks (components larger
+than that are cut into runs of NB_MAX tasks in start order). For each neighbourhood:
+  1. the current schedule is re-timed on integer ticks (`cpsat_model.retime` in its own start order, durations
+     and serialisation rounded up, so it is feasible in ticks AND, read back as seconds, in real time);
+  2. every other task is FIXED at those ticks: its intervals block chiplets, its SRAM stays held, and its
+     edges to the neighbourhood become constant precedences in BOTH directions (so the current solution is
+     always a feasible hint: no window can come back INFEASIBLE through rounding);
+  3. the free tasks keep a few options each (`restrict`): the Pareto (latency, energy) classes of the task,
+     PER_CLASS placements per class (least busy first, then nearest to the current one), the current option,
+     and the placements of its graph neighbours (co-location saves the transfer);
+  4. CP-SAT minimises a linear objective: latency: W x makespan + sum of ends; energy: energy (static power
+     x makespan included); edp: the first-order change of E x T at the current point, T0 x energy + E0 x
+     makespan (makespan >= the fixed tasks' end);
+  5. the answer (seconds = ticks x tick) is left-shifted by `retime` at exact latencies, and replaces the
+     current schedule only if the true objective is strictly better.
+Passes over all neighbourhoods repeat until the budget is spent or a pass changes nothing with every call
+proven optimal (a local optimum of this neighbourhood structure). The result is never worse than the start.
+Deterministic: fixed neighbourhood order, deterministic CP-SAT limits; wall time only as a safety cap.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from mapc.compiler.check import sram_use
+from mapc.compiler.schedule import materialize
+from mapc.errors import NoSolutionError
+from mapc.solvers.base import SolveResult, score
+from mapc.solvers.cpsat_model import ENERGY_UNITS, Options, build, candidates, retime
+from mapc.solvers.listsched import objective_of, task_latency
+from mapc.solvers.pareto import front
+
+NB_MAX = 48        # free tasks per neighbourhood (a 32-layer chain, or a few short ones)
+PER_CLASS = 3      # placements kept per Pareto (latency, energy) class of a task
+TICKS = 1 << 16   # ticks over the current makespan (hop delays rounded up: the model is conservative)
+MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest CP-SAT call
+
+
+def components(g) -> list[np.ndarray]:
+    """Weakly connected components of the execution graph (sorted task ids), ordered by their first id."""
+    parent = list(range(g.n))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for e in g.edges:
+        ra, rb = find(e.src), find(e.dst)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(g.n)], dtype=np.int64)
+    return [np.nonzero(roots == r)[0] for r in np.unique(roots)]
+
+
+def neighbourhoods(g, start, nb_max: int | None = None) -> list[np.ndarray]:
+    """Components merged in id order up to `nb_max` (default NB_MAX) tasks; larger ones cut into runs in
+    start order."""
+    nb_max = NB_MAX if nb_max is None else nb_max
+    out, cur = [], []
+    for c in components(g):
+        if c.size > nb_max:
+            if cur:
+                out.append(np.sort(np.concatenate(cur))); cur = []
+            o = c[np.lexsort((c, start[c]))]
+            k = math.ceil(c.size / nb_max)
+            out.extend(np.sort(part) for part in np.array_split(o, k))
+        elif sum(x.size for x in cur) + c.size > nb_max:
+            out.append(np.sort(np.concatenate(cur))); cur = [c]
+        else:
+            cur.append(c)
+    if cur:
+        out.append(np.sort(np.concatenate(cur)))
+    return out
+
+
+def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int = PER_CLASS) -> Options:
+    """Keep, per free task, its current option, options on its graph neighbours' placements, and for every
+    Pareto-optimal (latency, energy) value `per_class` placements (least busy members, then fewest hops from
+    the current lead). `busy[c]` = seconds chiplet c is busy with fixed tasks."""
+    g = cost.graph
+    hops = cost.hw.hops
+    pbusy = np.array([busy[list(m)].max() for m in cost.placements])
+    keep = np.zeros(opts.size, bool)
+    for j, t in enumerate(tasks):
+        r = np.arange(opts.first[j], opts.first[j + 1])
+        if r.size == 0:
+            continue
+        lat, en, pl, rs = opts.lat[r], opts.energy[r], opts.place[r], opts.resident[r]
+        near = set(int(pi[u]) for u in g.preds[t]) | set(int(pi[u]) for u in g.succs[t])
+        keep[r[(pl == pi[t]) & (rs == res[t])]] = True
+        # Pareto classes: round to 1e-9 relative so identical chiplets form one class
+        key_l = np.round(lat / max(lat.min(), 1e-300), 9)
+        key_e = np.round(en / max(en.min(), 1e-300), 9)
+        o = np.lexsort((key_e, key_l))
+        best_e = math.inf
+        pareto_vals = []
+        for k in o:
+            if key_e[k] < best_e:
+                best_e = key_e[k]
+                pareto_vals.append((key_l[k], key_e[k]))
+        cur_lead = int(cost.lead[pi[t]])
+        for vl, ve in pareto_vals:
+            cls = np.nonzero((key_l == vl) & (key_e == ve))[0]
+            keep[r[cls[np.isin(pl[cls], list(near))]]] = True
+            rank = np.lexsort((cls, hops[cur_lead, cost.lead[pl[cls]]], pbusy[pl[cls]]))
+            keep[r[cls[rank[:per_class]]]] = True
+    sel = np.nonzero(keep)[0]
+    ti = np.searchsorted(opts.first, sel, side="right") - 1
+    first = np.searchsorted(ti, np.arange(len(tasks) + 1))
+    return Options(opts.task[sel], opts.place[sel], opts.resident[sel], opts.lat[sel], opts.energy[sel], first,
+                   False, opts.pruned, opts.cut + int(opts.size - sel.size))
+
+
+def tick_schedule(cost, pi, res, st, tick):
+    """The schedule (placements, residencies, start order of `st`) re-timed on ticks: (start, end) ticks.
+    Durations and serialisation are rounded up as `cpsat_model.build` rounds them, so it is feasible there."""
+    g = cost.graph
+    lat = task_latency(cost, pi, res)
+    dur = np.maximum(np.ceil(lat / tick - 1e-9), 0).astype(np.int64)
+    if g.edges:
+        hops = cost.hw.hops[cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]]
+        hop_t = int(math.ceil(cost.hw.nop.hop_latency / tick - 1e-9)) if cost.hw.nop.hop_latency > 0 else 0
+        ser = np.ceil(g.edge_bytes / cost.hw.nop.link_bw / tick - 1e-9).astype(np.int64)
+        delay = np.where(hops > 0, hops * hop_t + ser, 0).astype(np.int64)
+    else:
+        delay = np.zeros(0, np.int64)
+    s = np.asarray(retime(cost, pi, res, st, dur=dur.tolist(), delay=delay.tolist()), dtype=np.int64)
+    return s, s + dur
+
+
+def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResult:
+    """Chain/component LNS from the best schedule in `drv.found`; `det_left` = budget seconds still to spend
+    (each CP-SAT call gets `DET_PER_S` x its share as deterministic time)."""
+    from mapc.solvers.cpsat import DET_PER_S, _point
+    cost, obj = problem.cost, problem.objective
+    g = cost.graph
+    if not drv.found:
+        raise NoSolutionError(f"no heuristic schedule to start the decomposition from ({g.n} tasks)",
+                              hint="allow streaming or use hardware with more SRAM")
+    label, pi, res, st = min(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj))
+    pi, res, st = np.asarray(pi, np.int64), np.asarray(res, bool), np.asarray(st, float)
+    best = objective_of(cost, pi, res, st, obj)
+    nbs = neighbourhoods(g, st)
+    full = candidates(cost)        # dominance-pruned options of every task (current ones re-added per call)
+    cap = cost.weight_capacity * (1 + 1e-12)
+    rounds = accepted = passes = 0
+    sizes, statuses = [], []
+    left = float(det_left)
+    while left > 0.05 and not drv.past_deadline():
+        changed, all_opt = False, True
+        for k, win in enumerate(nbs):
+            if left <= 0.05 or drv.past_deadline():
+                all_opt = False
+                break
+            lat = task_latency(cost, pi, res)
+            ms = float((st + lat).max())
+            tick = ms / TICKS
+            e_now = objective_of(cost, pi, res, st, "energy")
+            if cost.static_power > 0:
+                ks = max(1, round(cost.static_power * tick * ENERGY_UNITS / max(e_now, 1e-300)))
+                eunit = cost.static_power * tick / ks
+            else:
+                ks, eunit = 0, max(e_now, 1e-300) / ENERGY_UNITS
+            sticks, eticks = tick_schedule(cost, pi, res, st, tick)
+            others = np.setdiff1d(np.arange(g.n), win)
+            busy = np.zeros(cost.hw.n)
+            np.add.at(busy, np.nonzero(cost.members[pi[others]])[1],
+                      np.repeat(lat[others], cost.group_size[pi[others]]))
+            opts = _with_current(cost, full, win, pi, res)
+            opts = restrict(cost, opts, win, pi, res, busy)
+            fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
+                     "sched": set(others.tolist())}
+            bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=0,
+                       window_hi=int(eticks.max()) * 2 + 1)
+            fixed_ms = int(eticks[others].max()) if others.size else 0
+            bm.model.add(bm.makespan >= fixed_ms)
+            sizes.append((bm.stats["variables"], bm.stats["constraints"]))
+            chosen = np.array([opts.index(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], np.int64)
+            hint = (chosen, sticks[win])
+            t_now = int(eticks.max())
+            if obj == "latency":
+                expr = len(win) * bm.makespan + sum(bm.ends)
+            elif obj == "energy":
+                expr = bm.energy
+            else:    # first-order EDP: T0 dE + E0 dT, in energy units per tick
+                kt = max(1, round(e_now / eunit / max(t_now, 1)))
+                expr = bm.energy + kt * bm.makespan
+            share = max(MIN_CALL, left / max(1, len(nbs) - k))
+            name, sol, _, used = drv.run(bm, "expr", share, hint, objective=expr, probing=0)
+            left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+            rounds += 1
+            statuses.append(name)
+            all_opt &= name == "OPTIMAL"
+            if sol is None:
+                continue
+            ch, wt = sol
+            pi2, res2 = pi.copy(), res.copy()
+            pi2[win], res2[win] = opts.place[ch], opts.resident[ch]
+            if np.any(sram_use(cost, pi2, res2) > cap):
+                continue
+            key = sticks.copy()
+            key[win] = wt
+            st2 = retime(cost, pi2, res2, key)
+            v = objective_of(cost, pi2, res2, st2, obj)
+            if v < best * (1 - 1e-12):
+                drv.found.append(("decompose", pi2, res2, st2))
+                pi, res, st, best = pi2, res2, st2, v
+                accepted += 1
+                changed = True
+                drv.trace.append((time.perf_counter() - t0, float(v)))
+        passes += 1
+        if not changed and all_opt:
+            break
+    sched = materialize(cost, pi, res, st)
+    val = score(sched, cost, obj)
+    bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp}[obj])
+    pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
+    stats = {"strategy": "decompose", "neighbourhoods": len(nbs), "passes": passes, "windows": rounds,
+             "accepted": accepted, "window_statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+             "window_model_max": [max(s[0] for s in sizes), max(s[1] for s in sizes)] if sizes else None,
+             "calls": drv.calls[-10:], "solutions": sum(c["solutions"] for c in drv.calls),
+             "hints": [f[0] for f in drv.found[:3]], "pareto": pts, "chosen": "decompose" if accepted else label,
+             "start": label, "variables": max((s[0] for s in sizes), default=0),
+             "constraints": max((s[1] for s in sizes), default=0)}
+    status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
+    msg = (f"decomposition: {passes} pass(es) over {len(nbs)} chain neighbourhoods, {rounds} CP-SAT calls, "
+           f"{accepted} improvements over the heuristic start ({label})")
+    return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
+                       time.perf_counter() - t0)
+
+
+def _with_current(cost, full: Options, win, pi, res) -> Options:
+    """`full`'s options of the tasks in `win` (in order), plus each task's current option if pruned."""
+    parts = []
+    for t in win:
+        r = slice(int(full.first[t]), int(full.first[t + 1]))
+        tk, pl, rs = full.task[r], full.place[r], full.resident[r]
+        lt, en = full.lat[r], full.energy[r]
+        if not np.any((pl == pi[t]) & (rs == res[t])):
+            p, z = int(pi[t]), bool(res[t])
+            lt1 = cost.lat_resident[t, p] if z else cost.lat_stream[t, p]
+            en1 = cost.energy_resident[t, p] if z else cost.energy_stream[t, p]
+            tk, pl, rs = np.append(tk, t), np.append(pl, p), np.append(rs, z)
+            lt, en = np.append(lt, lt1), np.append(en, en1)
+        parts.append((tk, pl, rs, lt, en))
+    cnt = np.array([p[0].size for p in parts], np.int64)
+    first = np.concatenate([[0], np.cumsum(cnt)])
+    cat = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+    return Options(cat[0].astype(np.int64), cat[1].astype(np.int64), cat[2].astype(bool), cat[3], cat[4], first,
+                   False, full.pruned, full.cut)
