@@ -26,7 +26,6 @@ of Stream's `simba.yaml` / `cores/simba_chiplet.yaml` (see `simba6x6`).
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import subprocess
 import sys

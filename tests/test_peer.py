@@ -150,6 +150,7 @@ def test_cpsat_schedules_the_peer_cases(hw, build):
     g = build()
     row, cr = peer.run_case(g, hw, "cpsat", Budget(time_limit=1.0, seed=0, threads=2))
     greedy, _ = peer.run_case(g, hw, "greedy", BUDGET)
-    print(f"{g.meta['case']} cpsat: {row.wall:.2f} s, status {row.status}, EDP {row.edp:.4g} vs greedy {greedy.edp:.4g}")
+    print(f"{g.meta['case']} cpsat: {row.wall:.2f} s, status {row.status}, EDP {row.edp:.4g} "
+          f"vs greedy {greedy.edp:.4g}")
     assert row.violations == 0 and check(cr.result.schedule, cr.problem.cost) == []
     assert row.edp <= greedy.edp * (1 + 1e-6)
