@@ -307,8 +307,12 @@ def compile_file(path: str | os.PathLike, hw_arg: str | None, solver: str = DEFA
     progress(f"writing {target}")
     t = time.perf_counter()
     files, notes = write_outputs(target, cr)
+    pts = (cr.result.stats or {}).get("pareto")
+    if pts:                     # cpsat's latency-energy Pareto front: pareto.csv and pareto.png
+        from mapc.solvers.pareto import write_pareto
+        files = list(files) + list(write_pareto(pts, target))
     tm = dict(cr.timings, write=time.perf_counter() - t, total=time.perf_counter() - t0)
-    return replace(cr, timings=tm, out_dir=str(target), files=tuple(files), notes=tuple(notes))
+    return replace(cr, timings=tm, out_dir=str(target), files=tuple(files), notes=tuple(cr.notes) + tuple(notes))
 
 
 def _validator():
