@@ -328,13 +328,18 @@ def main(argv=None) -> int:
             raise MapcError(f"--time-limit must be positive, got {a.time_limit}")
         if a.tiles < 2:
             raise MapcError(f"--tiles must be >= 2, got {a.tiles}")
+        from mapc.solvers import registry
+        solvers = [s for s in a.solver.split(",") if s]
+        for s in solvers:
+            registry.get(s)                  # MapcError naming the available solvers
         bad = [c for c in (a.case or []) if c not in CASES]
         if bad:
             raise MapcError(f"unknown case(s) {bad}", hint="cases: " + ", ".join(CASES))
-        rows = run_all([s for s in a.solver.split(",") if s], [h for h in a.hw.split(",") if h], a.time_limit,
+        rows = run_all(solvers, [h for h in a.hw.split(",") if h], a.time_limit,
                        a.tiles, a.case)
     except MapcError as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = getattr(e, "hint", None)
+        print(f"error: {e}" + (f"\nhint: {hint}" if hint else ""), file=sys.stderr)
         return 2
     text = table(rows, a.time_limit)
     print(text)
