@@ -59,13 +59,34 @@ def split_counts(total: int, weights: list[float]) -> list[int]:
 
 
 def baseline_placement(cost, parallel=None) -> np.ndarray:
-    """[n] placement index of every task under the even pipeline split described in the module doc."""
+    """[n] placement index of every task under the even pipeline split described in the module doc.
+
+    Under PD disaggregation (`cost.regions`) each class of tasks with the same allowed placements (a phase's
+    region) gets its own pipeline over the groups `cost.allowed()` leaves it.
+    """
     g = cost.graph
     k = int(getattr(parallel, "tensor", 1) or 1)
-    pipeline = getattr(parallel, "pipeline", None)
     groups = snake_groups(cost, k)
-    models = list(dict.fromkeys(t.model for t in g.tasks))
-    flops = [float(sum(t.flops for t in g.tasks if t.model == m)) for m in models]
+    ok = cost.allowed()
+    classes: dict[bytes, list[int]] = {}
+    for t in g.tasks:
+        classes.setdefault(ok[t.id].tobytes(), []).append(t.id)
+    pi = np.zeros(g.n, dtype=np.int64)
+    for ids in classes.values():
+        mine = [p for p in groups if ok[ids[0], p]]
+        if not mine:
+            t = g.tasks[ids[0]]
+            raise MapcError(f"no group of {k} chiplet(s) lies inside the {t.phase} region",
+                            hint="make the PD split a multiple of the tensor degree and the group shape")
+        _pipeline(g, ids, mine, getattr(parallel, "pipeline", None), pi)
+    return pi
+
+
+def _pipeline(g, ids: list[int], groups: list[int], pipeline, pi: np.ndarray) -> None:
+    """Fill pi[ids] with the even layer pipeline of those tasks' models over `groups` (module doc)."""
+    tasks = [g.tasks[i] for i in ids]
+    models = list(dict.fromkeys(t.model for t in tasks))
+    flops = [float(sum(t.flops for t in tasks if t.model == m)) for m in models]
     G, M = len(groups), len(models)
     runs: dict[str, list[int]] = {}
     if G >= M:
@@ -76,15 +97,13 @@ def baseline_placement(cost, parallel=None) -> np.ndarray:
     else:
         for j, m in enumerate(models):
             runs[m] = [groups[j % G]]
-    pi = np.zeros(g.n, dtype=np.int64)
     for m in models:
-        segs = sorted({t.layers for t in g.tasks if t.model == m})
+        segs = sorted({t.layers for t in tasks if t.model == m})
         S = max(1, min(int(pipeline) if pipeline else len(runs[m]), len(runs[m]), len(segs)))
         stage_of = {s: runs[m][j * S // len(segs)] for j, s in enumerate(segs)}
-        for t in g.tasks:
+        for t in tasks:
             if t.model == m:
                 pi[t.id] = stage_of[t.layers]
-    return pi
 
 
 def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:

@@ -123,6 +123,27 @@ def assign_by_affinity(cost_sc: np.ndarray) -> list[int]:
     return out
 
 
+def region_repair(cost) -> tuple[np.ndarray, np.ndarray] | None:
+    """PD regions (`cost.allowed()`): (class of each task, [classes, P] map sending a placement a task's class
+    may not use to an allowed one of the same size, the r-th such placement to the (r mod count)-th allowed one,
+    so that distinct pipeline stages stay on distinct groups where the region has room); None without regions."""
+    if not cost.regions:
+        return None
+    ok = cost.allowed()
+    rows, cls = np.unique(ok, axis=0, return_inverse=True)
+    sizes = cost.group_size
+    fix = np.tile(np.arange(len(cost.placements)), (len(rows), 1))
+    for c, row in enumerate(rows):
+        for k in np.unique(sizes):
+            good = np.nonzero(row & (sizes == k))[0]
+            if good.size == 0:
+                good = np.nonzero(row)[0]
+            bad = np.nonzero(~row & (sizes == k))[0]
+            if good.size:
+                fix[c, bad] = good[np.arange(bad.size) % good.size]
+    return cls.reshape(-1), fix
+
+
 class Scar:
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -140,6 +161,7 @@ class Scar:
         self.stream_work = np.zeros(enc.n_streams)
         np.add.at(self.stream_work, enc.stream, cost.min_latency)
         self.all_cols = np.arange(len(cost.placements))
+        self.fix = region_repair(cost)
         self.evals = 0
         self.t_eval = 0.0
 
@@ -215,7 +237,7 @@ class Scar:
                 pl = plans[model_of_unit[u]]
                 table[key] = pl.chip[rep[s]][stage[u]]
             pi[i] = table[key]
-        return pi
+        return pi if self.fix is None else self.fix[1][self.fix[0], pi]
 
     def evaluate(self, plans):
         """(objective, pi, resident, start); objective inf when infeasible."""

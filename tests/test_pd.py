@@ -40,7 +40,7 @@ def test_disaggregated_moves_the_prompt_kv(tmp_path):
     assert kv_edges(fused) == [] and fused.n == g.n
 
 
-@pytest.mark.parametrize("solver", ["greedy"])   # baseline ignores regions (reported)
+@pytest.mark.parametrize("solver", ["greedy", "baseline", "scar"])
 def test_every_solver_keeps_phases_in_their_regions(tmp_path, solver):
     hw = get("npu4x4")
     spec = spec_of(tmp_path, "disaggregated(prefill=8, decode=8)")
