@@ -113,9 +113,12 @@ class Metrics:
     Serving metrics (None where the workload has no such phase):
       ttft_mean / ttft_max: end of each prefill micro-batch's last task (its first token), mean weighted by
         requests, and max.
-      tpot: steady-state time per output token: the schedule is one serving iteration repeated back to back,
-        in which each decode request gets `steps * width` tokens, so tpot = makespan / (steps * width) (the
-        largest over decode phases).
+      tpot: time per output token, the largest over models. When the graph has prefill tasks too (a mixed
+        serving iteration), it is the scheduled decode step time: per decode micro-batch (end of its last
+        step - start of its first step) / steps / width, averaged over the model's micro-batches; prefill work
+        interleaved between the steps counts (it delays them), prefill work before or after does not. A
+        decode-only graph is one steady-state iteration repeated back to back, in which each request gets
+        `steps * width` tokens: tpot = makespan / (steps * width).
       decode_step_time: mean over decode micro-batches of (end of last step - start of first step) / steps,
         the latency of one step as scheduled.
       requests_per_s: requests admitted per second in steady state: prefill and forward requests / makespan.
@@ -224,6 +227,7 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
     mb_first: dict[tuple, float] = {}
     mb_last: dict[tuple, float] = {}
     mb_steps: dict[tuple, int] = {}
+    mb_width: dict[tuple, int] = {}
     for t in g.tasks:
         pm = per_model.setdefault(t.model, {"tokens": 0, "requests": 0})
         pm["tokens"] += t.tokens
@@ -239,13 +243,19 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
             if is_last:
                 mb_last[key] = max(mb_last.get(key, 0.0), end[t.id])
             mb_steps[key] = max(mb_steps.get(key, 0), t.step + 1)
-            if is_last and t.step == 0 and t.microbatch == 0:
-                width = t.seq
-                n_steps = 1 + max(u.step for u in g.tasks if u.model == t.model and u.phase == "decode")
-                tpots.append(T / (n_steps * width) if T > 0 else 0.0)
+            if is_last and t.step == 0:
+                mb_width[key] = max(t.seq, 1)
+    has_prefill = any(t.phase == "prefill" for t in g.tasks)
+    per_tpot: dict[str, list[float]] = {}
     for key, f in mb_first.items():
         if key in mb_last:
             steps_t.append((mb_last[key] - f) / mb_steps[key])
+            if has_prefill:
+                per_tpot.setdefault(key[0], []).append(steps_t[-1] / mb_width.get(key, 1))
+            elif key[1] == min(k[1] for k in mb_first if k[0] == key[0]):
+                n_steps = max(v for k, v in mb_steps.items() if k[0] == key[0])
+                per_tpot.setdefault(key[0], []).append(T / (n_steps * mb_width.get(key, 1)) if T > 0 else 0.0)
+    tpots = [float(np.mean(v)) for v in per_tpot.values()]
     ttft_mean = float(np.average(ttft_v, weights=ttft_w)) if ttft_v else None
     slo = serving_slo(g, end, mb_first, mb_last, mb_steps)
     for name, pm in per_model.items():
