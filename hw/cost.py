@@ -12,8 +12,9 @@ parallelism). Per operator and member chiplet:
 * DRAM bytes: KV cache read and written (attention's second operand is the KV cache, never weights), weights
   when streamed (not resident), and activation spills: an operator whose per-member activations (in + out) / k
   exceed the part of SRAM not reserved for weights (`1 - weight_fraction`) writes and reads them through DRAM.
-* Memory time = DRAM bytes / (k x per-chiplet DRAM share); latency = max(compute, memory) + collective
-  (roofline overlap inside the task; the collective is not overlapped).
+* Memory time = DRAM bytes / (group DRAM bandwidth, see "DRAM model") + the round trip from the farthest
+  member to its nearest DRAM-attached chiplet (2 x hops x hop latency); latency = max(compute, memory) +
+  collective (roofline overlap inside the task; the collective is not overlapped).
 * Collective: every split GEMM-like operator except attn_score (whose output stays with its heads) is followed
   by a ring all-gather of its output over the group in placement order (member i sends to member i+1, the last
   to the first, each over its XY route). With B output bytes, k members, Hmax the longest ring hop count,
@@ -35,11 +36,23 @@ callable `task -> class names` fixes the choice (a dispatch policy). Then
     latency = max(compute, memory) of the rest + collective of the rest + sum of the PIM kernels' times,
 the PIM kernels' external bytes count as DRAM bytes, and their internal traffic and ALU energy go to `e_pim`.
 
-DRAM model (static share): each chiplet may stream at most `hw.dram_bandwidth / hw.n` (capped by one NoP link),
-and a group of k gets k shares. Whatever runs concurrently, the sum of all chiplets' DRAM traffic therefore never
-exceeds the package's aggregate DRAM bandwidth, so no schedule priced here over-uses DRAM and the DRAM lower
-bound (total DRAM bytes / aggregate bandwidth) holds under this model. The price is pessimism for a schedule that
-leaves chiplets idle (their share is not lent out).
+DRAM model (static share, limited by the NoP routes from the channels): each chiplet may stream at most
+`s = hw.dram_bandwidth / hw.n` (capped by one NoP link). DRAM data enters the mesh at the channels' attach
+chiplets and travels XY routes to the cores, so `dram_link_factors` computes, once per hardware, the load when
+every chiplet streams its share at the same time from its nearest channel(s) (by hops to the channel's attach
+chiplets; ties split evenly), entering at that channel's nearest attach chiplet(s): a channel delivers at most its
+`bandwidth`, each directed NoP link carries at most `link_bw`. A resource loaded beyond its capacity scales everyone routed through it by capacity / load, and a
+chiplet gets `f_c x s` with f_c the smallest such factor on its routes (<= 1). A group of k members splits its
+bytes evenly, so it streams at `k x min over members (f_c x s)`: a group far from the channels or behind shared,
+oversubscribed edge links gets less than k shares, never more. Whatever runs concurrently, the sum of all
+chiplets' DRAM traffic therefore never exceeds the package's aggregate DRAM bandwidth, so no schedule priced
+here over-uses DRAM and the DRAM lower bound (total DRAM bytes / aggregate bandwidth) still holds. The price is
+pessimism for a schedule that leaves chiplets idle (their share is not lent out). Measured on the presets:
+npu4x4, npu-pim, mcm6x6(-homo) and wsc8x8 have f_c = 1 everywhere (links have headroom: on npu4x4 each channel
+serves exactly 4 cores' shares and the busiest link carries one share, 168 of 256 GB/s), so there only the
+distance latency differs by placement; on wsc16x16 the dies outside the four corner quadrants get 2/3 (the
+middle channels of each edge are nearest to 1.5x the dies their bandwidth serves). The factor also bites on
+user hardware with thin links or few, narrow channels.
 
 Weights are either resident (kept in the placement's SRAM, each member holding 1/k of them, loaded once before
 the scheduled window as in steady-state serving) or streamed from DRAM on every execution.
@@ -148,6 +161,41 @@ def ring_allgather(hw: Hardware, members: tuple[int, ...], nbytes: float) -> tup
             (k - 1) * chunk * 8 * hsum * nop.energy_per_bit)
 
 
+def dram_link_factors(hw: Hardware) -> np.ndarray:
+    """[n] fraction (<= 1) of its static DRAM share each chiplet gets when every chiplet streams its share at
+    once from its nearest attach chiplet(s) over XY routes (module docstring, "DRAM model")."""
+    n = hw.n
+    f = np.ones(n)
+    if not hw.dram or hw.dram_bandwidth <= 0:
+        return f
+    s = min(hw.dram_bandwidth / n, hw.nop.link_bw)
+    chans = [ch for ch in hw.dram if ch.attach]
+    if not chans:
+        return f
+    dist = np.array([[hw.hops[c, list(ch.attach)].min() for ch in chans] for c in range(n)])
+    draws = []                                    # (chiplet, channel index, bytes/s, route)
+    for c in range(n):
+        near = np.nonzero(dist[c] == dist[c].min())[0]
+        for j in near:
+            srcs = [a for a in chans[j].attach if hw.hops[c, a] == dist[c, j]]
+            for a in srcs:
+                draws.append((c, int(j), s / len(near) / len(srcs), hw.route(int(a), c)))
+    port_cap = {j: ch.bandwidth for j, ch in enumerate(chans)}
+    port_load: Counter = Counter()
+    link_load: Counter = Counter()
+    for c, a, r, route in draws:
+        port_load[a] += r
+        for l in zip(route[:-1], route[1:]):
+            link_load[l] += r
+    fac = lambda load, cap: cap / load if load > cap * (1 + 1e-9) else 1.0      # float sums: no spurious < 1
+    for c, a, r, route in draws:
+        x = fac(port_load[a], port_cap[a])
+        for l in zip(route[:-1], route[1:]):
+            x = min(x, fac(link_load[l], hw.nop.link_bw))
+        f[c] = min(f[c], x)
+    return f
+
+
 class CostModel:
     """Prices every task of `graph` on every candidate placement of `hw`, as NumPy tables.
 
@@ -247,6 +295,25 @@ class CostModel:
         """Bytes/s of DRAM bandwidth each chiplet may use (static share, see the module docstring)."""
         hw = self.hw
         return min(hw.dram_bandwidth / hw.n, hw.nop.link_bw) if hw.dram else 0.0
+
+    @cached_property
+    def chiplet_dram_bw(self) -> np.ndarray:
+        """[n] bytes/s each chiplet streams when all stream at once: share x its NoP route factor (<= share)."""
+        return self.dram_share * dram_link_factors(self.hw)
+
+    @cached_property
+    def group_dram_bw(self) -> np.ndarray:
+        """[P] bytes/s a placement streams: k x its slowest member's bandwidth (an even split waits for it)."""
+        bw = self.chiplet_dram_bw
+        return np.array([len(p) * bw[list(p)].min() for p in self.placements])
+
+    @cached_property
+    def dram_latency(self) -> np.ndarray:
+        """[P] s of the round trip from the placement's farthest member to its nearest DRAM-attached chiplet."""
+        if not self.hw.dram:
+            return np.zeros(len(self.placements))
+        h = self.hw.dram_hops
+        return np.array([2.0 * h[list(p)].max() * self.hw.nop.hop_latency for p in self.placements])
 
     # ---- pricing ---------------------------------------------------------------------------------------
     def _unique_ops(self):
@@ -381,7 +448,8 @@ class CostModel:
                 spill_c[:, :, cols] = np.max([per_c[(t, k)][2] for t, _ in combo], axis=0)[:, :, None]
                 e_mac_c[:, :, cols] = sum(c * macs_c / k * t.mac_energy for t, c in combo)[:, :, None]
 
-        bw = np.where(share > 0, share * ks, np.inf)[None, :]
+        bw = (self.group_dram_bw if share > 0 else np.full(P, np.inf))[None, :]
+        d_lat = self.dram_latency[None, :]
         zeros = np.zeros((U, P))
         self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
         if pim_on:
@@ -411,7 +479,7 @@ class CostModel:
         for resident in (True, False):
             if not pim_on:
                 dram = kv_u[:, None] + spill + (0.0 if resident else w_u[:, None])
-                mem = np.where(dram > 0, dram / bw, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
+                mem = np.where(dram > 0, dram / bw + d_lat, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
                 e_sram = (sram_b + dram) * sram_e
                 e_dram = dram * 8 * dram_e_bit
                 e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + coll_e
@@ -422,7 +490,7 @@ class CostModel:
                 out[resident] = (lat, en, bd)
                 continue
             dram_c = kv_c[:, :, None] + spill_c + (0.0 if resident else w_c[:, :, None])
-            npu_lat_c = np.maximum(comp_c, dram_c / bw[None]) + coll_t_c
+            npu_lat_c = np.maximum(comp_c, np.where(dram_c > 0, dram_c / bw[None] + d_lat[None], 0.0)) + coll_t_c
             if choice is None:                                                  # auto: the faster unit
                 off = present[:, :, None] & (pim_lat_c < npu_lat_c)
             else:
@@ -442,7 +510,7 @@ class CostModel:
                                            for t, _ in combo], axis=0)
             dram_r = (less(kv_u[:, None], kv_c[:, :, None]) + spill_r
                       + (0.0 if resident else less(w_u[:, None], w_c[:, :, None])))
-            mem = np.where(dram_r > 0, dram_r / bw, 0.0)
+            mem = np.where(dram_r > 0, dram_r / bw + d_lat, 0.0)
             coll_r = less(coll_t, coll_t_c)
             sram_r = less(sram_b, sram_c)
             ext = (o * ext_c[:, :, None]).sum(axis=0)

@@ -1,0 +1,63 @@
+"""DRAM bandwidth limited by the NoP routes from the channels (hw.cost.dram_link_factors)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from mapc.compiler.ceg import ExecutionGraph
+from mapc.compiler.evaluate import lower_bound
+from mapc.compiler.lower import lower
+from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
+from mapc.dsl.zoo import MODELS
+from mapc.hw.cost import CostModel, dram_link_factors
+from mapc.hw.presets import get
+
+
+def west_only(hw):
+    """npu4x4 with all of its HBM bandwidth on two west-edge stacks: routes to the east share the row links."""
+    ws = [ch for ch in hw.dram if ch.edge == "west"]
+    return replace(hw, dram=tuple(replace(ch, bandwidth=2 * ch.bandwidth) for ch in ws))
+
+
+def decode_graph():
+    serve = ServeSpec("llama2_7b", (PhaseSpec("decode", 16, (1024,), steps=1),), 1)
+    return lower(Spec("t.dsl", {"llama2_7b": MODELS["llama2_7b"]}, WorkloadSpec("w", (serve,)), ParallelSpec()),
+                 segment=8)
+
+
+def test_presets_with_headroom_keep_the_static_share():
+    for name in ("npu4x4", "mcm6x6", "wsc8x8"):
+        assert np.all(dram_link_factors(get(name)) == 1.0), name
+    f = dram_link_factors(get("wsc16x16"))
+    assert f.min() == pytest.approx(2 / 3) and f.max() == 1.0 and f[0] == 1.0   # corners full, middle 2/3
+
+
+def test_shared_edge_links_starve_cores_far_from_the_channels():
+    hw = west_only(get("npu4x4"))
+    share = hw.dram_bandwidth / 16                    # 168 GB/s; a 256 GB/s row link carries 3 east-bound shares
+    f = dram_link_factors(hw).reshape(4, 4)
+    assert np.all(f[:, 0] == 1.0)                     # attached cores read their channel directly
+    assert np.allclose(f[:, 1:], hw.nop.link_bw / (3 * share))
+
+
+def test_column_placement_beats_row_when_edge_links_are_shared():
+    hw = west_only(get("npu4x4"))
+    g = decode_graph()
+    cm = CostModel(hw, g, group_sizes=(4,), placement_policy=("row", "column"))
+    mem = cm.breakdown(False)["memory"][0]
+    by = {pl: mem[i] for i, pl in enumerate(cm.placements)}
+    edge_col, inner_col, row = by[(0, 4, 8, 12)], by[(1, 5, 9, 13)], by[(0, 1, 2, 3)]
+    assert edge_col < 0.6 * row and inner_col == pytest.approx(row, rel=1e-3)
+    assert (cm.group_dram_bw <= cm.dram_share * cm.group_size * (1 + 1e-12)).all()
+    assert lower_bound(cm).dram_valid                 # the DRAM bound's invariant still holds
+
+
+def test_far_groups_pay_the_round_trip_latency():
+    cm = CostModel(get("npu4x4"), decode_graph(), group_sizes=(1,))
+    hop = get("npu4x4").nop.hop_latency
+    assert cm.dram_latency[0] == 0.0 and cm.dram_latency[1] == pytest.approx(2 * hop)
+    mem = cm.breakdown(False)["memory"][0]
+    assert mem[1] - mem[0] == pytest.approx(2 * hop)
