@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/serving_sweep.py [--solver greedy] [--time-limit 2] [--models 7b,70b]
 
-Prints a markdown table (throughput tokens/s, TPOT = makespan / decode steps, mean decode step time, TTFT) and
+Prints a markdown table (throughput tokens/s, TPOT = scheduled decode step time per token, mean decode step time, TTFT) and
 the best configuration's speedup in throughput over the naive one (1-D TP across a row of cores, PD fused).
 Every configuration compiles the same workload text with a different `parallel` block, through the same
 driver path as `mapc compile` (lower, price, solve, check, evaluate).
