@@ -122,32 +122,29 @@ def markdown(rows: list[dict], skipped, time_limit: float, quick: bool, seed: in
 
 
 def write(out, rows, skipped, time_limit, quick, seed, wall) -> list[str]:
-    target = Path(out)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
+    """Write results.csv and results.md into `out` atomically (other files there are left alone)."""
+    from mapc.compiler.emit import write_dir_atomic
+
+    def build(tmp: Path) -> None:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=("example", "preset", "tasks") + FIELDS[3:], lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        paths = []
-        for name, text in (("results.csv", buf.getvalue()),
-                           ("results.md", markdown(rows, skipped, time_limit, quick, seed, wall))):
-            tmp = target / f".{name}.tmp"
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target / name)
-            paths.append(str(target / name))
-    except OSError as e:
-        raise MapcError(f"cannot write benchmark results to {target}: {e.strerror or e}") from None
-    return paths
+        (tmp / "results.csv").write_text(buf.getvalue(), encoding="utf-8")
+        (tmp / "results.md").write_text(markdown(rows, skipped, time_limit, quick, seed, wall), encoding="utf-8")
+
+    return write_dir_atomic(out, build, ("results.csv", "results.md"))
 
 
 # ---- command line ------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
-    p.add_argument("--time-limit", type=float, default=5.0, metavar="S", help="seconds per solver run (default 5)")
+    from mapc.cli import nonneg_int, positive_float
+    p.add_argument("--time-limit", type=positive_float, default=5.0, metavar="S",
+                   help="seconds per solver run (default 5)")
     p.add_argument("--out", "-o", default="bench", metavar="DIR", help="output directory (default bench/)")
     p.add_argument("--quick", action="store_true", help="a small suite (arvr_mix on mcm6x6, fast solvers)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--solvers", default=None, metavar="LIST", help="comma-separated solvers (default: all available)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
@@ -156,9 +153,10 @@ def cli_main(args) -> int:
     from mapc.cli import _console, _print_json, _progress
     from mapc.compiler.compare import parse_solvers
 
-    if not args.time_limit > 0:
-        raise MapcError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    from mapc.compiler.emit import check_output_dir
+
     solvers = parse_solvers(args.solvers) if args.solvers else None
+    check_output_dir(args.out)                 # before the suite runs, not after
     with _progress(not args.json, "benchmark") as progress:
         rows, skipped, files = run(args.time_limit, args.out, args.quick, args.seed, solvers, progress)
     if args.json:

@@ -17,8 +17,6 @@ import io
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -98,6 +96,9 @@ def run_one(problem: Problem, name: str, budget: Budget, bound=None, edp_base: f
         res = registry.run(name, problem, budget)
     except MapcError as e:
         return Row(name, "error", wall_s=time.perf_counter() - t0, message=e.message), None
+    except Exception as e:                   # a solver bug must not cost the other solvers' results
+        return Row(name, "error", wall_s=time.perf_counter() - t0,
+                   message=f"internal error in {name}: {type(e).__name__}: {e}"), None
     if res.schedule is None:
         return Row(name, res.status, wall_s=res.wall_time, message=res.message, trace=tuple(res.trace)), res
     bad = check(res.schedule, problem.cost)
@@ -183,29 +184,16 @@ def plot_anytime(rows: list[Row], path, objective: str = "edp", title: str = "")
 
 def write_compare(out_dir, rows: list[Row], meta: dict | None = None, objective: str = "edp") -> list[str]:
     """Write compare.csv, compare.json, anytime.png into `out_dir` atomically; returns the paths written."""
-    from mapc.compiler.emit import jsonable
+    from mapc.compiler.emit import jsonable, write_dir_atomic
 
-    target = Path(out_dir)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    except OSError as e:
-        raise MapcError(f"cannot write outputs to {target}: {e.strerror or e}") from None
-    try:
+    def build(tmp: Path) -> None:
         (tmp / "compare.csv").write_text(rows_csv(rows), encoding="utf-8")
         doc = {"meta": meta or {}, "rows": [r.record() for r in rows]}
         (tmp / "compare.json").write_text(json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n",
                                           encoding="utf-8")
         plot_anytime(rows, tmp / "anytime.png", objective, (meta or {}).get("title", ""))
-        written = [n for n in OUTPUT_FILES if (tmp / n).exists()]
-        target.mkdir(parents=True, exist_ok=True)
-        for n in written:
-            os.replace(tmp / n, target / n)
-    except OSError as e:
-        raise MapcError(f"cannot write outputs to {target}: {e.strerror or e}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [str(target / n) for n in written]
+
+    return write_dir_atomic(out_dir, build, OUTPUT_FILES)
 
 
 def table(rows: list[Row], title: str = ""):
@@ -227,29 +215,23 @@ def table(rows: list[Row], title: str = ""):
 
 # ---- command line ------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
-    """Arguments of `mapc compare` (called by mapc.cli)."""
+    """Arguments of `mapc compare` (called by mapc.cli; the same argument types as `mapc compile`)."""
+    from mapc.cli import nonneg_int, positive_float, positive_int
     from mapc.compiler.driver import OBJECTIVES
     p.add_argument("file", help="mapc source file")
     p.add_argument("--hw", default=None, metavar="HW", help="hardware preset or file (default: the file's own)")
     p.add_argument("--solvers", default=None, metavar="LIST",
                    help="comma-separated solvers (default: every available one: cpsat,ga,scar,greedy,baseline)")
-    p.add_argument("--time-limit", type=float, default=10.0, metavar="S", help="seconds per solver (default 10)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--threads", type=int, default=2, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
+                   help="seconds per solver (default 10)")
+    p.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--threads", type=positive_int, default=2, metavar="N", help="solver threads (default 2)")
     p.add_argument("--objective", choices=OBJECTIVES, default="edp", help="objective (default edp)")
-    p.add_argument("--segment", type=int, default=None, metavar="N", help="layers per task (default: the file's)")
+    p.add_argument("--segment", type=positive_int, default=None, metavar="N",
+                   help="layers per task (default: the file's)")
     p.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="output directory (default ./<stem>.compare/)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-
-
-def _validate_args(args) -> None:
-    if not (args.time_limit > 0 and math.isfinite(args.time_limit)):
-        raise MapcError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
-    if args.seed < 0:
-        raise MapcError(f"--seed must be >= 0, got {args.seed}")
-    if args.threads < 1:
-        raise MapcError(f"--threads must be >= 1, got {args.threads}")
 
 
 def cli_main(args) -> int:
@@ -257,9 +239,12 @@ def cli_main(args) -> int:
     from mapc.cli import _console, _print_json, _progress
     from mapc.compiler import driver
 
-    _validate_args(args)
+    from mapc.compiler.emit import check_output_dir
+
     solvers = parse_solvers(args.solvers) if args.solvers else order_default(available_solvers())
     budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.file).stem}.compare"
+    check_output_dir(out)                      # before the solvers run, not after
     with _progress(not args.json, f"reading {args.file}") as progress:
         spec = driver.load_spec(args.file)
         hw = driver.resolve_hardware(args.hw, spec)
@@ -269,7 +254,6 @@ def cli_main(args) -> int:
         problem = driver.build_problem(spec, hw, objective=args.objective, segment=args.segment,
                                        progress=progress)
         rows = compare(problem, solvers, budget, progress=progress)
-    out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.file).stem}.compare"
     meta = {"input": str(args.file), "input_sha256": driver.file_sha256(args.file), "hardware": hw.name,
             "tasks": problem.graph.n, "objective": args.objective, "time_limit_s": args.time_limit,
             "seed": args.seed, "threads": args.threads, "title": f"{Path(args.file).name} on {hw.name}"}

@@ -6,8 +6,9 @@ documented in `schedule.schema.json` (shipped next to this module). It holds eno
 alone: the hardware (chiplets, NoP links, DRAM, PIM, static power), every task with its chiplets, times,
 residency, dependencies and byte counts, and every transfer with its route.
 
-`write_outputs` is atomic: it writes everything into a temporary directory next to the target, then moves it
-into place, so an error never leaves a half-written output directory behind.
+`write_outputs` is atomic (`write_dir_atomic`, also used by `mapc compare` and `mapc bench`): it writes
+everything into a temporary directory next to the target, then moves it into place, so an error or Ctrl-C
+never leaves a half-written output directory behind.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from mapc.errors import MapcError
 SCHEMA_ID = "mapc.schedule/1"
 SCHEMA_PATH = Path(__file__).with_name("schedule.schema.json")
 OUTPUT_FILES = ("schedule.json", "trace.json", "tasks.csv", "gantt.png")
+PARETO_FILES = ("pareto.csv", "pareto.png")  # cpsat with a Pareto front only
 GANTT_MAX_TASKS = 20_000        # above this the PNG is unreadable and slow to draw: skipped with a note
 PRETTY_MAX_TASKS = 2_000        # schedule.json is indented up to this many tasks, compact above
 VALIDATE_MAX_RECORDS = 300      # write_outputs validates at most this many tasks/transfers against the schema
@@ -199,17 +202,19 @@ def trace_document(cr) -> dict:
     """Chrome trace: one track per chiplet (pid 1, tid = chiplet id), one per directed NoP link that carries a
     transfer (pid 2); complete events (`ph: "X"`) with `ts`/`dur` in microseconds."""
     g, sched, hw = cr.problem.graph, cr.result.schedule, cr.hw
+    def meta(pid: int, tid: int, name: str, args: dict) -> dict:
+        # metadata events carry ts/tid too: strict trace readers want them on every event
+        return {"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name, "args": args}
+
     ev: list[dict] = [
-        {"ph": "M", "pid": PID_CHIPLETS, "name": "process_name", "args": {"name": f"chiplets ({hw.name})"}},
-        {"ph": "M", "pid": PID_LINKS, "name": "process_name", "args": {"name": "NoP links"}},
-        {"ph": "M", "pid": PID_CHIPLETS, "name": "process_sort_index", "args": {"sort_index": 0}},
-        {"ph": "M", "pid": PID_LINKS, "name": "process_sort_index", "args": {"sort_index": 1}},
+        meta(PID_CHIPLETS, 0, "process_name", {"name": f"chiplets ({hw.name})"}),
+        meta(PID_LINKS, 0, "process_name", {"name": "NoP links"}),
+        meta(PID_CHIPLETS, 0, "process_sort_index", {"sort_index": 0}),
+        meta(PID_LINKS, 0, "process_sort_index", {"sort_index": 1}),
     ]
     for c in hw.chiplets:
-        ev.append({"ph": "M", "pid": PID_CHIPLETS, "tid": c.id, "name": "thread_name",
-                   "args": {"name": f"chiplet {c.id} ({c.x},{c.y}) {c.type.name}"}})
-        ev.append({"ph": "M", "pid": PID_CHIPLETS, "tid": c.id, "name": "thread_sort_index",
-                   "args": {"sort_index": c.id}})
+        ev.append(meta(PID_CHIPLETS, c.id, "thread_name", {"name": f"chiplet {c.id} ({c.x},{c.y}) {c.type.name}"}))
+        ev.append(meta(PID_CHIPLETS, c.id, "thread_sort_index", {"sort_index": c.id}))
     us = 1e6
     for t, st in zip(g.tasks, sched.tasks):
         chips = [int(c) for c in st.placement]
@@ -232,8 +237,7 @@ def trace_document(cr) -> dict:
             ev.append({"name": f"{x.src_task}->{x.dst_task}", "cat": f"transfer/{x.kind}", "ph": "X",
                        "pid": PID_LINKS, "tid": tid, "ts": ts, "dur": dur, "args": args})
     for (u, v), tid in links.items():
-        ev.append({"ph": "M", "pid": PID_LINKS, "tid": tid, "name": "thread_name",
-                   "args": {"name": f"link {u}->{v}"}})
+        ev.append(meta(PID_LINKS, tid, "thread_name", {"name": f"link {u}->{v}"}))
     return {"traceEvents": ev, "displayTimeUnit": "ms",
             "otherData": {"mapc_version": mapc.__version__, "input": str(cr.input_path), "hardware": hw.name,
                           "solver": cr.result.solver}}
@@ -306,29 +310,91 @@ def _umask() -> int:
     return um
 
 
-# ---- writing -----------------------------------------------------------------------------------------------
-def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validate: bool = True
-                  ) -> tuple[list[str], list[str]]:
-    """Write schedule.json, trace.json, tasks.csv and gantt.png into `out_dir` atomically.
+# ---- atomic directory writes -------------------------------------------------------------------------------
+COMMIT_LOCK = threading.Lock()   # held while finished files move into place (Ctrl-C handling waits for it)
+_PENDING: set[Path] = set()      # temporary directories of writes in progress (removed on a hard exit)
 
-    Everything goes into a fresh temporary directory beside `out_dir` first. A new `out_dir` is then created by
-    one rename; an existing directory gets each file moved in with `os.replace` (other files in it are left
-    alone, stale mapc outputs from an earlier run are removed). On any error the temporary directory is
-    deleted and `out_dir` is untouched. The document is validated against the schema first (the first
-    `VALIDATE_MAX_RECORDS` tasks and transfers). Returns (paths written, notes).
-    """
+
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Raise `MapcError` when `out_dir` cannot become an output directory: it is an existing regular file, a
+    path component is a file, or the nearest existing folder is not writable. Called before a long solve, so
+    a bad `-o` costs nothing; `write_dir_atomic` checks again."""
     target = Path(out_dir)
     if target.exists() and not target.is_dir():
         raise MapcError(f"output path {target} exists and is not a directory",
                         hint="pass -o with a directory path (it is created if missing)")
+    anc = target.absolute()
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise MapcError(f"cannot create the output directory {target}: {anc} is a file, not a directory",
+                        hint="pass -o with a directory path")
+    # the files are written beside the target first, so its parent must be writable too
+    for d in {anc, target.absolute().parent} if anc == target.absolute() else {anc}:
+        if not os.access(d, os.W_OK | os.X_OK):
+            raise MapcError(f"cannot write to the output directory {target}: {d} is not writable",
+                            hint="pass -o with a directory you can write to")
+    return target
+
+
+def write_dir_atomic(out_dir: str | os.PathLike, build, managed: tuple[str, ...]) -> list[str]:
+    """Write a set of files into `out_dir` all at once or not at all.
+
+    `build(tmp)` writes files into a fresh temporary directory beside `out_dir`. Then, under `COMMIT_LOCK`, a
+    new `out_dir` is created by one rename; an existing one gets each file moved in with `os.replace`, and the
+    `managed` names that `build` did not write this time are removed (stale outputs of an earlier run); other
+    files are left alone. On any error (or Ctrl-C) the temporary directory is deleted and `out_dir` is
+    untouched; `OSError` becomes `MapcError`. Returns the paths written, in `managed` order.
+    """
+    target = check_output_dir(out_dir)
     parent = target.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
     except OSError as e:
         raise MapcError(f"cannot create the output directory {target}: {e.strerror or e}") from None
-    notes: list[str] = []
+    _PENDING.add(tmp)
     try:
+        build(tmp)
+        written = [n for n in managed if (tmp / n).exists()]
+        with COMMIT_LOCK:
+            if not target.exists():
+                os.chmod(tmp, 0o777 & ~_umask())         # mkdtemp makes it 0700; a normal mkdir would not
+                os.rename(tmp, target)
+            else:
+                for n in managed:
+                    if n in written:
+                        os.replace(tmp / n, target / n)
+                    elif (target / n).is_file():
+                        (target / n).unlink()
+    except OSError as e:
+        raise MapcError(f"cannot write outputs to {target}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _PENDING.discard(tmp)
+    return [str(target / n) for n in written]
+
+
+def abort_pending(timeout: float = 5.0) -> None:
+    """Delete the temporary directories of writes in progress; for a hard exit on Ctrl-C. Waits up to
+    `timeout` s for a commit in progress to finish (and keeps the lock, so no new one starts)."""
+    COMMIT_LOCK.acquire(timeout=timeout)
+    for tmp in list(_PENDING):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- writing -----------------------------------------------------------------------------------------------
+def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validate: bool = True
+                  ) -> tuple[list[str], list[str]]:
+    """Write schedule.json, trace.json, tasks.csv, gantt.png (and, when the solver found a latency-energy
+    Pareto front, pareto.csv and pareto.png) into `out_dir` atomically (`write_dir_atomic`).
+
+    The document is validated against the schema first (the first `VALIDATE_MAX_RECORDS` tasks and
+    transfers). Returns (paths written, notes).
+    """
+    notes: list[str] = []
+
+    def build(tmp: Path) -> None:
         doc = schedule_document(cr)
         if validate:
             validate_schedule_document(doc, VALIDATE_MAX_RECORDS)
@@ -346,24 +412,12 @@ def write_outputs(out_dir: str | os.PathLike, cr, *, gantt: bool = True, validat
                 notes.append(note)
         else:
             notes.append("gantt.png not drawn (disabled)")
-        written = [n for n in OUTPUT_FILES if (tmp / n).exists()]
-        if not target.exists():
-            os.chmod(tmp, 0o777 & ~_umask())         # mkdtemp makes it 0700; a normal mkdir would not
-            os.rename(tmp, target)
-        else:
-            for n in OUTPUT_FILES:
-                if n in written:
-                    os.replace(tmp / n, target / n)
-                elif (target / n).is_file():
-                    (target / n).unlink()          # stale output of an earlier run
-            shutil.rmtree(tmp, ignore_errors=True)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise MapcError(f"cannot write outputs to {target}: {e.strerror or e}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return [str(target / n) for n in written], notes
+        pts = (cr.result.stats or {}).get("pareto") if isinstance(cr.result.stats, dict) else None
+        if pts:                              # cpsat's latency-energy front, written with the rest
+            from mapc.solvers.pareto import write_pareto
+            write_pareto(pts, tmp)
+
+    return write_dir_atomic(out_dir, build, OUTPUT_FILES + PARETO_FILES), notes
 
 
 # ---- terminal summary --------------------------------------------------------------------------------------

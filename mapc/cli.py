@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
+import threading
 import sys
 import traceback
 from contextlib import contextmanager
@@ -66,18 +69,23 @@ def _progress(enabled: bool, first: str):
 
 
 def _positive(kind):
+    """argparse type: a finite number > 0 of `kind` (float or int); `inf`, `nan` and 1e400 are refused."""
     def parse(s: str):
         try:
             v = kind(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {'number' if kind is float else 'whole number'}, got {s!r}")
-        if not v > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {s}")
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s}")
         return v
     return parse
 
 
-def _nonneg_int(s: str) -> int:
+positive_float, positive_int = _positive(float), _positive(int)   # shared with `mapc compare` / `mapc bench`
+
+
+def nonneg_int(s: str) -> int:
+    """argparse type: a whole number >= 0 (seeds)."""
     try:
         v = int(s)
     except ValueError:
@@ -93,6 +101,7 @@ def cmd_compile(args) -> int:
     from mapc.solvers.base import Budget
 
     budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    emit.check_output_dir(args.out if args.out is not None else driver.default_out_dir(args.file))  # before the solve
     with _progress(not (args.quiet or args.json), f"compiling {args.file}") as progress:
         cr = driver.compile_file(args.file, args.hw, args.solver, budget, args.objective, args.out,
                                  segment=args.segment, progress=progress)
@@ -188,9 +197,10 @@ def cmd_models(args) -> int:
     from mapc.dsl import zoo
 
     if args.path is not None:
-        from mapc.compiler.driver import _require_file
         from mapc.dsl.hfconfig import load_hf_config
-        _require_file(args.path)
+        if not Path(args.path).is_file():
+            raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file'}: {args.path}",
+                            hint="give the path of a Hugging Face config.json, or no path to list the model zoo")
         m = load_hf_config(args.path)
         recs = [_model_record(m.name, m)]
     else:
@@ -210,6 +220,68 @@ def cmd_models(args) -> int:
                     f"{r['weight_bytes'] / 1e9:.2f} GB")
     _console().print(tab)
     return EXIT_OK
+
+
+# ---- Ctrl-C ------------------------------------------------------------------------------------------------
+INTERRUPT_GRACE_S = 2.0   # after Ctrl-C, how long the main thread has to unwind before a hard exit
+
+
+@contextmanager
+def sigint_guard(grace: float = INTERRUPT_GRACE_S):
+    """Make Ctrl-C stop the command promptly with exit 130 and no output, also inside a native solver.
+
+    CP-SAT installs its own SIGINT handler during a solve (it stops the search and returns a schedule as if
+    the time ran out, then resets SIGINT to the default), so Python's KeyboardInterrupt would never be seen
+    and the run would finish and write its files. Instead, SIGINT is blocked in every thread and a watcher
+    thread takes it with `sigwait`: it raises KeyboardInterrupt in the main thread (never in the middle of
+    moving output files into place: it waits for `emit.COMMIT_LOCK`), and if the main thread is still busy in
+    native code `grace` seconds later, it deletes the temporary output directories and exits with 130.
+    Only active in the main thread with Python's default SIGINT handler (not when SIGINT is ignored).
+    """
+    if (threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask")
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    import _thread
+
+    # block first, then import: NumPy's BLAS threads started by the imports below inherit the blocked mask
+    # (a thread that does not block SIGINT would receive it and run CP-SAT's handler there, which aborts)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    done = threading.Event()
+
+    def watch() -> None:
+        signal.sigwait({signal.SIGINT})
+        if done.is_set():
+            return
+        emit = sys.modules.get("mapc.compiler.emit")      # None when nothing can be writing yet
+        got = emit is not None and emit.COMMIT_LOCK.acquire(timeout=grace)
+        try:
+            _thread.interrupt_main()
+        finally:
+            if got:
+                emit.COMMIT_LOCK.release()
+        if not done.wait(grace):             # stuck in native code: clean up and leave
+            if emit is not None:
+                emit.abort_pending(timeout=grace)
+            try:
+                sys.stderr.write("interrupted\n")
+                sys.stderr.flush()
+            finally:
+                os._exit(EXIT_INTERRUPTED)
+
+    watcher = threading.Thread(target=watch, name="mapc-sigint", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if watcher.is_alive():
+            try:
+                signal.pthread_kill(watcher.ident, signal.SIGINT)    # wakes sigwait; the watcher then returns
+            except (ProcessLookupError, OSError):
+                pass
+            watcher.join(1.0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 # ---- parser ------------------------------------------------------------------------------------------------
@@ -243,11 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--solver", default=DEFAULT_SOLVER, help=f"solver name (default {DEFAULT_SOLVER})")
     c.add_argument("-o", "--out", metavar="DIR", help="output directory (default ./<stem>.schedule/)")
     c.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what to minimise (default edp)")
-    c.add_argument("--time-limit", type=_positive(float), default=10.0, metavar="S",
+    c.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
                    help="solver wall-time budget in seconds (default 10)")
-    c.add_argument("--threads", type=_positive(int), default=2, metavar="N", help="solver threads (default 2)")
-    c.add_argument("--seed", type=_nonneg_int, default=0, metavar="N", help="random seed (default 0)")
-    c.add_argument("--segment", type=_positive(int), default=None, metavar="N",
+    c.add_argument("--threads", type=positive_int, default=2, metavar="N", help="solver threads (default 2)")
+    c.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default 0)")
+    c.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's `parallel` setting, else 1)")
     c.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the table")
     c.add_argument("-q", "--quiet", action="store_true", help="print only the output directory")
@@ -257,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG, formatter_class=fmt)
     k.add_argument("file", help="mapc source file")
     k.add_argument("--hw", help="also validate against this hardware (preset name or file)")
-    k.add_argument("--segment", type=_positive(int), default=None, metavar="N", help="layers per task")
+    k.add_argument("--segment", type=positive_int, default=None, metavar="N", help="layers per task")
     k.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     k.set_defaults(func=cmd_check)
 
@@ -294,6 +366,15 @@ def _error_doc(e: MapcError) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the mapc command line; returns the exit code (see EPILOG)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with sigint_guard():                 # first: before any import starts a thread
+            return _run(argv)
+    except KeyboardInterrupt:                # Ctrl-C while parsing arguments
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -329,9 +329,11 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
     best = sc.evaluate(plans)
     trace.append((time.perf_counter() - t0, float(best[0])))
     configs = 1
+    stopped = False
     for m in range(M):                                     # coordinate-wise choice per model
         for reg, k, S in options(m):
             if time.perf_counter() >= deadline:
+                stopped = True
                 break
             pm = sc.plan_model(m, reg, S, k)
             if pm is None:
@@ -345,7 +347,6 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
                 trace.append((time.perf_counter() - t0, float(best[0])))
     initial = float(best[0])
     done = accepted = 0
-    stopped = False
     while done < cap:
         if time.perf_counter() >= deadline:
             stopped = True
@@ -371,5 +372,8 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
              "deterministic": bool(fixed and not stopped)}
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
                        message=f"{M} model region(s), windows {stats['stages']} x replicas {stats['replicas']}, "
-                               f"{accepted}/{done} local-search moves kept",
+                               f"{accepted}/{done} local-search moves kept"
+                               + (" (stopped by the time limit before the planned search ended: the result may "
+                                  "differ between runs; raise --time-limit for a reproducible run)"
+                                  if stopped else ""),
                        solver="scar", wall_time=time.perf_counter() - t0)

@@ -1,0 +1,201 @@
+"""Review: what a hostile user hits on the command line. Bad numbers, bad output paths (refused before any
+solve, nothing written), atomic writes, Chrome trace events, Ctrl-C, time limits of the heuristic searches."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import chain_graph, make_hw
+
+from mapc import cli
+from mapc.compiler import compare, driver, emit
+from mapc.errors import MapcError
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Budget, Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT / "examples" / "arvr_mix.dsl")
+
+
+def _no_solve(*_a, **_k):
+    raise AssertionError("the solve must not start")
+
+
+@pytest.fixture(scope="module")
+def problem():
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(layers=4, microbatches=3)
+    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)), "edp")
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "-inf", "0", "-1"])
+@pytest.mark.parametrize("command", [["compile", EXAMPLE, "--hw", "mcm6x6"], ["compare", EXAMPLE], ["bench"]])
+def test_non_finite_or_non_positive_time_limit_is_a_usage_error(command, value, capsys, monkeypatch):
+    monkeypatch.setattr(driver, "compile_file", _no_solve)
+    monkeypatch.setattr(compare, "compare", _no_solve)
+    assert cli.main(command + [f"--time-limit={value}"]) == 2
+    err = capsys.readouterr().err
+    assert "--time-limit" in err and "finite number > 0" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["compare", EXAMPLE, "--seed", "-1"], ["bench", "--seed", "-1"],
+                                     ["compare", EXAMPLE, "--threads", "0"], ["compare", EXAMPLE, "--segment", "0"]])
+def test_compare_and_bench_share_the_compile_argument_checks(command, capsys, monkeypatch):
+    monkeypatch.setattr(compare, "compare", _no_solve)
+    assert cli.main(command) == 2
+    assert "usage: mapc" in capsys.readouterr().err
+
+
+def test_output_path_that_is_a_file_is_refused_before_the_solve(tmp_path, capsys, monkeypatch):
+    f = tmp_path / "taken"
+    f.write_text("mine\n")
+    monkeypatch.setattr(driver, "compile_file", _no_solve)
+    assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "-o", str(f)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "-o", str(f / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert f"{f} is a file, not a directory" in err and "File exists" not in err
+    assert f.read_text() == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+@pytest.mark.parametrize("command", [["compare", EXAMPLE, "-o"], ["bench", "--out"]])
+def test_compare_and_bench_refuse_a_bad_output_path_before_running(command, tmp_path, capsys, monkeypatch):
+    f = tmp_path / "taken"
+    f.write_text("x")
+    monkeypatch.setattr(compare, "compare", _no_solve)
+    assert cli.main(command + [str(f / "sub")]) == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_unwritable_output_directory_is_refused(tmp_path, capsys, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    monkeypatch.setattr(driver, "compile_file", _no_solve)
+    try:
+        assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "-o", str(ro / "out")]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)
+
+
+def test_check_output_dir_names_the_unwritable_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(emit.os, "access", lambda p, mode: Path(p) != tmp_path)
+    with pytest.raises(MapcError, match="is not writable"):
+        emit.check_output_dir(tmp_path / "a" / "b")
+    monkeypatch.setattr(emit.os, "access", lambda p, mode: True)
+    assert emit.check_output_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+
+
+def test_models_missing_config_hint_speaks_of_config_json(capsys):
+    assert cli.main(["models", "nonexistent.json"]) == 2
+    err = capsys.readouterr().err
+    assert "no such file: nonexistent.json" in err and "config.json" in err and "source file" not in err
+
+
+# ---- atomic writes -------------------------------------------------------------------------------------------
+def test_write_dir_atomic_failure_leaves_the_target_untouched(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "a.txt").write_text("old")
+
+    def build(tmp):
+        (tmp / "a.txt").write_text("new")
+        raise MapcError("boom")
+
+    with pytest.raises(MapcError, match="boom"):
+        emit.write_dir_atomic(target, build, ("a.txt",))
+    assert (target / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and not emit._PENDING
+
+
+def test_write_dir_atomic_replaces_managed_files_removes_stale_ones_keeps_others(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    for name in ("a.txt", "pareto.csv", "mine.txt"):
+        (target / name).write_text("old")
+    paths = emit.write_dir_atomic(target, lambda tmp: (tmp / "a.txt").write_text("new"),
+                                  ("a.txt", "pareto.csv"))
+    assert paths == [str(target / "a.txt")]
+    assert (target / "a.txt").read_text() == "new" and (target / "mine.txt").read_text() == "old"
+    assert not (target / "pareto.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_compare_rows_survive_a_crashing_solver(problem, monkeypatch):
+    from mapc.solvers import registry
+
+    def broken(_p, _b):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setitem(registry.SOLVERS, "broken", broken)
+    rows = compare.compare(problem, ["broken", "greedy"], Budget(time_limit=0.2))
+    assert rows[0].status == "error" and "ZeroDivisionError: oops" in rows[0].message
+    assert rows[1].status == "heuristic" and rows[1].edp_js > 0
+
+
+# ---- trace.json ----------------------------------------------------------------------------------------------
+def test_every_trace_event_has_ph_ts_pid_tid_and_complete_events_a_duration(problem, tmp_path):
+    cr = driver.compile_problem(problem, "greedy", Budget(time_limit=1))
+    emit.write_outputs(tmp_path / "o", cr, gantt=False)
+    doc = json.loads((tmp_path / "o" / "trace.json").read_text())
+    ev = doc["traceEvents"]
+    assert ev and all({"ph", "ts", "pid", "tid", "name"} <= set(e) for e in ev)
+    xs = [e for e in ev if e["ph"] == "X"]
+    assert len([e for e in xs if e["pid"] == emit.PID_CHIPLETS]) >= problem.graph.n
+    assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in xs)
+
+
+# ---- time limits of the heuristic searches -----------------------------------------------------------------
+@pytest.mark.parametrize("solver", ["ga", "scar"])
+def test_search_stops_near_the_time_limit_and_says_so(solver, problem, monkeypatch):
+    """With the reference decode time set far too low, the planned (deterministic) search would run for
+    minutes; the safety stop ends it by about 1.5 x the budget and the result says it was cut."""
+    from mapc.solvers import ga, registry, scar
+    monkeypatch.setattr(ga, "REF_TASK_S", 1e-12)
+    monkeypatch.setattr(ga, "REF_GENOME_S", 1e-12)
+    monkeypatch.setattr(scar, "REF_TASK_S", 1e-12)
+    monkeypatch.setattr(scar, "REF_GENOME_S", 1e-12)
+    tl = 0.6
+    t = time.perf_counter()
+    r = registry.run(solver, problem, Budget(time_limit=tl, seed=0))
+    wall = time.perf_counter() - t
+    assert wall <= 1.5 * tl + 0.5, wall
+    assert r.stats["deterministic"] is False and "stopped by the time limit" in r.message
+
+
+# ---- Ctrl-C --------------------------------------------------------------------------------------------------
+def _interrupt(args, cwd, after):
+    p = subprocess.Popen([sys.executable, "-m", "mapc.cli", *args], cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after)
+    t = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    return p.returncode, time.perf_counter() - t, err.decode()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_cpsat_exits_130_promptly_and_writes_nothing(tmp_path):
+    """CP-SAT catches SIGINT itself and would return a schedule; mapc must still stop with 130, no files."""
+    rc, dt, err = _interrupt(["compile", str(ROOT / "examples" / "datacenter_mix.dsl"), "--hw", "mcm6x6",
+                              "--solver", "cpsat", "--time-limit", "60", "-o", "out"], tmp_path, 4.0)
+    assert rc == 130, err
+    assert dt < cli.INTERRUPT_GRACE_S + 3 and "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_ga_exits_130_and_writes_nothing(tmp_path):
+    rc, dt, err = _interrupt(["compile", str(ROOT / "examples" / "llama2_7b_chat.dsl"), "--hw", "mcm6x6",
+                              "--solver", "ga", "--time-limit", "60", "-o", "out"], tmp_path, 3.0)
+    assert rc == 130 and dt < 3 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
