@@ -190,6 +190,50 @@ def reflections(cost) -> list[tuple[str, np.ndarray]]:
     return out
 
 
+def identical_components(cost, opts: Options, tasks) -> list[list[int]]:
+    """Groups of interchangeable weakly connected components of the graph (over `tasks`, all free), each
+    group as the list of its components' first tasks, in id order.
+
+    Two components are interchangeable when, matched task by task in id order, the tasks have identical
+    options (placements, residency, latencies, energies), weight key and weight shares, and the edges map to
+    edges with the same bytes. Swapping them maps any schedule to one with the same makespan, energy and SRAM
+    use, so ordering their first tasks' starts is a valid symmetry break (it commutes with the grid
+    reflections, which leave start times unchanged)."""
+    g = cost.graph
+    tasks = [t for t in tasks if t is not None]
+    if len(tasks) != g.n:
+        return []
+    parent = list(range(g.n))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+    for e in g.edges:
+        parent[root(e.src)] = root(e.dst)
+    comps: dict[int, list[int]] = {}
+    for t in range(g.n):
+        comps.setdefault(root(t), []).append(t)
+    ins: dict[int, list] = {}
+    for e in g.edges:
+        ins.setdefault(root(e.src), []).append(e)
+    slot = {}
+    for t in range(g.n):
+        j = t   # opts order is task order when all tasks are free
+        r = opts.of(j)
+        slot[t] = (opts.place[r.start:r.stop].tobytes(), opts.resident[r.start:r.stop].tobytes(),
+                   opts.lat[r.start:r.stop].tobytes(), opts.energy[r.start:r.stop].tobytes(),
+                   int(g.weight_index[t]), cost.weight_share[t].tobytes())
+    sigs: dict[tuple, list[int]] = {}
+    for rt, mem in comps.items():
+        idx = {t: i for i, t in enumerate(mem)}
+        edges = tuple(sorted((idx[e.src], idx[e.dst], float(e.bytes)) for e in ins.get(rt, [])))
+        sig = (tuple(slot[t] for t in mem), edges)
+        sigs.setdefault(sig, []).append(mem[0])
+    return [sorted(v) for v in sigs.values() if len(v) > 1]
+
+
 def choose_tick(cost, makespan_hint: float) -> float:
     """Seconds per tick: about makespan_hint / TICKS, made an exact divisor of the hop latency."""
     want = max(makespan_hint, 1e-12) / TICKS
@@ -442,6 +486,19 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
     for j, t in enumerate(free_tasks):
         if not has_succ[t]:
             m.add(ms >= end[j])
+    if fixed is None:
+        # per-chiplet load: the options on a chiplet never overlap, so their total duration bounds the makespan
+        # (redundant; the LP relaxation of the no-overlaps alone only sees the global cumulative)
+        for c in range(hw.n):
+            terms = [int(dur[o]) * lits[o] for o in range(O) if dur[o] and c in cost.placements[opts.place[o]]]
+            if terms:
+                m.add(ms >= sum(terms) + window_lo)
+    n_chain_sym = 0
+    if symmetry and fixed is None:
+        for grp in identical_components(cost, opts, free_tasks):
+            for a, b in zip(grp, grp[1:]):
+                m.add(start[pos[a]] <= start[pos[b]])
+                n_chain_sym += 1
     eopt = np.floor(opts.energy / eunit).astype(np.int64)
     energy = sum(int(eopt[o]) * lits[o] for o in range(O) if eopt[o]) + sum(e_terms) + e_const + ks * ms
     sym = []
@@ -458,5 +515,5 @@ def build(cost, opts: Options, tick: float, eunit: float, ks: int, *, fixed=None
     proto = m.proto
     stats = {"variables": len(proto.variables), "constraints": len(proto.constraints),
              "booleans": O + sum(1 for _ in range(0)), "intervals": O, "options": O, "tasks_free": n,
-             "hop_vars": n_hopvars, "sram_keys": n_sram, "symmetry": [a for a, _, _ in sym]}
+             "hop_vars": n_hopvars, "sram_keys": n_sram, "chain_symmetry": n_chain_sym, "symmetry": [a for a, _, _ in sym]}
     return Built(m, opts, tick, eunit, lits, start, ms, energy, dur, 2 * max(n, 1), ks, horizon, sym, stats, end)
