@@ -198,12 +198,17 @@ def _sram(cost, pi, res) -> list[Violation]:
     return out
 
 
+def report(violations: list[Violation]) -> str:
+    """The first `MAX_LISTED` violations, one indented `[kind] message` line each, then `... and N more`."""
+    lines = [f"  [{x.kind}] {x.message}" for x in violations[:MAX_LISTED]]
+    if len(violations) > MAX_LISTED:
+        lines.append(f"  ... and {len(violations) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
 def assert_valid(schedule, cost) -> None:
     """Raise `MapcError` listing the violations if `schedule` breaks any rule."""
     v = check(schedule, cost)
     if v:
-        lines = [f"  [{x.kind}] {x.message}" for x in v[:MAX_LISTED]]
-        if len(v) > MAX_LISTED:
-            lines.append(f"  ... and {len(v) - MAX_LISTED} more")
-        raise MapcError(f"invalid schedule: {len(v)} violation(s)\n" + "\n".join(lines),
+        raise MapcError(f"invalid schedule: {len(v)} violation(s)\n" + report(v),
                         hint="this is a solver bug; please report it with the input file")

@@ -393,6 +393,9 @@ def _run(argv: list[str]) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if want_json:
+            _print_json({"ok": False, "error": {"message": "interrupted", "kind": "Interrupted",
+                                                "exit_code": EXIT_INTERRUPTED}})
         return EXIT_INTERRUPTED
     except BrokenPipeError:                  # `mapc presets | head`
         try:

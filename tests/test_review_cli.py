@@ -199,3 +199,49 @@ def test_ctrl_c_during_ga_exits_130_and_writes_nothing(tmp_path):
                               "--solver", "ga", "--time-limit", "60", "-o", "out"], tmp_path, 3.0)
     assert rc == 130 and dt < 3 and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- schedule.json alone replays the schedule --------------------------------------------------------------
+def test_schedule_json_alone_replays_the_schedule(tmp_path):
+    """As a simulator would: every dep either shares the lead chiplet or has a transfer along a route of NoP
+    links from the producer's lead to the consumer's lead; nothing starts before its inputs arrive; no two
+    tasks overlap on a chiplet; every chiplet and link named exists in the hardware section."""
+    cr = driver.compile_file(EXAMPLE, "mcm6x6", "greedy", Budget(time_limit=1), out_dir=tmp_path / "o")
+    doc = json.loads((tmp_path / "o" / "schedule.json").read_text())
+    hw = doc["hardware"]
+    chips = {c["id"] for c in hw["chiplets"]}
+    links = {tuple(sorted(l)) for l in hw["nop"]["links"]}
+    tasks = {t["id"]: t for t in doc["tasks"]}
+    assert len(tasks) == cr.graph.n
+    xfer = {(x["src_task"], x["dst_task"]): x for x in doc["transfers"]}
+    eps = 1e-12
+    for t in tasks.values():
+        assert set(t["chiplets"]) <= chips and t["end"] >= t["start"] >= 0
+        for d in t["deps"]:
+            p = tasks[d]
+            x = xfer.get((d, t["id"]))
+            if x is None:
+                assert p["chiplets"][0] == t["chiplets"][0], (d, t["id"])
+                assert t["start"] >= p["end"] - eps
+                continue
+            assert x["route"][0] == p["chiplets"][0] == x["src_chiplet"]
+            assert x["route"][-1] == t["chiplets"][0] == x["dst_chiplet"]
+            assert all(tuple(sorted(h)) in links for h in zip(x["route"], x["route"][1:]))
+            assert x["start"] >= p["end"] - eps and t["start"] >= x["end"] - eps and x["bytes"] > 0
+    busy: dict[int, list] = {}
+    for t in tasks.values():
+        for c in t["chiplets"]:
+            busy.setdefault(c, []).append((t["start"], t["end"]))
+    for iv in busy.values():
+        iv.sort()
+        assert all(b[0] >= a[1] - eps for a, b in zip(iv, iv[1:]))
+    assert set(doc["units"]) >= {"time", "energy", "bytes"} and doc["units"]["time"] == "s"
+
+
+def test_interrupt_with_json_prints_one_json_document(capsys, monkeypatch, tmp_path):
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(driver, "compile_file", interrupted)
+    assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "--json", "-o", str(tmp_path / "o")]) == 130
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and doc["error"]["exit_code"] == 130 and not (tmp_path / "o").exists()
