@@ -105,9 +105,10 @@ def cmd_compile(args) -> int:
     with _progress(not (args.quiet or args.json), f"compiling {args.file}") as progress:
         cr = driver.compile_file(args.file, args.hw, args.solver, budget, args.objective, args.out,
                                  segment=args.segment, progress=progress)
+    files = list(dict.fromkeys(cr.files))       # each path once (pareto files may be reported twice)
     if args.json:
         _print_json({
-            "ok": True, "command": "compile", "output_dir": cr.out_dir, "files": list(cr.files),
+            "ok": True, "command": "compile", "output_dir": cr.out_dir, "files": files,
             "notes": list(cr.notes), "input": {"file": cr.input_path, "sha256": cr.input_sha256},
             "hardware": cr.hw.name, "workload": cr.graph.meta, "solver": emit.solver_record(cr),
             "metrics": cr.metrics.to_dict(), "timings_s": cr.timings,
@@ -116,7 +117,7 @@ def cmd_compile(args) -> int:
         print(cr.out_dir)
     else:
         emit.print_summary(cr, _console())
-        print(f"wrote {cr.out_dir}{os.sep} ({', '.join(Path(f).name for f in cr.files)})")
+        print(f"wrote {cr.out_dir}{os.sep} ({', '.join(Path(f).name for f in files)})")
     return EXIT_OK
 
 
