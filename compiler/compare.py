@@ -216,10 +216,10 @@ def table(rows: list[Row], title: str = ""):
 # ---- command line ------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
     """Arguments of `mapc compare` (called by mapc.cli; the same argument types as `mapc compile`)."""
-    from mapc.cli import nonneg_int, positive_float, positive_int
+    from mapc.cli import nonempty, nonneg_int, positive_float, positive_int
     from mapc.compiler.driver import OBJECTIVES
-    p.add_argument("file", help="mapc source file")
-    p.add_argument("--hw", default=None, metavar="HW", help="hardware preset or file (default: the file's own)")
+    p.add_argument("file", type=nonempty, help="mapc source file")
+    p.add_argument("--hw", type=nonempty, default=None, metavar="HW", help="hardware preset or file (default: the file's own)")
     p.add_argument("--solvers", default=None, metavar="LIST",
                    help="comma-separated solvers (default: every available one: cpsat,ga,scar,greedy,baseline)")
     p.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
@@ -229,7 +229,7 @@ def add_arguments(p) -> None:
     p.add_argument("--objective", choices=OBJECTIVES, default="edp", help="objective (default edp)")
     p.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's)")
-    p.add_argument("-o", "--out", default=None, metavar="DIR",
+    p.add_argument("-o", "--out", type=nonempty, default=None, metavar="DIR",
                    help="output directory (default ./<stem>.compare/)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 

@@ -84,6 +84,14 @@ def _positive(kind):
 positive_float, positive_int = _positive(float), _positive(int)   # shared with `mapc compare` / `mapc bench`
 
 
+def nonempty(s: str) -> str:
+    """argparse type for paths and names: refuses "" (an unset shell variable, `-o $OUT`), which would
+    otherwise mean the current directory."""
+    if not s.strip():
+        raise argparse.ArgumentTypeError("expected a path or name, got an empty string")
+    return s
+
+
 def nonneg_int(s: str) -> int:
     """argparse type: a whole number >= 0 (seeds)."""
     try:
@@ -310,11 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the path is printed. An existing output directory is updated in place (mapc's "
                                    "files are replaced, other files are left alone).",
                        epilog=EPILOG, formatter_class=fmt)
-    c.add_argument("file", help="mapc source file")
-    c.add_argument("--hw", help="hardware: a preset name (see `mapc presets`), a file with a hardware block, or a "
+    c.add_argument("file", type=nonempty, help="mapc source file")
+    c.add_argument("--hw", type=nonempty, help="hardware: a preset name (see `mapc presets`), a file with a hardware block, or a "
                                 "hardware block name of FILE; default: FILE's own hardware block")
     c.add_argument("--solver", default=DEFAULT_SOLVER, help=f"solver name (default {DEFAULT_SOLVER})")
-    c.add_argument("-o", "--out", metavar="DIR", help="output directory (default ./<stem>.schedule/)")
+    c.add_argument("-o", "--out", type=nonempty, metavar="DIR", help="output directory (default ./<stem>.schedule/)")
     c.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what to minimise (default edp)")
     c.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
                    help="solver wall-time budget in seconds (default 10)")
@@ -328,8 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("check", help="parse and validate a file (and lower its workload); writes nothing",
                        epilog=EPILOG, formatter_class=fmt)
-    k.add_argument("file", help="mapc source file")
-    k.add_argument("--hw", help="also validate against this hardware (preset name or file)")
+    k.add_argument("file", type=nonempty, help="mapc source file")
+    k.add_argument("--hw", type=nonempty, help="also validate against this hardware (preset name or file)")
     k.add_argument("--segment", type=positive_int, default=None, metavar="N", help="layers per task")
     k.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     k.set_defaults(func=cmd_check)
@@ -340,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the model zoo, or describe a Hugging Face config.json",
                        epilog=EPILOG, formatter_class=fmt)
-    m.add_argument("path", nargs="?", default=None, metavar="PATH/config.json",
+    m.add_argument("path", nargs="?", default=None, type=nonempty, metavar="PATH/config.json",
                    help="a Hugging Face config.json (read locally)")
     m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     m.set_defaults(func=cmd_models)

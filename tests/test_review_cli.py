@@ -245,3 +245,14 @@ def test_interrupt_with_json_prints_one_json_document(capsys, monkeypatch, tmp_p
     assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "--json", "-o", str(tmp_path / "o")]) == 130
     doc = json.loads(capsys.readouterr().out)
     assert doc["ok"] is False and doc["error"]["exit_code"] == 130 and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [["compile", EXAMPLE, "--hw", "mcm6x6", "-o", ""], ["compile", "", "--hw", "mcm6x6"],
+                                     ["compile", EXAMPLE, "--hw", ""], ["check", ""], ["models", ""],
+                                     ["compare", EXAMPLE, "-o", ""], ["bench", "--out", ""]])
+def test_empty_path_arguments_are_usage_errors_not_the_current_directory(command, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(driver, "compile_file", _no_solve)
+    monkeypatch.setattr(compare, "compare", _no_solve)
+    assert cli.main(command) == 2
+    assert "empty string" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
