@@ -139,12 +139,12 @@ def write(out, rows, skipped, time_limit, quick, seed, wall) -> list[str]:
 
 # ---- command line ------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
-    from mapc.cli import nonempty, nonneg_int, positive_float
+    from mapc.cli import nonempty, seed_int, positive_float
     p.add_argument("--time-limit", type=positive_float, default=5.0, metavar="S",
                    help="seconds per solver run (default 5)")
     p.add_argument("--out", "-o", type=nonempty, default="bench", metavar="DIR", help="output directory (default bench/)")
     p.add_argument("--quick", action="store_true", help="a small suite (arvr_mix on mcm6x6, fast solvers)")
-    p.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--solvers", default=None, metavar="LIST", help="comma-separated solvers (default: all available)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 

@@ -216,7 +216,7 @@ def table(rows: list[Row], title: str = ""):
 # ---- command line ------------------------------------------------------------------------------------------
 def add_arguments(p) -> None:
     """Arguments of `mapc compare` (called by mapc.cli; the same argument types as `mapc compile`)."""
-    from mapc.cli import nonempty, nonneg_int, positive_float, positive_int
+    from mapc.cli import nonempty, seed_int, positive_float, positive_int, threads_int
     from mapc.compiler.driver import OBJECTIVES
     p.add_argument("file", type=nonempty, help="mapc source file")
     p.add_argument("--hw", type=nonempty, default=None, metavar="HW", help="hardware preset or file (default: the file's own)")
@@ -224,8 +224,8 @@ def add_arguments(p) -> None:
                    help="comma-separated solvers (default: every available one: cpsat,ga,scar,greedy,baseline)")
     p.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
                    help="seconds per solver (default 10)")
-    p.add_argument("--seed", type=nonneg_int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--threads", type=positive_int, default=2, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--threads", type=threads_int, default=2, metavar="N", help="solver threads (default 2)")
     p.add_argument("--objective", choices=OBJECTIVES, default="edp", help="objective (default edp)")
     p.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's)")

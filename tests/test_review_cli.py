@@ -256,3 +256,20 @@ def test_empty_path_arguments_are_usage_errors_not_the_current_directory(command
     monkeypatch.setattr(compare, "compare", _no_solve)
     assert cli.main(command) == 2
     assert "empty string" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["--seed", str(2**31)], ["--seed", "99999999999999999999"], ["--threads", "65"],
+                                  ["--threads", "500"]])
+@pytest.mark.parametrize("command", [["compile", EXAMPLE, "--hw", "mcm6x6"], ["compare", EXAMPLE]])
+def test_seed_beyond_32_bits_and_absurd_thread_counts_are_usage_errors(command, args, capsys, monkeypatch):
+    """CP-SAT takes a 32-bit seed (a larger one crashed it with a TypeError, exit 70)."""
+    monkeypatch.setattr(driver, "compile_file", _no_solve)
+    monkeypatch.setattr(compare, "compare", _no_solve)
+    assert cli.main(command + args) == 2
+    assert "must be between" in capsys.readouterr().err
+
+
+def test_largest_seed_reaches_cpsat(problem):
+    from mapc.solvers import registry
+    r = registry.run("cpsat", problem, Budget(time_limit=0.5, seed=cli.MAX_SEED, threads=1))
+    assert r.schedule is not None
