@@ -416,6 +416,13 @@ def _run(argv: list[str]) -> int:
             _print_json({"ok": False, "error": {"message": "interrupted", "kind": "Interrupted",
                                                 "exit_code": EXIT_INTERRUPTED}})
         return EXIT_INTERRUPTED
+    except MemoryError:                      # a problem too large for this machine (nothing was written)
+        e = MapcError("out of memory: the problem is too large for this machine",
+                      hint="fewer micro-batches, requests or chiplets, or a coarser --segment (more layers per task)")
+        print(e.render(), file=sys.stderr)
+        if want_json:
+            _print_json(_error_doc(e))
+        return EXIT_INPUT
     except BrokenPipeError:                  # `mapc presets | head`
         try:
             sys.stdout = open(os.devnull, "w")

@@ -273,3 +273,12 @@ def test_largest_seed_reaches_cpsat(problem):
     from mapc.solvers import registry
     r = registry.run("cpsat", problem, Budget(time_limit=0.5, seed=cli.MAX_SEED, threads=1))
     assert r.schedule is not None
+
+
+def test_out_of_memory_is_a_clear_input_error_not_an_internal_one(capsys, monkeypatch, tmp_path):
+    def huge(*_a, **_k):
+        raise MemoryError
+    monkeypatch.setattr(driver, "compile_file", huge)
+    assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory" in err and "--segment" in err and "internal error" not in err
