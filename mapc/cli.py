@@ -3,7 +3,8 @@
 `main(argv)` never raises: user errors (`MapcError`) print `file:line:col: error: ...` with the source line and a
 caret to stderr and return their exit code; anything else is a bug and returns 70 with a one-line report
 (the traceback only with MAPC_DEBUG=1). With `--json` the command prints exactly one JSON document on stdout,
-also on error (`{"ok": false, "error": {...}}`).
+also on error (`{"ok": false, "error": {...}}`). Ctrl-C exits 130 within `INTERRUPT_GRACE_S` and leaves no output
+(`sigint_guard`), also while a native solver (CP-SAT) runs.
 """
 
 from __future__ import annotations
