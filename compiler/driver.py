@@ -144,6 +144,33 @@ def group_sizes_for(spec, hw) -> tuple[int, ...]:
     return tuple(k for k in sizes if k <= hw.n)
 
 
+MAX_TASKS = 200_000   # beyond this the cost tables alone take gigabytes; refuse before lowering
+
+
+def estimated_tasks(spec, segment: int | None = None) -> int:
+    """Tasks the lowering would create: segments x micro-batches x decode steps, per served phase."""
+    from mapc.dsl.spec import CNNModel
+    seg = segment or getattr(spec.parallel, "segment", 1) or 1
+    total = 0
+    for sv in (spec.workload.serves if spec.workload else ()):
+        m = spec.models.get(sv.model)
+        layers = len(m.layers) if isinstance(m, CNNModel) else getattr(m, "layers", 1)
+        for ph in sv.phases:
+            total += (-(-layers // seg) + 1) * min(sv.microbatches, ph.batch) * max(1, ph.steps)
+    return total
+
+
+def check_size(spec, segment: int | None = None) -> None:
+    """Refuse, with the numbers, a workload whose execution graph would be too large to schedule here."""
+    n = estimated_tasks(spec, segment)
+    if n > MAX_TASKS:
+        from mapc.dsl.parser import source_line
+        loc = getattr(spec.workload, "loc", None)
+        raise MapcError(f"the workload lowers to about {n:,} tasks, more than the {MAX_TASKS:,} mapc schedules",
+                        loc=loc, source_line=source_line(loc.file, loc.line) if loc else None,
+                        hint="raise `segment` (layers per task) or lower `microbatches` / decode `steps`")
+
+
 def build_problem(spec, hw, *, objective: Objective = "edp", segment: int | None = None,
                   group_sizes: tuple[int, ...] | None = None, progress: Progress = _noop) -> Problem:
     """Lower `spec` to its execution graph and price it on `hw`.
@@ -162,6 +189,7 @@ def build_problem(spec, hw, *, objective: Objective = "edp", segment: int | None
     from mapc.dsl import zoo
     from mapc.hw.cost import CostModel
 
+    check_size(spec, segment)
     progress("lowering")
     graph = lower(spec, segment=segment)
     if graph.n == 0:
@@ -306,11 +334,7 @@ def compile_file(path: str | os.PathLike, hw_arg: str | None, solver: str = DEFA
     target = Path(out_dir) if out_dir is not None else default_out_dir(path)
     progress(f"writing {target}")
     t = time.perf_counter()
-    files, notes = write_outputs(target, cr)
-    pts = (cr.result.stats or {}).get("pareto")
-    if pts:                     # cpsat's latency-energy Pareto front: pareto.csv and pareto.png
-        from mapc.solvers.pareto import write_pareto
-        files = list(files) + list(write_pareto(pts, target))
+    files, notes = write_outputs(target, cr)      # also writes cpsat's pareto.csv / pareto.png atomically
     tm = dict(cr.timings, write=time.perf_counter() - t, total=time.perf_counter() - t0)
     return replace(cr, timings=tm, out_dir=str(target), files=tuple(files), notes=tuple(cr.notes) + tuple(notes))
 

@@ -29,6 +29,7 @@ from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, P
 
 MAX_MICROBATCHES = 65536   # beyond this a graph cannot be scheduled anyway; keeps resolution bounded
 MAX_CELLS = 65536          # grid / PE-array cells (a 256x256 wafer mesh or PE array at most)
+MAX_BATCH = 2**20          # requests per phase: lowering walks every request, so the batch is bounded
 
 
 # ---- small helpers ----------------------------------------------------------------------------------------
@@ -478,6 +479,9 @@ class _Resolver:
         if isinstance(m, TransformerModel) and not m.encoder_only and phase == "forward":
             raise error_at(f"`{s['model']}` is a decoder: use `prefill` and `decode`, not `forward`", ploc)
         batch = _kint(kw, "batch", f"`{phase}`", required_loc=ploc)
+        if batch > MAX_BATCH:
+            raise error_at(f"batch {batch} is more than the {MAX_BATCH} requests per phase mapc supports",
+                           kw["batch"][1], hint="a serving iteration rarely holds more than a few thousand requests")
         n = min(mb, batch)
         lkey = "context" if phase == "decode" else "seq"
         if is_cnn:

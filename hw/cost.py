@@ -220,12 +220,13 @@ class CostModel:
         self.graph = graph
         self.allow_streaming = allow_streaming
         self.weight_fraction = weight_fraction
-        pls: list[tuple[int, ...]] = []
+        pls: dict[tuple[int, ...], None] = {}   # insertion-ordered set
         policies = (placement_policy,) if isinstance(placement_policy, str) else tuple(placement_policy)
         for k in sorted(set(group_sizes)):
             if 1 <= k <= hw.n:
                 for pol in policies:          # several policies: the union, first occurrence kept
-                    pls.extend(g for g in group_tiles(hw, k, pol) if g not in pls)
+                    pls.update((g, None) for g in group_tiles(hw, k, pol))
+        pls = list(pls)
         self.placements: tuple[tuple[int, ...], ...] = tuple(pls)
         P = len(pls)
         self.lead = np.array([p[0] for p in pls], dtype=np.int64)

@@ -180,7 +180,7 @@ class Driver:
         solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = max(1, int(self.b.threads))
-        prm.random_seed = int(self.b.seed)
+        prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
         prm.cp_model_probing_level = int(probing)   # 0 for small fixed-context windows: probing their long
                                                     # time domains costs seconds of wall time for nothing
         limit = max(0.05, float(limit))

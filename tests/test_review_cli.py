@@ -282,3 +282,19 @@ def test_out_of_memory_is_a_clear_input_error_not_an_internal_one(capsys, monkey
     assert cli.main(["compile", EXAMPLE, "--hw", "mcm6x6", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "out of memory" in err and "--segment" in err and "internal error" not in err
+
+
+def test_huge_workloads_are_refused_quickly(tmp_path):
+    """A batch or a task count far beyond what can be scheduled is refused with the numbers (exit 2), not hung on."""
+    import time
+    from mapc.cli import main
+    big = tmp_path / "big.dsl"
+    big.write_text("model big = transformer(layers=200000, hidden=64, heads=4, ffn=128, vocab=100)\n"
+                   "workload w {\n  serve big\n  prefill batch=64 seq=16\n  microbatches 64\n}\n")
+    wide = tmp_path / "wide.dsl"
+    wide.write_text("workload w {\n  serve llama2_7b\n  prefill batch=1000000000000 seq=16\n}\n")
+    for f in (big, wide):
+        t = time.perf_counter()
+        assert main(["compile", str(f), "--hw", "mcm6x6", "-o", str(tmp_path / "out"), "--quiet"]) == 2
+        assert time.perf_counter() - t < 20
+        assert not (tmp_path / "out").exists()
