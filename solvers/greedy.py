@@ -24,9 +24,12 @@ import numpy as np
 from mapc.compiler.schedule import materialize
 from mapc.errors import InfeasibleError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
-from mapc.solvers.listsched import _in_edges, choose_residency, list_schedule, objective_of, upward_rank
+from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
+                                   upward_rank)
 
 REL_TIE = 1e-9
+LAMBDAS = (0.1, 0.03, 0.3, 1.0, 0.05)  # energy-weight multipliers of the sweep, most useful first (see candidates)
+SWEEP_TASKS = 10000                    # the sweep places at most about this many tasks (len(LAMBDAS) caps it)
 
 
 def member_index(cost) -> np.ndarray:
@@ -38,9 +41,13 @@ def member_index(cost) -> np.ndarray:
     return out
 
 
-def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None):
+def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None, energy_weight: float | None = None):
     """Place and time every task by earliest finish time over the placements where `allowed` ([P] bool,
-    default all) is true. Returns (placement_index, resident, start)."""
+    default all) is true. Returns (placement_index, resident, start).
+
+    With `energy_weight` w (J/s), each task instead takes the placement minimising `energy + w * finish`, where
+    energy is the task's dynamic energy there (resident if its weights can stay, else streamed) plus the NoP
+    energy of its inputs' transfers: a finish-time / energy trade-off (w -> inf is HEFT)."""
     g = cost.graph
     n, P = g.n, len(cost.placements)
     prio = upward_rank(cost) if priority is None else np.asarray(priority, dtype=np.float64)
@@ -58,6 +65,7 @@ def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None):
     wshare, wkey = cost.weight_share, g.weight_index
     in_edges = _in_edges(g)
     src, ebytes = g.edge_src, g.edge_bytes
+    bit_e = 8 * nop.energy_per_bit
     pi = np.zeros(n, dtype=np.int64)
     res = np.zeros(n, dtype=bool)
     start = np.zeros(n)
@@ -68,10 +76,13 @@ def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None):
     while heap:
         _, i = heapq.heappop(heap)
         arrive = np.zeros(P)
+        e_in = 0.0
         for k in in_edges[i]:
             s = src[k]
             h = hops[lead[pi[s]]]
             arrive = np.maximum(arrive, end[s] + np.where(h > 0, hop_t[lead[pi[s]]] + ebytes[k] / nop.link_bw, 0.0))
+            if energy_weight is not None:
+                e_in = e_in + ebytes[k] * bit_e * h
         avail = free[midx].max(axis=1)
         t0 = np.maximum(arrive, avail)
         key = wkey[i]
@@ -91,7 +102,11 @@ def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None):
                 f"streamed and no chiplet group has room left to keep them resident "
                 f"(weight capacity per chiplet {cost.weight_capacity.max():.4g} B)",
                 hint="use larger tensor-parallel groups, chiplets with more SRAM, or allow streaming from DRAM")
-        if energy_tiebreak:
+        if energy_weight is not None:
+            en = np.where(can_res, er[i], es[i]) + e_in
+            sc = np.where(np.isfinite(eft), en + energy_weight * eft, np.inf)
+            best = int(np.argmin(sc))
+        elif energy_tiebreak:
             near = np.nonzero(eft <= eft[best] * (1 + REL_TIE))[0]
             if near.size > 1:
                 en = np.where(can_res[near], er[i, near], es[i, near])
@@ -114,33 +129,67 @@ def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None):
     return pi, res, start
 
 
+def _decodings(cost, obj, label, pi, res, st):
+    """The three decodings of one HEFT placement: (label, pi, resident, start, objective) each."""
+    out = [(label, res, st)]
+    out.append((label + "+insertion", res, list_schedule(cost, pi, res, upward_rank(cost, pi, res))))
+    res2 = choose_residency(cost, pi)
+    out.append((label + "+residency", res2, list_schedule(cost, pi, res2, upward_rank(cost, pi, res2))))
+    return [(name, pi, r, s, objective_of(cost, pi, r, s, obj)) for name, r, s in out]
+
+
+def sweep_size(n: int) -> int:
+    """How many energy weights of `LAMBDAS` the sweep runs on n tasks (each is one more HEFT pass)."""
+    return int(min(len(LAMBDAS), max(1, SWEEP_TASKS // max(n, 1))))
+
+
+def candidates(problem: Problem) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]:
+    """Every schedule the greedy builds, best first: (label, placement_index, resident, start, objective).
+
+    1. HEFT (earliest finish time) over all placements and over single chiplets only, each decoded three ways.
+    2. For the EDP or energy objective, an energy-aware sweep on the better of the two placement sets: HEFT
+       with each task minimising `energy + w * finish` for w = lam * E / T, E and T the energy and makespan of
+       the best HEFT schedule (lam = 1 prices a finish-time delay as if it delayed the makespan; smaller lam
+       trades time for energy on tasks with slack). `sweep_size(n)` weights of `LAMBDAS`, so the cost stays
+       linear in the graph size.
+    """
+    cost, obj = problem.cost, problem.objective
+    rank = upward_rank(cost)
+    masks = [("", None)]
+    single = cost.group_size == 1
+    if single.any() and not single.all():
+        masks.append(("single-chiplet ", single))
+    out = []
+    for label, allowed in masks:
+        pi, res, st = heft(cost, rank, allowed=allowed)
+        out += [c + (allowed,) for c in _decodings(cost, obj, label + "heft", pi, res, st)]
+    out.sort(key=lambda c: c[4])
+    if obj != "latency":
+        _, pi, res, st, _, allowed = out[0]
+        T = makespan_of(cost, pi, res, st)
+        E = objective_of(cost, pi, res, st, "energy")
+        label = "single-chiplet " if allowed is not None else ""
+        for lam in LAMBDAS[:sweep_size(cost.graph.n)]:
+            if T <= 0:
+                break
+            p2, r2, s2 = heft(cost, rank, allowed=allowed, energy_weight=lam * E / T)
+            out += [c + (allowed,) for c in _decodings(cost, obj, f"{label}heft-energy(lam={lam:g})", p2, r2, s2)]
+        out.sort(key=lambda c: c[4])
+    return [c[:5] for c in out]
+
+
 def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
     t_begin = time.perf_counter()
     cost, obj = problem.cost, problem.objective
     if problem.graph.n == 0:
         sched = materialize(cost, [], [], [])
         return SolveResult(sched, "heuristic", 0.0, solver="greedy", message="empty graph")
-    rank = upward_rank(cost)
-    masks = [("", None)]
-    single = cost.group_size == 1
-    if single.any() and not single.all():
-        masks.append(("single-chiplet ", single))
-    trace, best, best_val = [], None, np.inf
-    for label, allowed in masks:
-        pi, res, st = heft(cost, rank, allowed=allowed)
-        cands = [("heft", res, st)]
-        cands.append(("heft+insertion", res, list_schedule(cost, pi, res, upward_rank(cost, pi, res))))
-        res2 = choose_residency(cost, pi)
-        cands.append(("heft+residency", res2, list_schedule(cost, pi, res2, upward_rank(cost, pi, res2))))
-        for name, r, s in cands:
-            v = objective_of(cost, pi, r, s, obj)
-            if v < best_val:
-                best, best_val = (label + name, pi, r, s), v
-                trace.append((time.perf_counter() - t_begin, float(v)))
-    name, pi, r, s = best
+    cands = candidates(problem)
+    name, pi, r, s, v = cands[0]
+    trace = [(time.perf_counter() - t_begin, float(v))]
     sched = materialize(cost, pi, r, s)
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace),
-                       stats={"decoding": name, "placements": len(cost.placements),
+                       stats={"decoding": name, "placements": len(cost.placements), "candidates": len(cands),
                               "resident_tasks": int(np.sum(r))},
-                       message=f"HEFT earliest-finish-time list schedule ({name})", solver="greedy",
+                       message=f"HEFT list schedule ({name})", solver="greedy",
                        wall_time=time.perf_counter() - t_begin)
