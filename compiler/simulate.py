@@ -502,3 +502,53 @@ def _shift(start: float, sched_start: float, sched_end: float) -> float:
     """End of an item of the scheduled duration started at `start`: exactly `sched_end` when it starts on time
     (start + (end - start) can differ from end by one ulp)."""
     return sched_end if start == sched_start else start + (sched_end - sched_start)
+
+
+# ---- outputs ---------------------------------------------------------------------------------------------
+SIM_FILES = ("simulated.json", "trace.json")
+
+
+def trace_document(doc: dict, res: SimResult) -> dict:
+    """Chrome trace of the replay: one track per chiplet (pid 1) with the simulated task times, one per
+    directed link (pid 2) with the simulated transfer times (`ts`/`dur` in microseconds)."""
+    from mapc.compiler.emit import PID_CHIPLETS, PID_LINKS
+
+    us = 1e6
+    ev: list[dict] = [{"ph": "M", "pid": PID_CHIPLETS, "tid": 0, "ts": 0, "name": "process_name",
+                       "args": {"name": f"chiplets ({doc['hardware']['name']}, simulated)"}},
+                      {"ph": "M", "pid": PID_LINKS, "tid": 0, "ts": 0, "name": "process_name",
+                       "args": {"name": "NoP links (simulated)"}}]
+    for t in doc["tasks"]:
+        i = t["id"]
+        args = {"task": i, "scheduled_start_s": t["start"], "scheduled_end_s": t["end"],
+                "delay_s": res.task_end[i] - t["end"]}
+        for c in t["chiplets"]:
+            ev.append({"name": t.get("name", str(i)), "cat": f"{t.get('model', '')}/{t.get('phase', '')}", "ph": "X",
+                       "pid": PID_CHIPLETS, "tid": c, "ts": res.task_start[i] * us,
+                       "dur": (res.task_end[i] - res.task_start[i]) * us, "args": args})
+    tids: dict = {}
+    for j, x in enumerate(doc["transfers"]):
+        r = x["route"]
+        for u, v in zip(r, r[1:]):
+            tid = tids.setdefault((u, v), len(tids))
+            ev.append({"name": f"{x['src_task']}->{x['dst_task']}", "cat": "transfer", "ph": "X", "pid": PID_LINKS,
+                       "tid": tid, "ts": res.transfer_start[j] * us,
+                       "dur": (res.transfer_end[j] - res.transfer_start[j]) * us, "args": {"bytes": x["bytes"]}})
+    for (u, v), tid in tids.items():
+        ev.append({"ph": "M", "pid": PID_LINKS, "tid": tid, "ts": 0, "name": "thread_name",
+                   "args": {"name": f"link {u}->{v}"}})
+    return {"traceEvents": ev, "displayTimeUnit": "ms"}
+
+
+def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source: str = "") -> list[str]:
+    """Write simulated.json (`SimResult.to_dict` + the source path) and trace.json atomically into out_dir."""
+    from mapc.compiler.emit import jsonable, write_dir_atomic
+
+    def build(tmp: Path) -> None:
+        body = {"source": str(source), **res.to_dict()}
+        (tmp / "simulated.json").write_text(json.dumps(jsonable(body), indent=1, allow_nan=False) + "\n",
+                                            encoding="utf-8")
+        (tmp / "trace.json").write_text(json.dumps(jsonable(trace_document(doc, res)), separators=(",", ":"),
+                                                   allow_nan=False), encoding="utf-8")
+
+    return write_dir_atomic(out_dir, build, SIM_FILES)

@@ -1,4 +1,4 @@
-"""The `mapc` command line: compile, check, presets, models.
+"""The `mapc` command line: compile, check, simulate, policy, compare, bench, presets, models.
 
 `main(argv)` never raises: user errors (`MapcError`) print `file:line:col: error: ...` with the source line and a
 caret to stderr and return their exit code; anything else is a bug and returns 70 with a one-line report
@@ -39,6 +39,8 @@ examples:
   mapc compile model.dsl --hw mcm6x6            writes ./model.schedule/
   mapc compile examples/llama2_7b_chat.dsl --hw mcm6x6 --solver greedy -o out/
   mapc check model.dsl
+  mapc simulate model.schedule/schedule.json    replay with link/DRAM contention
+  mapc policy examples/decode_pim.dsl --hw npu-pim
   mapc presets
   mapc models path/to/config.json
 """
@@ -169,6 +171,101 @@ def cmd_check(args) -> int:
     if hw is not None:
         parts.append(f"hardware {hw.name} ({hw.n} chiplets)")
     print(f"ok: {args.file}: " + "; ".join(parts))
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    """`mapc simulate SCHEDULE.json`: replay with link/DRAM contention, compare with the schedule's makespan."""
+    from mapc.compiler import simulate as sim
+    from mapc.compiler.emit import check_output_dir, fmt_si
+
+    if args.out is not None:
+        check_output_dir(args.out)
+        if Path(args.out).resolve() == Path(args.schedule).resolve().parent:
+            raise MapcError(f"-o {args.out} is the folder of {args.schedule}: its trace.json would be replaced",
+                            hint="pass another directory, e.g. -o sim/")
+    doc = sim.load_schedule(args.schedule)
+    res = sim.simulate(doc, contention=not args.no_contention)
+    files = sim.write_outputs(args.out, doc, res, args.schedule) if args.out is not None else []
+    body = res.to_dict(top=args.top)
+    if args.json:
+        _print_json({"ok": True, "command": "simulate", "schedule": str(args.schedule), "files": files,
+                     **{k: v for k, v in body.items() if k not in ("tasks", "transfers", "resources")},
+                     "tasks": sorted(body["tasks"], key=lambda r: -r["delay_s"])})
+        return EXIT_OK
+    from rich import box
+    from rich.table import Table
+    con = _console()
+    head = Table(title=f"mapc simulate {args.schedule}", show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("hardware", f"{doc['hardware']['name']} ({len(doc['hardware']['chiplets'])} chiplets), "
+                             f"{len(doc['tasks'])} tasks, {len(doc['transfers'])} transfers")
+    head.add_row("scheduled makespan", fmt_si(res.schedule_makespan, "s"))
+    head.add_row("simulated makespan", f"{fmt_si(res.makespan, 's')} ({res.slowdown:.4f}x"
+                                       + (", contention off)" if args.no_contention else ")"))
+    head.add_row("tasks delayed", f"{body['tasks_delayed']} (max {fmt_si(body['max_task_delay_s'], 's')}, "
+                                  f"max stretch {body['max_stretch']:.3f}x)")
+    con.print(head)
+    top = res.contended(args.top)
+    if top:
+        t = Table(title="most contended links / DRAM channels", box=box.SIMPLE_HEAD)
+        for col in ("resource", "kind", "peak util", "mean util", "busy", "shared", "max flows", "bytes"):
+            t.add_column(col, justify="left" if col in ("resource", "kind") else "right")
+        for r in top:
+            t.add_row(r.name, r.kind, f"{r.peak_utilisation:.1%}", f"{r.mean_utilisation:.1%}", fmt_si(r.busy_s, "s"),
+                      fmt_si(r.shared_s, "s"), str(r.max_flows), fmt_si(r.bytes, "B"))
+        con.print(t)
+    else:
+        print("no link or DRAM channel was shared by two flows at once")
+    rows = sorted((r for r in body["tasks"] if r["delay_s"] > 0), key=lambda r: -r["delay_s"])[:args.top]
+    if rows:
+        t = Table(title=f"most delayed tasks (of {body['tasks_delayed']})", box=box.SIMPLE_HEAD)
+        for col in ("task", "name", "scheduled end", "simulated end", "delay", "stretch"):
+            t.add_column(col, justify="left" if col == "name" else "right")
+        for r in rows:
+            t.add_row(str(r["id"]), r["name"], fmt_si(r["end"], "s"), fmt_si(r["sim_end"], "s"),
+                      fmt_si(r["delay_s"], "s"), f"{r['stretch']:.3f}x")
+        con.print(t)
+    if files:
+        print(f"wrote {', '.join(files)}")
+    return EXIT_OK
+
+
+def cmd_policy(args) -> int:
+    """`mapc policy FILE --hw HW`: PIM dispatch thresholds per kernel class and decoding width
+    (`mapc.compiler.policy.policy_for_file`)."""
+    from mapc.compiler import policy as pol_mod
+
+    widths, batches, cmp = (pol_mod._int_list(a) for a in (args.widths, args.batches, args.compare))
+    if args.out is not None:
+        from mapc.compiler.emit import check_output_dir
+        check_output_dir(args.out)
+    with _progress(not args.json, f"reading {args.file}") as progress:
+        pol, rows, files = pol_mod.policy_for_file(args.file, args.hw, args.out, model=args.model, widths=widths,
+                                                   batches=batches, compare_batches=cmp, progress=progress)
+    if args.json:
+        _print_json({"ok": True, "command": "policy", "files": files, "policy": pol.to_dict(), "comparison": rows})
+        return EXIT_OK
+    from rich import box
+    from rich.table import Table
+    classes = list(dict.fromkeys(r.op_class for r in pol.rules))
+    t = Table(title=f"{pol.model} on {pol.hardware}: run on PIM while batch < N", box=box.SIMPLE_HEAD)
+    t.add_column("width", justify="right")
+    for c in classes:
+        t.add_column(c, justify="right")
+    for w in pol.widths:
+        th = {r.op_class: r for r in pol.rules if r.width == w}
+        t.add_row(str(w), *(str(th[c].pim_below_batch) + ("" if th[c].monotone else "*") if c in th else "-"
+                            for c in classes))
+    _console().print(t)
+    if any(not r.monotone for r in pol.rules):
+        print("* not monotone in batch: see pim_batches in policy.json")
+    if rows:
+        print(f"decode step, width 1: dynamic vs all-on-NPU x{pol_mod.geomean(r['speedup_vs_npu'] for r in rows):.2f},"
+              f" vs all-on-PIM x{pol_mod.geomean(r['speedup_vs_pim'] for r in rows):.2f} (geomean over batches "
+              f"{','.join(str(r['batch']) for r in rows)})")
+    print("wrote " + ", ".join(files))
     return EXIT_OK
 
 
@@ -363,6 +460,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Hugging Face config.json (read locally)")
     m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     m.set_defaults(func=cmd_models)
+
+    sm = sub.add_parser("simulate", help="replay a schedule.json with NoP link and DRAM contention",
+                        description="Replay SCHEDULE (a schedule.json written by `mapc compile`, read alone) as a "
+                                    "discrete-event simulation in which transfers share NoP links and tasks share "
+                                    "DRAM channels (max-min fair), and compare its makespan with the schedule's.",
+                        epilog=EPILOG, formatter_class=fmt)
+    sm.add_argument("schedule", type=nonempty, metavar="SCHEDULE.json", help="schedule.json from `mapc compile`")
+    sm.add_argument("-o", "--out", type=nonempty, metavar="DIR", help="also write simulated.json and trace.json here")
+    sm.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows of the tables (default 10)")
+    sm.add_argument("--no-contention", action="store_true",
+                    help="give every flow its full bandwidth (the solvers' model; reproduces the schedule)")
+    sm.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    sm.set_defaults(func=cmd_simulate)
+
+    po = sub.add_parser("policy", help="PIM dispatch policy: per kernel class and width, the batch below which it "
+                                       "runs on PIM (policy.json)", epilog=EPILOG, formatter_class=fmt)
+    po.add_argument("file", type=nonempty, help="mapc source file serving a decoder model")
+    po.add_argument("--hw", type=nonempty, help="preset or hardware file (default: the file's hardware block)")
+    po.add_argument("-o", "--out", type=nonempty, metavar="DIR", help="output directory (default ./<stem>.policy/)")
+    po.add_argument("--model", default=None, help="served model to sweep (default: the first decoder)")
+    po.add_argument("--widths", default="1..8", help="decoding widths, e.g. 1..8 or 1,2,4 (default 1..8)")
+    po.add_argument("--batches", default="1..256", help="batch sizes swept (default 1..256)")
+    po.add_argument("--compare", default="1,2,4,8,16,32,64,128,256", help="batches of the dispatch comparison")
+    po.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    po.set_defaults(func=cmd_policy)
 
     from mapc.compiler import bench, compare          # compare/bench own their arguments and commands
     cp = sub.add_parser("compare", help="run several solvers with one budget: table, compare.csv/json, anytime.png",
