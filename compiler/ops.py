@@ -245,26 +245,5 @@ def cnn_segment(m: CNNModel, batch: int, first: int, last: int) -> tuple[Operato
 
 
 # ---- parameter counts ---------------------------------------------------------------------------------------
-
-def param_count(m: TransformerModel | CNNModel) -> int:
-    """Parameters of a model (embedding and untied LM head included, biases excluded)."""
-    if isinstance(m, CNNModel):
-        total = 0
-        for L in m.layers:
-            if L.kind == "conv":
-                total += L.out_ch * (L.in_ch // L.groups) * L.kh * L.kw
-            elif L.kind == "fc":
-                total += L.in_ch * L.in_h * L.in_w * L.out_ch
-        return total
-    h, hd = m.hidden, m.head_dim
-    attn = h * (m.heads * hd + 2 * m.kv_heads * hd) + m.heads * hd * h
-    mats = 3 if m.gated_ffn else 2
-    ffn = mats * h * m.ffn * (m.experts if m.experts > 0 else 1) + (h * m.experts if m.experts > 0 else 0)
-    per_layer = attn + ffn + 2 * h
-    head = 0 if m.encoder_only else h * m.vocab + h
-    return int(m.layers * per_layer + m.vocab * h + head)
-
-
-def weight_bytes(m: TransformerModel | CNNModel) -> float:
-    """Bytes of all parameters in the model's dtype."""
-    return float(param_count(m) * m.dtype_bytes)
+# One implementation, in the model zoo (it also serves `mapc models`); re-exported here for the lowering.
+from mapc.dsl.zoo import param_count, weight_bytes  # noqa: E402,F401
