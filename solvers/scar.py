@@ -33,6 +33,7 @@ import numpy as np
 
 from mapc.compiler.schedule import materialize
 from mapc.errors import InfeasibleError
+from mapc.solvers import greedy
 from mapc.solvers.baseline import split_counts
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.ga import REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, encoding
@@ -241,8 +242,11 @@ class Scar:
 
     def evaluate(self, plans):
         """(objective, pi, resident, start); objective inf when infeasible."""
+        return self.decode(self.placement(plans))
+
+    def decode(self, pi: np.ndarray):
+        """(objective, pi, resident, start) of a per-task placement: residency within SRAM, list schedule."""
         t = time.perf_counter()
-        pi = self.placement(plans)
         try:
             res = choose_residency(self.cost, pi)
             st = list_schedule(self.cost, pi, res)
@@ -287,6 +291,84 @@ class Scar:
             if not lo <= v <= hi:
                 return None
             pl.bounds[k] = v
+        return new
+
+
+class WindowSearch:
+    """Local search on a per-task placement vector (so it can start from any schedule, e.g. greedy's).
+
+    A *window* is a run of one micro-batch stream's consecutive layer units on the same placement; half the
+    time it is widened to every stream's tasks of those units on that placement (one resident weight group,
+    so residency sharing is kept). Moves: to a placement where the window's dynamic energy is lower (one of
+    the few cheapest; energy is the remaining EDP headroom once HEFT has packed the critical path), to one of
+    the least-loaded placements (busy time of its members), to a random placement, or swap two windows'
+    placements. `Scar.decode` prices the result; the caller keeps it only if the objective improves."""
+
+    def __init__(self, sc: Scar):
+        cost, enc = sc.cost, sc.enc
+        self.sc, self.cost, self.enc = sc, cost, enc
+        fin = np.isfinite(cost.lat_resident)
+        self.lat = np.where(fin, cost.lat_resident, cost.lat_stream)           # [n, P]
+        self.en = np.where(fin, cost.energy_resident, cost.energy_stream)
+        self.ok = np.isfinite(self.lat) & np.isfinite(self.en)
+        self.task_at = np.full((enc.n_streams, enc.n_units), -1, dtype=np.int64)
+        self.task_at[enc.stream, enc.unit] = np.arange(enc.unit.size)
+        self.singles = sc.chip_cols
+        self.members = cost.members.astype(np.float64)                       # [P, C]
+
+    def window(self, pi: np.ndarray, rng) -> np.ndarray:
+        enc = self.enc
+        i = int(rng.integers(pi.size))
+        s, u, p = int(enc.stream[i]), int(enc.unit[i]), int(pi[i])
+        row = self.task_at[s]
+        a = b = u
+        while a > 0 and row[a - 1] >= 0 and pi[row[a - 1]] == p and enc.unit_model[a - 1] == enc.unit_model[u]:
+            a -= 1
+        while b + 1 < row.size and row[b + 1] >= 0 and pi[row[b + 1]] == p and enc.unit_model[b + 1] == enc.unit_model[u]:
+            b += 1
+        if rng.random() < 0.5:
+            lo, hi = (a, b + 1) if rng.random() < 0.5 else (u, u + 1)
+            cols = self.task_at[:, lo:hi].ravel()
+            cols = cols[cols >= 0]
+            return cols[pi[cols] == p]
+        w = row[a:b + 1]
+        return w[w >= 0]
+
+    def neighbour(self, pi: np.ndarray, start: np.ndarray, rng) -> np.ndarray | None:
+        w = self.window(pi, rng)
+        p = int(pi[w[0]])
+        ok = self.ok[w].all(axis=0)
+        ok[p] = False
+        if not ok.any():
+            return None
+        r = rng.random()
+        new = pi.copy()
+        if r < 0.45:                                       # cheaper placement for the window
+            e = self.en[w].sum(axis=0)
+            cand = np.nonzero(ok & (e < e[p]))[0]
+            if not cand.size:
+                return None
+            cand = cand[np.argsort(e[cand], kind="stable")[:3]]
+            new[w] = int(cand[rng.integers(cand.size)])
+        elif r < 0.7:                                      # least-loaded placement
+            rows = np.arange(pi.size)
+            busy = self.members[pi].T @ self.lat[rows, pi]                  # [C] busy seconds per chiplet
+            load = np.where(ok, (self.members * busy).max(axis=1) + self.lat[w].sum(axis=0), np.inf)
+            cand = np.argsort(load, kind="stable")[:3]
+            cand = cand[np.isfinite(load[cand])]
+            new[w] = int(cand[rng.integers(cand.size)])
+        elif r < 0.9:                                      # random placement (single chiplets more often)
+            pool = self.singles if rng.random() < 0.6 else np.arange(ok.size)
+            pool = pool[ok[pool]]
+            if not pool.size:
+                return None
+            new[w] = int(pool[rng.integers(pool.size)])
+        else:                                              # swap with another window
+            w2 = self.window(pi, rng)
+            q = int(pi[w2[0]])
+            if q == p or not (self.ok[w, q].all() and self.ok[w2, p].all()):
+                return None
+            new[w], new[w2] = q, p
         return new
 
 
@@ -345,9 +427,20 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
             if r[0] < best[0]:
                 best, plans = r, cand
                 trace.append((time.perf_counter() - t0, float(best[0])))
+    scar_only = float(best[0])
+    start_from = "scar"
+    greedy_val = np.inf
+    try:                                                   # greedy's best schedule is a second starting point
+        _, gpi, gres, gst, greedy_val = greedy.candidates(problem)[0]
+    except InfeasibleError:
+        pass
+    plan_cap = cap // 2
+    if greedy_val < best[0]:
+        best, start_from, plan_cap = (greedy_val, gpi, gres, gst), "greedy", 0
+        trace.append((time.perf_counter() - t0, float(best[0])))
     initial = float(best[0])
     done = accepted = 0
-    while done < cap:
+    while done < plan_cap:                                 # window-plan moves (only when SCAR's plan leads)
         if time.perf_counter() >= deadline:
             stopped = True
             break
@@ -360,6 +453,21 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
             best, plans = r, cand
             accepted += 1
             trace.append((time.perf_counter() - t0, float(best[0])))
+    ws = WindowSearch(sc)
+    w_done = w_acc = 0
+    while np.isfinite(best[0]) and done + w_done < cap:    # per-task window moves from the best so far
+        if time.perf_counter() >= deadline:
+            stopped = True
+            break
+        cand = ws.neighbour(best[1], best[3], rng)
+        w_done += 1
+        if cand is None:
+            continue
+        r = sc.decode(cand)
+        if r[0] < best[0]:
+            best = r
+            w_acc += 1
+            trace.append((time.perf_counter() - t0, float(best[0])))
     val, pi, res, st = best
     if not np.isfinite(val):
         return SolveResult(None, "no_solution", None, solver="scar", wall_time=time.perf_counter() - t0,
@@ -368,11 +476,13 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
     stats = {"regions": [len(r) for r in regions], "stages": [len(p.bounds) for p in plans],
              "replicas": [len(p.chip) for p in plans], "configs_tried": configs, "moves": done,
              "moves_accepted": accepted, "move_cap": cap, "initial_objective": initial,
+             "scar_construction_objective": scar_only, "greedy_objective": float(greedy_val),
+             "started_from": start_from, "window_moves": w_done, "window_moves_accepted": w_acc,
              "evaluations": sc.evals, "evals_per_s": sc.evals / sc.t_eval if sc.t_eval > 0 else 0.0,
              "deterministic": bool(fixed and not stopped)}
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
                        message=f"{M} model region(s), windows {stats['stages']} x replicas {stats['replicas']}, "
-                               f"{accepted}/{done} local-search moves kept"
+                               f"best start {start_from}, {accepted}/{done} plan and {w_acc}/{w_done} window moves kept"
                                + (" (stopped by the time limit before the planned search ended: the result may "
                                   "differ between runs; raise --time-limit for a reproducible run)"
                                   if stopped else ""),
