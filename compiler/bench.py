@@ -74,10 +74,7 @@ def run(time_limit: float = 5.0, out: str | os.PathLike = "bench", quick: bool =
             if spec.workload is None:
                 skipped.append((path.name, preset, "no workload"))
                 continue
-            hw = driver.resolve_hardware(preset, spec)
-            validate = driver._validator()
-            if validate is not None:
-                validate(spec, hw)
+            hw = driver.hardware_for(spec, preset)
             problem = driver.build_problem(spec, hw)
             from mapc.compiler.evaluate import lower_bound
             lower_bound(problem.cost)                  # raises InfeasibleError when some task fits nowhere

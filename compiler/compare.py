@@ -63,7 +63,11 @@ def parse_solvers(text: str) -> list[str]:
     known = registry.names()
     bad = [s for s in names if s not in known]
     if bad:
-        raise MapcError(f"unknown solver(s): {', '.join(bad)}", hint="available solvers: " + ", ".join(known))
+        folded = {k.lower(): k for k in known}
+        fix = [f"{b!r} -> {folded[b.lower()]!r}" for b in bad if b.lower() in folded]
+        raise MapcError(f"unknown solver(s): {', '.join(bad)}",
+                        hint=(f"did you mean {', '.join(fix)}? (solver names are lower case) " if fix else "")
+                        + "available solvers: " + ", ".join(known))
     return list(dict.fromkeys(names))
 
 
@@ -246,11 +250,7 @@ def cli_main(args) -> int:
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.file).stem}.compare"
     check_output_dir(out)                      # before the solvers run, not after
     with _progress(not args.json, f"reading {args.file}") as progress:
-        spec = driver.load_spec(args.file)
-        hw = driver.resolve_hardware(args.hw, spec)
-        validate = driver._validator()
-        if validate is not None:
-            validate(spec, hw)
+        spec, hw = driver.load_inputs(args.file, args.hw)
         problem = driver.build_problem(spec, hw, objective=args.objective, segment=args.segment,
                                        progress=progress)
         rows = compare(problem, solvers, budget, progress=progress)

@@ -4,7 +4,8 @@
 commands (`mapc check`, `mapc compare`) can stop or start anywhere:
 
     spec = load_spec(path)                      # parse + resolve (mapc.dsl)
-    hw = resolve_hardware(arg, spec)            # preset name | file with a hardware block | the spec's own block
+    hw = hardware_for(spec, arg)                # preset name | file with a hardware block | the spec's own block,
+                                                # validated with the spec (load_inputs does both steps)
     problem = build_problem(spec, hw, objective="edp")   # lower + price
     result = solve(problem, "greedy", Budget(...))       # any registered solver, then `check`ed and evaluated
 
@@ -80,6 +81,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def _require_file(path: str | os.PathLike) -> Path:
+    if str(path).strip() == "":
+        raise MapcError("no source file given (an empty path)",
+                        hint="give the path of a mapc source file (e.g. examples/llama2_7b_chat.dsl)")
     p = Path(path)
     if not p.exists():
         raise MapcError(f"no such file: {path}", hint="give the path of a mapc source file (e.g. examples/*.dsl)")
@@ -127,6 +131,25 @@ def resolve_hardware(arg: str | None, spec=None):
     if looks_like_path:
         raise HardwareError(f"hardware file not found: {arg}", hint=f"or use a preset: {known}")
     return presets.get(arg)          # raises HardwareError with a close-match hint
+
+
+def hardware_for(spec, hw_arg: str | None, *, required: bool = True):
+    """`resolve_hardware(hw_arg, spec)` cross-checked against the spec (`mapc.dsl.validate`: stages <= chiplets,
+    ...). With `required=False`, None when neither `hw_arg` nor the spec names any hardware."""
+    if not required and hw_arg is None and getattr(spec, "hardware", None) is None:
+        return None
+    hw = resolve_hardware(hw_arg, spec)
+    validate = _validator()
+    if validate is not None:
+        validate(spec, hw)
+    return hw
+
+
+def load_inputs(path: str | os.PathLike, hw_arg: str | None, *, required: bool = True):
+    """(spec, hardware) of a source file: parse + resolve, pick the hardware, validate them together. The one
+    place `mapc compile`, `check`, `compare` and `bench` load their inputs."""
+    spec = load_spec(path)
+    return spec, hardware_for(spec, hw_arg, required=required)
 
 
 def group_sizes_for(spec, hw) -> tuple[int, ...]:
@@ -217,7 +240,9 @@ def solve(problem: Problem, solver: str, budget: Budget, progress: Progress = _n
     names = solver_names()
     if names and solver not in names:
         import difflib
-        close = difflib.get_close_matches(solver, names, n=1)
+        folded = {n.lower(): n for n in names}
+        close = ([folded[solver.strip().lower()]] if solver.strip().lower() in folded
+                 else difflib.get_close_matches(solver.lower(), names, n=1))
         raise MapcError(f"unknown solver {solver!r}",
                         hint=(f"did you mean {close[0]!r}? " if close else "") + "solvers: " + ", ".join(names))
     progress(f"solving with {solver} ({budget.time_limit:g} s budget)")
@@ -236,15 +261,12 @@ def solve(problem: Problem, solver: str, budget: Budget, progress: Progress = _n
 
 def verify(schedule, cost) -> None:
     """Raise `InvalidScheduleError` when the independent checker finds any violation."""
-    from mapc.compiler.check import MAX_LISTED, check
+    from mapc.compiler.check import check, report
 
     v = check(schedule, cost)
     if v:
-        lines = [f"  [{x.kind}] {x.message}" for x in v[:MAX_LISTED]]
-        if len(v) > MAX_LISTED:
-            lines.append(f"  ... and {len(v) - MAX_LISTED} more")
         raise InvalidScheduleError(f"the solver's schedule fails the checker ({len(v)} violation(s)); "
-                                   "nothing was written\n" + "\n".join(lines),
+                                   "nothing was written\n" + report(v),
                                    hint="this is a solver bug: please report it with the input file")
 
 
@@ -320,12 +342,8 @@ def compile_file(path: str | os.PathLike, hw_arg: str | None, solver: str = DEFA
     tm: dict[str, float] = {}
     t0 = time.perf_counter()
     progress(f"reading {path}")
-    spec = load_spec(path)
+    spec, hw = load_inputs(path, hw_arg)
     sha = file_sha256(path)
-    hw = resolve_hardware(hw_arg, spec)
-    validate = _validator()
-    if validate is not None:
-        validate(spec, hw)
     tm["load"] = time.perf_counter() - t0
     cr = compile_spec(spec, hw, solver, budget, objective, segment=segment, input_path=str(path),
                       input_sha256=sha, progress=progress, timings=tm)

@@ -145,13 +145,7 @@ def cmd_compile(args) -> int:
 def cmd_check(args) -> int:
     from mapc.compiler import driver
 
-    spec = driver.load_spec(args.file)
-    hw = None
-    if args.hw is not None or getattr(spec, "hardware", None) is not None:
-        hw = driver.resolve_hardware(args.hw, spec)
-        validate = driver._validator()
-        if validate is not None:
-            validate(spec, hw)
+    spec, hw = driver.load_inputs(args.file, args.hw, required=False)
     report = {"ok": True, "command": "check", "file": str(args.file), "models": sorted(spec.models),
               "workload": None, "tasks": None, "edges": None,
               "hardware": None if hw is None else {"name": hw.name, "chiplets": hw.n}}
