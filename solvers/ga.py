@@ -50,6 +50,7 @@ TOURNAMENT = 3
 P_CROSSOVER = 0.7
 GENERATIONS: int | None = None   # fixed generation count (overrides the budget-derived one) when set
 MAX_GENERATIONS = 2000
+CACHE_BYTES = 2e8        # decoded-genome cache: at most about this many bytes of (resident, start) arrays
 REF_TASK_S = 1.5e-5       # decode seconds per task per genome on the reference machine (shared 2-core VM: 6-15 us measured)
 REF_GENOME_S = 1e-3      # fixed decode seconds per genome (residency grouping, NumPy call overheads), same machine
 SAFETY = 1.5             # deterministic mode stops anyway after SAFETY x time_limit (a loaded machine must not
@@ -177,6 +178,12 @@ class Ops:
         self.allowed = allowed                                       # placement indices genes may take
         self.single = allowed[cost.group_size[allowed] == 1]
         self.same_model = [np.nonzero(enc.stream_model == enc.stream_model[s])[0] for s in range(enc.n_streams)]
+        fin = np.isfinite(cost.lat_resident)
+        en = np.where(fin, cost.energy_resident, cost.energy_stream)       # [n, P] resident where it can be
+        self.energy = np.where(np.isfinite(en) & np.isfinite(np.where(fin, cost.lat_resident, cost.lat_stream)),
+                               en, np.inf)
+        self.task_at = np.full((enc.n_streams, enc.n_units), -1, dtype=np.int64)
+        self.task_at[enc.stream, enc.unit] = np.arange(enc.unit.size)
         self.model_units = [np.nonzero(enc.unit_model == m)[0] for m in range(int(enc.unit_model.max()) + 1)]
 
     def random_placement(self) -> int:
@@ -206,8 +213,8 @@ class Ops:
     def mutate(self, B, X, K) -> None:
         """Apply 1-3 operators in place."""
         rng = self.rng
-        ops = (self.reassign, self.move_boundary, self.swap, self.copy_stream, self.priorities)
-        p = np.array([0.35, 0.2, 0.15, 0.15, 0.15])
+        ops = (self.reassign, self.move_boundary, self.swap, self.copy_stream, self.priorities, self.cheaper)
+        p = np.array([0.25, 0.15, 0.1, 0.1, 0.15, 0.25])
         for k in rng.choice(len(ops), size=int(rng.integers(1, 4)), p=p):
             ops[k](B, X, K)
 
@@ -231,6 +238,28 @@ class Ops:
         start, _ = self._segment(B, u)
         streams = self.same_model[s] if rng.random() < 0.3 else [s]
         X[streams, start] = self.random_placement()
+
+    def cheaper(self, B, X, K) -> None:
+        """Move a segment of one stream (or of every stream of its model) to one of the three placements where
+        its tasks' dynamic energy is lowest, if lower than where it is (energy is most of the EDP headroom)."""
+        rng, enc = self.rng, self.enc
+        s = int(rng.integers(enc.n_streams))
+        us = enc.stream_units[s]
+        u = int(us[rng.integers(us.size)])
+        a, b = self._segment(B, u)
+        streams = self.same_model[s] if rng.random() < 0.3 else np.array([s])
+        tasks = self.task_at[streams, a:b].ravel()
+        tasks = tasks[tasks >= 0]
+        if not tasks.size:
+            return
+        e = self.energy[tasks].sum(axis=0)
+        cur = e[X[s, a]]
+        cand = np.nonzero(e < cur)[0] if np.isfinite(cur) else np.nonzero(np.isfinite(e))[0]
+        cand = np.intersect1d(cand, self.allowed)
+        if not cand.size:
+            return
+        cand = cand[np.argsort(e[cand], kind="stable")[:3]]
+        X[streams, a] = int(cand[rng.integers(cand.size)])
 
     def move_boundary(self, B, X, K) -> None:
         """Move a segment boundary one unit left or right (keeping the segments' placements), or split/merge."""
@@ -330,14 +359,18 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     bnd[1:] = ub[1:] != ub[:-1]
     seeds.append(genome_from_placement(enc, pi_b, bnd) + (None,))
     incumbent = None                     # (value, pi, res, st, label)
-    try:
-        gr = greedy.solve(problem, budget)
-        pi_g = np.asarray(gr.schedule.placement_index)
-        seeds.append(genome_from_placement(enc, pi_g) + (None,))
-        incumbent = (float(gr.objective), pi_g, np.asarray(gr.schedule.resident),
-                     gr.schedule.start, "greedy seed")
+    try:                                 # greedy's schedules (HEFT and its energy-weighted sweep), best first
+        cands = greedy.candidates(problem)
     except InfeasibleError:
-        pass
+        cands = []
+    seen = set()
+    for label, pi_g, res_g, st_g, v in cands:
+        if incumbent is None:
+            incumbent = (float(v), pi_g, res_g, st_g, f"greedy seed {label}")
+        key = pi_g.tobytes()
+        if key not in seen and len(seen) < max(1, P // 3):
+            seen.add(key)
+            seeds.append(genome_from_placement(enc, pi_g) + (None,))
     Bs, Xs, Ks = [], [], []
     for B, X, _ in seeds:
         pi = decode_placements(enc, B[None], X[None])[0]
@@ -369,13 +402,40 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     t_eval = 0.0
     trace: list[tuple[float, float]] = []
 
+    cache: dict[bytes, tuple] = {}       # placement vector + keys -> (objective, resident, start)
+    cache_cap = max(64, int(CACHE_BYTES // (17 * n + 64)))
+    hits = 0
+
     def run(PB, PX, PK):
-        nonlocal evals, t_eval
+        """Decode and price a batch; genomes decoded before (same placements and keys) come from the cache."""
+        nonlocal evals, t_eval, hits
         t = time.perf_counter()
         PI = decode_placements(enc, PB, PX)
-        val, RES, ST = evaluate_batch(cost, PI, PK, obj)
+        G = PI.shape[0]
+        keys = [PI[j].tobytes() + PK[j].tobytes() for j in range(G)]
+        uniq: dict[bytes, int] = {}
+        new = []
+        for j, k in enumerate(keys):
+            if k not in cache and k not in uniq:
+                uniq[k] = len(new)
+                new.append(j)
+        if new:
+            v, r, s = evaluate_batch(cost, PI[new], PK[new], obj)
+        val = np.empty(G); RES = np.zeros((G, n), dtype=bool); ST = np.zeros((G, n))
+        for j, k in enumerate(keys):
+            if k in uniq:
+                x = uniq[k]
+                val[j], RES[j], ST[j] = v[x], r[x], s[x]
+                hits += new[x] != j
+            else:
+                val[j], RES[j], ST[j] = cache[k]
+                hits += 1
+        for k, x in uniq.items():
+            if len(cache) >= cache_cap:
+                break
+            cache[k] = (v[x], r[x], s[x])
         t_eval += time.perf_counter() - t
-        evals += len(val)
+        evals += G
         return val, PI, RES, ST
 
     def offer(val, PI, RES, ST, label):
@@ -424,6 +484,8 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     wall = time.perf_counter() - t0
     stats = {"population": P, "elite": E, "generations": done, "generation_cap": gens,
              "evaluations": evals, "evals_per_s": evals / t_eval if t_eval > 0 else 0.0,
+             "decodes": evals - hits, "cache_hits": hits,
+             "decodes_per_s": (evals - hits) / t_eval if t_eval > 0 else 0.0,
              "deterministic": bool(fixed and not stopped_by_time), "best_per_generation": best_per_gen,
              "units": enc.n_units, "streams": enc.n_streams, "best_from": label,
              "placements_used": int(np.unique(pi).size)}
