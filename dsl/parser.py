@@ -155,14 +155,30 @@ def _loc(file: str, node: Tree | Token) -> Loc:
 
 def _read(path: str, loc: Loc | None = None) -> str:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         raise error_at(f"file not found: {path}", loc) from None
     except IsADirectoryError:
         raise error_at(f"not a file: {path}", loc) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise error_at(f"cannot read {path}: {e}", loc) from None
+    except OSError as e:
+        raise error_at(f"cannot read {path}: {e.strerror or e}", loc) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, data, e) from None
+
+
+def _not_utf8(path: str, data: bytes, e: UnicodeDecodeError) -> DslError:
+    """An error at the line and column (in characters) of the first byte that is not UTF-8, showing that line."""
+    start = data.rfind(b"\n", 0, e.start) + 1
+    line = data.count(b"\n", 0, e.start) + 1
+    col = len(data[start:e.start].decode("utf-8")) + 1        # the bytes before e.start on this line are valid
+    end = data.find(b"\n", e.start)
+    text = data[start:end if end >= 0 else len(data)].decode("utf-8", errors="replace").rstrip("\r")
+    return DslError(f"not UTF-8 text: byte 0x{data[e.start]:02X} cannot be decoded", loc=Loc(path, line, col),
+                    source_line=text, hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`); "
+                                           "mapc source files are UTF-8")
 
 
 def parse_with_imports(text: str, file: str) -> list[tuple[str, Tree]]:

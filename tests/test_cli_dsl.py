@@ -102,3 +102,20 @@ def test_check_examples(capsys, path):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["ok"] and (doc["tasks"] is None or doc["tasks"] > 0)
+
+
+def test_non_utf8_source_names_line_and_column(tmp_path, capsys):
+    """A Latin-1 byte is reported at its line and column (in characters), with the line and a UTF-8 hint;
+    also when the bad file is imported."""
+    bad = tmp_path / "latin1.dsl"
+    bad.write_bytes(TINY.encode() + "# d\u00e9j\u00e0 vu\n".encode("utf-8") + "# caf\u00e9\n".encode("latin-1"))
+    line = TINY.count("\n") + 2
+    assert cli.main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"latin1.dsl:{line}:6: error: not UTF-8 text: byte 0xE9" in err
+    assert "save the file as UTF-8" in err and "# caf" in err and "codec" not in err
+    top = tmp_path / "top.dsl"
+    top.write_text('import "latin1.dsl"\n')
+    assert cli.main(["check", str(top), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["error"]["line"], doc["error"]["col"]) == (line, 6) and doc["error"]["file"].endswith("latin1.dsl")
