@@ -334,3 +334,53 @@ def test_check_command(capsys, fake_source):
     assert code == 0 and doc["ok"] and doc["workload"] == "chat" and doc["tasks"] > 0 and doc["hardware"] is None
     code, out, _ = run(capsys, "check", "model.dsl", "--hw", "npu4x4")
     assert code == 0 and out.startswith("ok: model.dsl") and "npu4x4" in out
+
+
+# ---- review cleanups: one input loader, solver-name case, empty path, policy ----------------------------------
+from pathlib import Path as _Path
+
+_EX = _Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_wrong_case_solver_suggests_lower_case(capsys):
+    code, _, err = run(capsys, "compile", str(_EX / "arvr_mix.dsl"), "--hw", "mcm6x6", "--solver", "GA", "-o", "x")
+    assert code == 2 and "did you mean 'ga'?" in err
+    code, _, err = run(capsys, "compare", str(_EX / "arvr_mix.dsl"), "--solvers", "GA,greedy")
+    assert code == 2 and "'ga'" in err and "lower case" in err
+
+
+def test_empty_source_path_has_a_clear_message():
+    with pytest.raises(MapcError, match="no source file given"):
+        driver.load_spec("")
+
+
+def test_load_inputs_validates_spec_with_hardware(monkeypatch):
+    calls = []
+    monkeypatch.setattr(driver, "_validator", lambda: lambda spec, hw: calls.append((spec.file, hw.name)))
+    spec, hw = driver.load_inputs(_EX / "arvr_mix.dsl", "mcm6x6")
+    assert hw.name == "mcm6x6" and calls == [(spec.file, "mcm6x6")]
+    spec, hw = driver.load_inputs(_EX / "arvr_mix.dsl", None, required=False)   # no hardware block, no --hw
+    assert hw is None and len(calls) == 1
+    with pytest.raises(HardwareError, match="no hardware given"):
+        driver.load_inputs(_EX / "arvr_mix.dsl", None)
+
+
+def test_verify_lists_violations_with_check_report(monkeypatch):
+    from mapc.compiler import check as chk
+    vs = [chk.Violation("overlap", f"v{i}", (i,)) for i in range(chk.MAX_LISTED + 3)]
+    monkeypatch.setattr(chk, "check", lambda s, c: vs)
+    with pytest.raises(driver.InvalidScheduleError) as e:
+        driver.verify(None, None)
+    assert chk.report(vs) in e.value.message and "... and 3 more" in e.value.message
+
+
+def test_policy_command(tmp_path, capsys):
+    code, out, _ = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "1",
+                       "--batches", "1..4", "--compare", "1", "--json", "-o", str(tmp_path / "p"))
+    doc = json.loads(out)
+    assert code == 0 and doc["command"] == "policy" and doc["policy"]["schema"] == "mapc.policy/1"
+    assert (tmp_path / "p" / "policy.json").is_file() and doc["policy"]["widths"] == [1]
+    code, _, err = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "x")
+    assert code == 2 and "expected integers" in err
+    code, _, err = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "nope")
+    assert code == 2 and "Traceback" not in err
