@@ -18,11 +18,14 @@ scheduling, which is the cost (measured in `stats["evals_per_s"]`).
 
 Search: tournament selection (size 3), segment-wise crossover (a contiguous unit range, all its genes, or a
 set of streams, from the second parent), mutation operators (reassign a segment, move a segment boundary,
-swap two placements, copy one micro-batch's mapping to another, perturb priority keys), elitism (the best
-`elite` genomes survive unchanged, so the best objective never gets worse). The initial population holds the
-baseline (even layer pipeline) mapping, the greedy (HEFT) schedule, mutated copies of both and random genomes.
-The incumbent is the best schedule seen, seeds included (the greedy seed enters with the objective of its
-own decoding, so `ga` is never worse than `greedy`).
+swap two placements, copy one micro-batch's mapping to another, perturb priority keys, move a segment to one
+of the placements where its tasks' dynamic energy is lowest), elitism (the best `elite` genomes survive
+unchanged, so the best objective never gets worse). The initial population holds the baseline (even layer
+pipeline) mapping, up to population/3 distinct greedy schedules (HEFT and its energy-weighted sweep,
+`greedy.candidates`), mutated copies of these and random genomes. The incumbent is the best schedule seen,
+seeds included (greedy's best enters with the objective of its own decoding, so `ga` is never worse than
+`greedy`). Decoded genomes are cached by (placement vector, keys) bytes, so elites and no-op mutations are not
+decoded twice; stats give evaluations (incl. cache hits), decodes, and both per second.
 
 Determinism: with `budget.deterministic` (the default) the number of generations is fixed in advance from
 the budget and the problem size, `generations = clamp(time_limit / (population * (REF_GENOME_S + n_tasks * REF_TASK_S)))`,

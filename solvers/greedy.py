@@ -11,7 +11,14 @@ Because micro-batches are separate tasks, they spread over chiplets and pipeline
 HEFT's per-task choice is myopic about tensor-parallel groups (a group finishes one task sooner but blocks
 all its members), so it runs twice: over all placements and over single chiplets only. Each run's
 placements are decoded three ways: the greedy's own times, a re-run of `list_schedule` with gap insertion,
-and `choose_residency` + `list_schedule`; the best of the six by `problem.objective` is kept.
+and `choose_residency` + `list_schedule`.
+
+EDP-aware sweep (objective edp or energy): HEFT minimises time only, and most of its EDP headroom is energy
+(cheaper placements exist but are a little slower). So, on the better placement set, HEFT is re-run with each
+task taking the placement that minimises `energy + w * finish time` for w = lam * E / T (E, T of the best HEFT
+schedule; lam = 1 values a finish-time delay as a makespan delay, smaller lam spends slack on energy), for up
+to five lam in `LAMBDAS` (fewer on large graphs, `sweep_size`), each decoded the three ways. The best of all
+candidates by `problem.objective` is kept; `candidates(problem)` returns them all (GA and SCAR seed from it).
 """
 
 from __future__ import annotations

@@ -93,3 +93,28 @@ def test_llama_example_evals_per_s():
     print(f"\nGA on llama2_7b_chat/mcm6x6: {p.graph.n} tasks, {r.stats['evals_per_s']:.0f} evaluations/s, "
           f"{r.stats['generations']} generations")
     assert check(r.schedule, p.cost) == []
+
+
+def test_cache_counts_and_determinism(problem):
+    a = ga.solve(problem, Budget(time_limit=5, seed=4), population=10, generations=8)
+    b = ga.solve(problem, Budget(time_limit=5, seed=4), population=10, generations=8)
+    s = a.stats
+    assert s["decodes"] + s["cache_hits"] == s["evaluations"] and s["decodes"] > 0
+    assert s["evaluations"] == 10 + 8 * (10 - ga.ELITE)
+    assert a.objective == b.objective and s["cache_hits"] == b.stats["cache_hits"]
+
+
+def test_cheaper_mutation_lowers_segment_energy(problem):
+    cost = problem.cost
+    enc = ga.encoding(problem.graph)
+    rng = np.random.default_rng(0)
+    ops = ga.Ops(cost, enc, rng, np.arange(len(cost.placements)))
+    pi0 = np.full(problem.graph.n, int(np.argmax(ops.energy.sum(axis=0))), dtype=np.int64)   # costliest
+    B, X = ga.genome_from_placement(enc, pi0)
+    K = np.zeros(problem.graph.n)
+    e = lambda pi: ops.energy[np.arange(pi.size), pi].sum()
+    e0 = e(pi0)
+    for _ in range(20):
+        ops.cheaper(B, X, K)
+    e1 = e(ga.decode_placements(enc, B[None], X[None])[0])
+    assert e1 < e0
