@@ -4,7 +4,10 @@ A placement is a group of k chiplets (`group_tiles`); a task placed there is spl
 parallelism). Per operator and member chiplet:
 
 * Compute (`mapc.hw.dataflow`): GEMM-like operators (gemm, moe_gemm, conv, attn_score, attn_value) are tiled
-  onto the member's PE array by its dataflow (ws / os / rs, fill and drain included). The split is along
+  onto the member's PE array by its dataflow (ws / os / rs; the stationary operand is double-buffered, so a
+  tile's reload hides behind the previous tile's stream, and fill/drain is paid once per operator: a decode
+  GEMV is paced by the R-cycle weight reload, i.e. C weights per cycle, which on the NPU presets is faster than
+  the core's HBM share, so fp16 decode is DRAM-bound). The split is along
   `count` (heads, experts, groups) when count >= k, else along N (column-parallel). Non-GEMM operators run on a
   C-lane vector datapath with flops / k each. If the chiplet type gives `sram_bw`, the buffer traffic of the
   dataflow also bounds the time (`max(cycles / f, traffic / sram_bw)`). A mixed group (e.g. a 2x2 block across

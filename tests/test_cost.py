@@ -246,6 +246,22 @@ def test_llama2_7b_decode_is_never_faster_than_weights_over_dram_bandwidth(name)
     assert step >= weights / (hw.dram_bandwidth + sum(u.bandwidth for u in hw.pim))
 
 
+def test_decode_is_dram_bound_and_prefill_compute_bound_on_npu4x4():
+    """Double-buffered weights: a batch-16 fp16 decode layer streams its weights faster than HBM delivers them,
+    a 2048-token prefill layer is compute-bound at near peak."""
+    hw = get("npu4x4")
+    dec = Task(0, "dec", "llama2_7b", "decode", 0, (0, 0), llama_layer_ops(batch=16, seq=1, context=1024), "k0")
+    pre = Task(1, "pre", "llama2_7b", "prefill", 0, (0, 0), llama_layer_ops(batch=1, seq=2048, context=0), "k1")
+    cm = CostModel(hw, ExecutionGraph((dec, pre), ()), group_sizes=(4,), pim="off")
+    bd = cm.breakdown(False)
+    assert (bd["memory"][0] > 1.2 * bd["compute"][0]).all()          # was compute-bound (2x memory) before
+    assert (bd["compute"][1] > 2 * bd["memory"][1]).all()
+    t = hw.chiplets[0].type
+    peak = 4 * t.pe_rows * t.pe_cols * t.freq * 2                      # FLOP/s of a 4-core group
+    gemm_flops = sum(o.flops for o in pre.ops if o.kind == "gemm")
+    assert gemm_flops / peak <= bd["compute"][1].min() < 1.25 * float(sum(o.flops for o in pre.ops)) / peak
+
+
 # ---- speed ---------------------------------------------------------------------------------------------------
 def test_ten_thousand_tasks_price_well_under_a_second():
     g = synthetic_graph(10_000)
