@@ -126,27 +126,34 @@ def max_min_fair(caps: list[float], uses: list[tuple], capacity: dict) -> list[f
     capacities (B/s). Returns one rate per flow."""
     n = len(caps)
     rate = [0.0] * n
-    free = dict(capacity)
     users: dict = defaultdict(list)
     for f, rs in enumerate(uses):
         for r in rs:
             users[r].append(f)
+    free = {r: float(capacity[r]) for r in users}
+    cnt = {r: len(fs) for r, fs in users.items()}          # unfrozen flows per resource
     active = set(range(n))
+    level = 0.0                                            # the common rate of every unfrozen flow
     while active:
-        cnt = {r: sum(1 for f in fs if f in active) for r, fs in users.items()}
-        step = min((caps[f] - rate[f] for f in active), default=math.inf)
+        step = min(caps[f] for f in active) - level
         for r, c in cnt.items():
             if c:
                 step = min(step, free[r] / c)
         step = max(step, 0.0)
-        for f in active:
-            rate[f] += step
+        level += step
         for r, c in cnt.items():
-            free[r] -= step * c
+            if c:
+                free[r] -= step * c
         full = {r for r, c in cnt.items() if c and free[r] <= REL_TOL * capacity[r]}
-        done = {f for f in active if caps[f] - rate[f] <= REL_TOL * caps[f] or any(r in full for r in uses[f])}
+        done = {f for f in active if caps[f] - level <= REL_TOL * caps[f]}
+        for r in full:
+            done.update(f for f in users[r] if f in active)
         if not done:           # cannot happen (the step hit some bound); guard against float stalls
-            break
+            done = set(active)
+        for f in done:
+            rate[f] = min(level, caps[f])
+            for r in uses[f]:
+                cnt[r] -= 1
         active -= done
     return rate
 
