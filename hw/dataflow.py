@@ -9,8 +9,8 @@ Accelerators using SCALE-Sim", ISPASS 2020) charges each tile ("fold") 2R + C + 
 stationary operand (or drain the stationary outputs), S streamed rows, R + C - 2 of pipeline fill and drain.
 Summing that per tile leaves the array idle during every reload, so a batch-16 decode GEMV on a 128 x 128 array
 would run at ~4% of peak. Real weight-stationary arrays double-buffer the stationary operand: the TPU's matrix
-unit "holds one 64 KiB tile of weights plus one for double-buffering (to hide the 256 cycles it takes to shift
-a tile in)" (Jouppi et al., "In-Datacenter Performance Analysis of a Tensor Processing Unit", ISCA 2017, sec. 2),
+unit holds one 64 KiB weight tile plus a second one for double-buffering, which hides the 256 cycles a tile
+takes to shift in (Jouppi et al., "In-Datacenter Performance Analysis of a Tensor Processing Unit", ISCA 2017),
 and the next tile's data enters right behind the current one, so the systolic skew is paid once. Modelled here
 for every dataflow, with the analogous overlap for os (a tile's R-cycle output drain overlaps the next tile's
 K-stream: double-buffered output registers) and rs (the next input tile preloads while the current one
@@ -19,11 +19,12 @@ streams):
     cycles = (2R + C - 2) + S + (n - 1) * max(S, R)        (0 when n = 0)
 
 i.e. the first tile exactly as SCALE-Sim's fold (R preload / drain + S + R + C - 2 fill and drain, once per
-operator), then each further tile costs max(S, R): its stream, or the R-cycle reload/drain hidden behind the
-previous stream when that stream is shorter. A single tile (n = 1) is SCALE-Sim's fold unchanged, and a long
-operator runs at (S / max(S, R)) of the tiles' occupancy: a prefill GEMM (S = thousands of tokens) is at peak,
-a decode GEMV (S = M = batch < R) is paced by the R-cycle weight reload: C weights per cycle, i.e. at
-batch / R of peak, which on the presets makes decode DRAM-bound as on real NPUs.
+operator), then each further tile costs max(S, R): its stream when S >= R (the next tile's reload hides
+behind it), else the R-cycle reload / drain it waits for. A single tile (n = 1) is SCALE-Sim's fold unchanged,
+and a long operator keeps S / max(S, R) of its tiles' occupancy: a prefill GEMM (S = thousands of tokens) is at
+peak, a decode GEMV (S = M = batch < R) is paced by the weight reload, C weights per cycle, i.e. batch / R of
+peak. On the NPU presets (128 x 128 at 1 GHz: 128 fp16 weights per cycle = 256 GB/s per core, against a
+168 GB/s HBM share) that makes fp16 decode DRAM-bound, as on real NPUs.
 
 weight-stationary (ws, TPU-like): a K x N weight tile sits in the array (K on rows, N on columns); the M input
 rows stream through it.
