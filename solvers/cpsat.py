@@ -45,9 +45,11 @@ SMALL_TASKS = 40   # whole model up to here (and SMALL_OPTIONS); the chain decom
 SMALL_OPTIONS = 2_500
 HINT_S_PER_OPTION = 1e-5   # budget seconds charged per (task x placement) for the heuristic hints in
                            # deterministic mode (measured: greedy+baseline on 384 tasks x 54 placements ~0.2 s)
-DET_PER_S = 0.025  # deterministic seconds granted per budget second. Measured on the shared 2-core machine
-                   # (load ~3): CP-SAT advances 0.02-0.07 deterministic s per wall s (presolve-heavy small
-                   # models at the low end), so the deterministic limit binds first and runs end near budget
+DET_PER_S = 0.05   # deterministic seconds granted per budget second (single worker). Measured on the shared 2-core
+                   # machine: one CP-SAT worker advances 0.03-0.12 deterministic s per wall s (0.03 on the
+                   # presolve-heavy 48-task windows of llama2_7b_chat under load 3.5, 0.05-0.12 on whole models
+                   # and idle), so runs use ~50-90 % of the budget; where a worker is slower than 0.05 (those llama2
+                   # windows under load) the wall cap binds first and determinism is lost (stats "calls" show it)
 
 
 # ---- diagnosis ---------------------------------------------------------------------------------------------
@@ -152,6 +154,34 @@ class Driver:
     def past_deadline(self) -> bool:
         return time.perf_counter() >= self.deadline - 0.05
 
+    def configure(self, solver, limit: float, probing: int = 2) -> None:
+        """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
+        prm = solver.parameters
+        prm.num_workers = max(1, int(self.b.threads))
+        prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
+        prm.cp_model_probing_level = int(probing)   # 0 for small fixed-context windows: probing their long
+                                                    # time domains costs seconds of wall time for nothing
+        limit = max(0.05, float(limit))
+        wall_left = max(0.05, self.deadline - time.perf_counter())
+        if self.b.deterministic:
+            # one worker, no interleaving: deterministic, and measured as good as a 2-worker interleaved
+            # search at equal wall time on the examples (which advances 2-3x slower in deterministic time)
+            prm.num_workers = 1
+            prm.max_deterministic_time = limit * DET_PER_S
+            prm.max_time_in_seconds = wall_left
+        else:
+            prm.max_time_in_seconds = min(limit, wall_left)
+
+    def record(self, solver, status, kind: str, cap, sink) -> tuple[str, float]:
+        """Log one finished call (`status` = what `solve` returned) in `calls`; returns (status name,
+        budget seconds it used)."""
+        resp = solver.response_proto
+        name = solver.status_name(status)
+        self.calls.append({"kind": kind, "cap_ticks": cap, "status": name, "wall_s": round(resp.wall_time, 3),
+                           "deterministic_s": round(resp.deterministic_time, 3), "solutions": len(sink)})
+        used = resp.deterministic_time / DET_PER_S if self.b.deterministic else resp.wall_time
+        return name, used
+
     def run(self, bm, kind: str, limit: float, hint, cap: int | None = None, objective=None, probing: int = 2):
         """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
         optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
@@ -178,19 +208,7 @@ class Driver:
             m.add_hint(bm.makespan, int(max((sticks[j] + bm.dur[chosen[j]] for j in range(len(chosen))),
                                             default=0)))
         solver = cp_model.CpSolver()
-        prm = solver.parameters
-        prm.num_workers = max(1, int(self.b.threads))
-        prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
-        prm.cp_model_probing_level = int(probing)   # 0 for small fixed-context windows: probing their long
-                                                    # time domains costs seconds of wall time for nothing
-        limit = max(0.05, float(limit))
-        wall_left = max(0.05, self.deadline - time.perf_counter())
-        if self.b.deterministic:
-            prm.interleave_search = True
-            prm.max_deterministic_time = limit * DET_PER_S
-            prm.max_time_in_seconds = wall_left
-        else:
-            prm.max_time_in_seconds = min(limit, wall_left)
+        self.configure(solver, limit, probing)
         scale = bm.eunit if kind == "energy" else bm.tick
         cb = _Trace(self.t0, scale, [])
         st = solver.solve(m, cb)
@@ -224,6 +242,25 @@ def _tick_hint(cost, opts, bm, pi, res, st):
     delay = np.where(hops > 0, hops * hop_t + ser, 0).astype(np.int64)
     sticks = retime(cost, pi, res, st, dur=dur.tolist(), delay=delay.tolist())
     return chosen, np.asarray(sticks, dtype=np.int64)
+
+
+def sort_chains(cost, opts, pi, res, st):
+    """The schedule with the assignments of interchangeable identical chains permuted into the order the
+    model's symmetry break demands (first task's option index non-decreasing in chain id order), so the hint
+    is feasible. Swapping whole chains (placements, residencies, start times) keeps the schedule valid."""
+    from mapc.solvers.cpsat_model import identical_components
+    from mapc.solvers.decompose import components
+    g = cost.graph
+    pi, res, st = np.array(pi, np.int64), np.array(res, bool), np.array(st, float)
+    comps = {int(c[0]): c for c in components(g)}
+    for grp in identical_components(cost, opts, list(range(g.n))):
+        mem = [comps[t] for t in grp]
+        key = [opts.index(t, int(pi[t]), bool(res[t])) - int(opts.first[t]) for t in grp]
+        order = np.argsort(key, kind="stable")
+        old = [(pi[c].copy(), res[c].copy(), st[c].copy()) for c in mem]
+        for i, j in enumerate(order):
+            pi[mem[i]], res[mem[i]], st[mem[i]] = old[j]
+    return pi, res, st
 
 
 def _decode(bm, sol):
@@ -296,6 +333,8 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
             c = cost.hw.chiplets[int(cost.lead[hp[t]])]
             if 2 * (c.x if axis == "x" else c.y) > cols - 1:
                 hp = perm[hp]
+        if bm.stats.get("chain_symmetry"):
+            hp, hr, hs = sort_chains(cost, opts, hp, hr, hs)
         hint = _tick_hint(cost, opts, bm, hp, hr, hs)
 
     def finish(sol, label):

@@ -254,18 +254,43 @@ def test_latency_at_bound_is_optimal_without_search():
 
 
 def test_identical_chains_proven_optimal():
-    """2 layers x 4 identical micro-batches on a 2x2 mixed mesh (8 tasks, 7 options each): the per-chiplet load
-    bounds and the chain symmetry break let CP-SAT prove the latency optimum within the budget (it did not
-    prove it in 10 s before). No faster schedule exists than two single-chiplet tasks per chiplet with the
-    slower (ws) chiplets as the bottleneck, which the proof must reach."""
+    """2 layers x 6 identical micro-batches on a 2x2 mixed mesh (12 tasks): the per-chiplet load bounds and the
+    chain symmetry break (5 orderings) let CP-SAT prove the latency optimum within the budget, in the
+    deterministic single-worker mode. (2 x 4 chains became an at-bound case, solved without search, when the
+    cost model's double-buffered dataflow changed the latencies.)"""
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(2, 6)
+    cost = CostModel(hw, g)
+    r = cpsat.solve(Problem(g, hw, cost, "latency"), Budget(time_limit=10, threads=2, deterministic=True))
+    assert r.stats["strategy"] == "whole" and r.stats["chain_symmetry"] == 5
+    assert r.status == "optimal" and r.stats["calls"][-1]["status"] == "OPTIMAL"
+    assert r.bound == pytest.approx(r.objective, rel=1e-3)
+    assert _check(r.schedule, cost) == []
+    from mapc.compiler.evaluate import lower_bound
+    assert r.objective >= lower_bound(cost).value * (1 - 1e-9)
+
+
+def test_hint_chains_sorted_into_symmetry_order():
+    """The greedy hint's identical chains are permuted so their first tasks' option indices are non-decreasing
+    in chain order (the model's symmetry break), and the permuted schedule is still valid with the same
+    objective. The test instance is chosen so greedy's own order violates the break (else it proves nothing)."""
+    from mapc.compiler.schedule import materialize
+    from mapc.solvers import greedy
+    from mapc.solvers.cpsat_model import candidates
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(2, 4)
     cost = CostModel(hw, g)
-    # wall-clock mode: ~0.3-0.7 s here (deterministic mode ~2.5-4 s, its interleaved search is slower)
-    r = cpsat.solve(Problem(g, hw, cost, "latency"), Budget(time_limit=10, threads=2, deterministic=False))
-    assert r.stats["strategy"] == "whole" and r.stats["chain_symmetry"] == 3
-    assert r.status == "optimal" and r.stats["calls"][-1]["status"] == "OPTIMAL"
-    assert r.bound == pytest.approx(r.objective, rel=1e-3)
-    _check(r.schedule, cost)
-    ws = min(cost.lat_resident[0, p] for p, m in enumerate(cost.placements) if m == (0,))
-    assert r.objective <= 2 * ws * (1 + 1e-9)
+    s = greedy.solve(Problem(g, hw, cost, "edp"), Budget()).schedule
+    pi, res, st = np.asarray(s.placement_index), np.asarray(s.resident), np.asarray(s.start)
+    opts = candidates(cost, keep=(pi, res))
+    firsts = [0, 2, 4, 6]
+
+    def keys(p, r):
+        return [opts.index(t, int(p[t]), bool(r[t])) - int(opts.first[t]) for t in firsts]
+    assert keys(pi, res) != sorted(keys(pi, res))
+    p2, r2, s2 = cpsat.sort_chains(cost, opts, pi, res, st)
+    assert keys(p2, r2) == sorted(keys(p2, r2))
+    assert sorted(zip(p2.tolist(), r2.tolist())) == sorted(zip(pi.tolist(), res.tolist()))
+    sched = materialize(cost, p2, r2, s2)
+    assert _check(sched, cost) == []
+    assert score(sched, cost, "edp") == pytest.approx(score(s, cost, "edp"), rel=1e-12)
