@@ -160,6 +160,16 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
     rounds = accepted = passes = 0
     sizes, statuses = [], []
     left = float(det_left)
+    # other starts (distinct heuristic schedules, best first) for when the search converges with budget left
+    starts, seen = [], set()
+    for f in sorted(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj)):
+        key = (np.asarray(f[1], np.int64).tobytes(), np.asarray(f[2], bool).tobytes())
+        if key not in seen:
+            seen.add(key)
+            starts.append(f)
+    starts = starts[1:]
+    glob_ = (pi, res, st, best)
+    restarts = 0
     while left > 0.05 and not drv.past_deadline():
         changed, all_opt = False, True
         for k, win in enumerate(nbs):
@@ -223,14 +233,25 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
                 changed = True
                 drv.trace.append((time.perf_counter() - t0, float(v)))
         passes += 1
-        if not changed and all_opt:
-            break
+        if best < glob_[3]:
+            glob_ = (pi, res, st, best)
+        if not changed and all_opt:      # a local optimum: restart from the next heuristic schedule
+            if not starts:
+                break
+            _, pi, res, st = starts.pop(0)
+            pi, res, st = np.asarray(pi, np.int64), np.asarray(res, bool), np.asarray(st, float)
+            best = objective_of(cost, pi, res, st, obj)
+            nbs = neighbourhoods(g, st)
+            restarts += 1
+    if best < glob_[3]:
+        glob_ = (pi, res, st, best)
+    pi, res, st, best = glob_
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, obj)
     bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp}[obj])
     pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
     stats = {"strategy": "decompose", "neighbourhoods": len(nbs), "passes": passes, "windows": rounds,
-             "accepted": accepted, "window_statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+             "accepted": accepted, "restarts": restarts, "window_statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
              "window_model_max": [max(s[0] for s in sizes), max(s[1] for s in sizes)] if sizes else None,
              "calls": drv.calls[-10:], "solutions": sum(c["solutions"] for c in drv.calls),
              "hints": [f[0] for f in drv.found[:3]], "pareto": pts, "chosen": "decompose" if accepted else label,
