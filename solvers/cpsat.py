@@ -4,20 +4,32 @@ The model is in `cpsat_model.py` (options, no-overlap per chiplet, precedence wi
 energy; integer ticks with conservative rounding). This module drives it:
 
 Strategy, by size (after dominance pruning of options):
-- whole model (<= MAX_TASKS tasks and <= MAX_OPTIONS option literals after pruning; bounds from CP-SAT):
+- at bound: objective latency and a heuristic schedule already meets `evaluate.lower_bound`: returned as
+  optimal, no search.
+- whole model (<= SMALL_TASKS = 40 tasks and <= SMALL_OPTIONS = 2500 option literals; bounds from CP-SAT):
     latency: minimise makespan.            energy: minimise energy.
     edp:     epsilon-constraint sweep: (1) min makespan T_A, (2) min energy E_B (its makespan T_B), then
              min energy s.t. makespan <= T for a ladder of RUNGS values from T_B down to T_A (constraints only
              tighten, so one model serves the sweep); every solution found is a Pareto candidate, the best
              product wins. Budget: 25% / 25% / 50% split over the rungs (unused time carries over).
-- larger: `lns.solve_large` (time windows of the current best schedule re-optimised by CP-SAT with the rest
-  fixed, then re-timed; never worse than the heuristic it starts from).
-Warm start: the best of `greedy`, `baseline` and a fastest-placement list schedule, by the objective, as a
+    Symmetry: identical micro-batch chains sorted by their first task's option (the hint's chains are
+    permuted into that order by `sort_chains`, so the hint stays feasible), else one grid reflection.
+- larger: `decompose.solve_structured`: chain LNS (each micro-batch chain, or a few short ones, up to 48
+  tasks, re-optimised by CP-SAT with the rest of the schedule fixed, on integer ticks; accepted only when the
+  true objective improves), restarted from the next distinct heuristic schedule whenever a pass is a proven
+  local optimum. Never worse than the best heuristic; bound = `evaluate.lower_bound`.
+  (A placement-level model, one placement per (weight set, phase) class then list scheduling, was measured
+  and dropped: fixing all micro-batches of a layer to one place serialises them; on llama2_7b_chat its
+  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options.)
+Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
+(`heft-k<k>`, with its own and with `choose_residency` residency) and a fastest-placement list schedule, as a
 complete `AddHint` (re-timed on ticks so it is feasible); the result is never worse than that hint.
-Determinism: with `budget.deterministic`, every CP-SAT call uses `interleave_search` with `num_workers =
-threads` and a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's wall budget); the
-wall budget stays a hard cap. Same input + seed -> same schedule as long as the deterministic limit binds
-first (stats "calls" show both times; on a heavily loaded machine the wall cap may bind and break this).
+Determinism: with `budget.deterministic`, every CP-SAT call runs ONE worker without interleaving (deterministic
+and, measured on the examples, as good at equal wall time as a 2-worker interleaved search, which advances
+2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's budget share;
+the heuristics are charged HINT_S_PER_OPTION per task x placement); the wall budget stays a hard cap. Same
+input + seed -> same schedule as long as the deterministic limit binds first (stats "calls" show both times; on
+a heavily loaded machine the wall cap may bind and break this). Without it, `threads` workers, wall limits.
 Bounds (`SolveResult.bound`): latency/energy from CP-SAT's best bound minus the rounding allowance, max'd
 with `evaluate.lower_bound`; edp = energy bound x makespan bound (both lower bounds of positive factors).
 Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer (`explain_infeasible`).

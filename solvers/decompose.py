@@ -22,8 +22,10 @@ than that are cut into runs of NB_MAX tasks in start order). For each neighbourh
      makespan (makespan >= the fixed tasks' end);
   5. the answer (seconds = ticks x tick) is left-shifted by `retime` at exact latencies, and replaces the
      current schedule only if the true objective is strictly better.
-Passes over all neighbourhoods repeat until the budget is spent or a pass changes nothing with every call
-proven optimal (a local optimum of this neighbourhood structure). The result is never worse than the start.
+Passes over all neighbourhoods repeat until the budget is spent; a pass that changes nothing with every call
+proven optimal (a local optimum of this neighbourhood structure) restarts the search from the next distinct
+heuristic schedule (best first) while any is left. The best schedule of all starts is returned: never worse
+than the best heuristic.
 Deterministic: fixed neighbourhood order, deterministic CP-SAT limits; wall time only as a safety cap.
 """
 
