@@ -403,15 +403,21 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
             finish(sol, f"cpsat-{kind}")
             if kind == "latency" and hint is None:
                 hint = sol
-    if obj == "edp" and "latency" in sols:
-        ta = tick_ms(sols["latency"])
+    anchor = sols.get("latency", hint)   # the hint when the min-makespan call found nothing in its share
+    if obj == "edp" and anchor is not None:
+        ta = tick_ms(anchor)
         tbm = tick_ms(sols["energy"]) if "energy" in sols else ta * 2
-        caps = sorted({int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, RUNGS + 1)[:-1]}, reverse=True)
+        if tbm <= ta:       # the min-energy call returned nothing slower (e.g. only the hint): look above T_A
+            tbm = int(ta * 1.1)
+        caps = {int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, RUNGS + 1)[:-1]}
+        if statuses.get("latency") != "OPTIMAL":     # T_A not proven minimal: also try below it
+            caps |= {int(ta * (1 - 0.02 * i)) for i in (1, 3)}
+        caps = sorted(caps, reverse=True)
         for r, cap in enumerate(caps):
             if left <= 0.05:
                 break
             lim = left / (len(caps) - r)
-            name, sol, bd, used = drv.run(bm, "energy", lim, sols["latency"], cap)
+            name, sol, bd, used = drv.run(bm, "energy", lim, anchor, cap)
             left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
             if sol is not None:
                 finish(sol, f"cpsat-energy<= {cap}")
