@@ -229,7 +229,10 @@ def add_arguments(p) -> None:
     p.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
                    help="seconds per solver (default 10)")
     p.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--threads", type=threads_int, default=2, metavar="N", help="solver threads (default 2)")
+    p.add_argument("--threads", type=threads_int, default=2, metavar="N",
+                   help="solver threads (default 2; cpsat uses them with --wall-clock)")
+    p.add_argument("--wall-clock", action="store_true",
+                   help="stop solvers on wall time (cpsat: parallel workers); results may differ between runs")
     p.add_argument("--objective", choices=OBJECTIVES, default="edp", help="objective (default edp)")
     p.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's)")
@@ -246,7 +249,8 @@ def cli_main(args) -> int:
     from mapc.compiler.emit import check_output_dir
 
     solvers = parse_solvers(args.solvers) if args.solvers else order_default(available_solvers())
-    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads,
+                    deterministic=not args.wall_clock)
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.file).stem}.compare"
     check_output_dir(out)                      # before the solvers run, not after
     with _progress(not args.json, f"reading {args.file}") as progress:

@@ -121,7 +121,8 @@ def cmd_compile(args) -> int:
     from mapc.compiler import driver, emit
     from mapc.solvers.base import Budget
 
-    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads)
+    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads,
+                    deterministic=not args.wall_clock)
     emit.check_output_dir(args.out if args.out is not None else driver.default_out_dir(args.file))  # before the solve
     with _progress(not (args.quiet or args.json), f"compiling {args.file}") as progress:
         cr = driver.compile_file(args.file, args.hw, args.solver, budget, args.objective, args.out,
@@ -428,8 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--objective", choices=OBJECTIVES, default="edp", help="what to minimise (default edp)")
     c.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
                    help="solver wall-time budget in seconds (default 10)")
-    c.add_argument("--threads", type=threads_int, default=2, metavar="N", help="solver threads (default 2)")
+    c.add_argument("--threads", type=threads_int, default=2, metavar="N",
+                   help="solver threads (default 2; cpsat uses them with --wall-clock)")
     c.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
+    c.add_argument("--wall-clock", action="store_true",
+                   help="stop solvers on wall time and let cpsat run --threads parallel workers: often better "
+                        "within the budget, but the schedule may differ between runs (default: deterministic)")
     c.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's `parallel` setting, else 1)")
     c.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the table")
