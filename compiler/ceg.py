@@ -137,6 +137,27 @@ class ExecutionGraph:
         return tuple(tuple(x) for x in s)
 
     @cached_property
+    def component(self) -> np.ndarray:
+        """component[i]: the weakly connected component of task i, numbered in order of first task id.
+
+        Independent components (e.g. the micro-batch chains of a serving iteration) can be reordered or
+        re-optimised separately."""
+        parent = list(range(self.n))
+
+        def find(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for e in self.edges:
+            ra, rb = find(e.src), find(e.dst)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+        roots = np.array([find(i) for i in range(self.n)], dtype=np.int64)
+        return np.unique(roots, return_inverse=True)[1].astype(np.int64) if self.n else roots
+
+    @cached_property
     def edge_src(self) -> np.ndarray:
         return np.array([e.src for e in self.edges], dtype=np.int64)
 

@@ -211,21 +211,13 @@ def identical_components(cost, opts: Options, tasks) -> list[list[int]]:
     tasks = [t for t in tasks if t is not None]
     if len(tasks) != g.n:
         return []
-    parent = list(range(g.n))
-
-    def root(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-    for e in g.edges:
-        parent[root(e.src)] = root(e.dst)
+    comp = g.component
     comps: dict[int, list[int]] = {}
     for t in range(g.n):
-        comps.setdefault(root(t), []).append(t)
+        comps.setdefault(int(comp[t]), []).append(t)
     ins: dict[int, list] = {}
     for e in g.edges:
-        ins.setdefault(root(e.src), []).append(e)
+        ins.setdefault(int(comp[e.src]), []).append(e)
     slot = {}
     for t in range(g.n):
         j = t   # opts order is task order when all tasks are free

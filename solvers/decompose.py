@@ -52,20 +52,8 @@ MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest C
 
 def components(g) -> list[np.ndarray]:
     """Weakly connected components of the execution graph (sorted task ids), ordered by their first id."""
-    parent = list(range(g.n))
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for e in g.edges:
-        ra, rb = find(e.src), find(e.dst)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(i) for i in range(g.n)], dtype=np.int64)
-    return [np.nonzero(roots == r)[0] for r in np.unique(roots)]
+    comp = g.component
+    return [np.nonzero(comp == c)[0] for c in range(int(comp.max()) + 1)] if g.n else []
 
 
 def neighbourhoods(g, start, nb_max: int | None = None) -> list[np.ndarray]:
