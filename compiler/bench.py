@@ -147,7 +147,7 @@ def add_arguments(p) -> None:
 
 
 def cli_main(args) -> int:
-    from mapc.cli import _console, _print_json, _progress
+    from mapc.cli import _print_json, _progress
     from mapc.compiler.compare import parse_solvers
 
     from mapc.compiler.emit import check_output_dir

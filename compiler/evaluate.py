@@ -22,7 +22,7 @@ bounds of positive quantities; energy grows with makespan through static power).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
