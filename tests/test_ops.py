@@ -1,10 +1,8 @@
 """Operator FLOPs and bytes against hand-computed values (compiler/ops.py)."""
 
-import math
-
 import pytest
 
-from mapc.compiler.ops import (NORM_FLOPS, cnn_layer, cnn_segment, param_count, transformer_layer,
+from mapc.compiler.ops import (cnn_layer, cnn_segment, param_count, transformer_layer,
                                transformer_segment)
 from mapc.dsl.spec import CNNLayer, CNNModel, TransformerModel
 from mapc.errors import DslError

@@ -1,7 +1,6 @@
 """Property: random small graphs on random small meshes always give schedules the checker accepts."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

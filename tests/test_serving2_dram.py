@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mapc.compiler.ceg import ExecutionGraph
 from mapc.compiler.evaluate import lower_bound
 from mapc.compiler.lower import lower
 from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
