@@ -154,6 +154,6 @@ def static_power(macs_per_cycle: int, freq: float) -> float:
 
 
 def table_rows() -> list[dict]:
-    """The table as plain dicts (for `mapc presets --json` and reports)."""
+    """The table as plain dicts (name, value, unit, source, note), e.g. to audit every constant's source."""
     return [{"name": k, "value": c.value, "unit": c.unit, "source": c.source, "note": c.note}
             for k, c in TABLE.items()]
