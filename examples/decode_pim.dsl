@@ -2,7 +2,7 @@
 # The cost backend sends each memory-bound kernel (decode attention, small-batch FC/GEMV) to the PIM units
 # when it runs faster there than on the cores, per task and placement (CostModel(pim="auto")).
 #   mapc compile examples/decode_pim.dsl
-#   python -m mapc.compiler.policy examples/decode_pim.dsl -o decode_pim.policy   # thresholds, policy.json
+#   mapc policy examples/decode_pim.dsl -o decode_pim.policy   # thresholds, policy.json
 
 workload decode_heavy {
   serve llama2_7b

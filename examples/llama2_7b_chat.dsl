@@ -5,7 +5,7 @@ workload chat {
   serve llama2_7b
   prefill batch=4  seq=512..2048      # prompt lengths spread evenly over the micro-batches
   decode  batch=32 context=1024       # one decode step of 32 running requests
-  microbatches 8                      # 32 layers x 8 micro-batches x 2 phases = 512 tasks at segment 1
+  microbatches 8                      # 32 layers x (4 prefill + 8 decode micro-batches) = 384 tasks at segment 1
   slo ttft 200 ms  tpot 50 ms
 }
 

@@ -2,7 +2,7 @@
 # tokens per sequence, served side by side on npu-pim. A wider step raises the FC kernels' FLOP/B (batch x
 # width tokens share one weight read), so they leave PIM at smaller batches; MHA decode attention stays there.
 #   mapc compile examples/spec_decode_sweep.dsl
-#   python -m mapc.compiler.policy examples/spec_decode_sweep.dsl -o sweep.policy  # widths 1..8, batch 1..256
+#   mapc policy examples/spec_decode_sweep.dsl -o sweep.policy  # widths 1..8, batch 1..256
 
 model draft_w1 = llama2_7b
 model draft_w2 = llama2_7b
