@@ -3,7 +3,7 @@
 `MODELS[name]` is a frozen `TransformerModel` or `CNNModel`; `get(name)` returns it or raises `DslError` (never
 KeyError) with a close match and the list of names; `param_count(model)` counts parameters (embeddings and an
 untied LM head included, biases and norm-free extras excluded, same convention as `mapc.compiler.ops`);
-`weight_bytes(model)` is that count times the dtype size.
+`weight_bytes(model)` is that count times the weight dtype size (`weights=`, else the dtype).
 
 CNN layer lists are generated from each architecture's published table with its real shapes (strides, pads,
 groups, feature-map sizes), so a residual network's blocks appear in execution order (residual adds and batch
@@ -199,7 +199,7 @@ def active_param_count(model: Model) -> int:
 
 
 def weight_bytes(model: Model) -> float:
-    """Bytes of all parameters in the model's dtype."""
+    """Bytes of all parameters at the weight dtype (`weights=` quantisation, else the model's dtype)."""
     return float(param_count(model) * getattr(model, "weight_dtype_bytes", model.dtype_bytes))
 
 
