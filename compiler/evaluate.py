@@ -7,7 +7,7 @@ Lower bound on the makespan (`lower_bound`), the larger of:
     every placement and both residency choices (resident or streamed), so it holds whatever a solver picks.
 (b) DRAM: every task moves at least `dram_min[i]` bytes from DRAM (the smaller of the cost tables'
     `dram_bytes` over the choices it can take: KV traffic, plus its weights where it cannot be resident on any
-    placement). Under cost v0's DRAM model each chiplet streams at most its fair share `B / n` of the aggregate
+    placement). Under the cost backend's DRAM model each chiplet streams at most its fair share `B / n` of the
     bandwidth B, so `lat[i, p] * group_size[p] * B / n >= dram_bytes[i, p]`; summing over tasks and using (a)'s
     argument gives `sum_i dram_min[i] <= B * makespan`. This relies on that invariant, so `lower_bound` checks
     it on the cost tables entry by entry and leaves (b) out (reports 0, `dram_valid=False`) where a cost model

@@ -61,7 +61,7 @@ Weights are either resident (kept in the placement's SRAM, each member holding 1
 the scheduled window as in steady-state serving) or streamed from DRAM on every execution.
 
 Tables are computed once per distinct operator tuple (tasks of different micro-batches with the same shapes
-share them), per chiplet type and group size, so pricing 10,000 tasks x 60 placements takes milliseconds.
+share them), per chiplet type and group size, so pricing 10,000 tasks x 63 placements (mcm6x6) takes milliseconds.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.hw.hardware import Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
+                         # (a mapc modelling assumption, not a published figure)
 
 GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
 BREAKDOWN_KEYS = ("compute", "memory", "collective", "dram_bytes", "sram_bytes",

@@ -3,7 +3,7 @@ collectives the split implies, priced on the group's actual mesh routes.
 
 Schemes (a `CostModel(tp_scheme=...)` option):
 
-* "gather" (cost backend v0/v1 behaviour, the default): every GEMM-like operator is split along `count`
+* "gather" (the default, the cost backend's original scheme): every GEMM-like operator is split along `count`
   (heads, experts, groups) when count >= k, else along N, and every split operator except attn_score is
   followed by a ring all-gather of its output over the whole group.
 * "1d" (Megatron-LM, Shoeybi et al. 2019, section 3): column-parallel QKV / FFN-up / LM-head (N split, no

@@ -24,7 +24,7 @@ Constraints:
   held[key, chiplet] >= share * literal of every resident option of that key on that chiplet (a key is counted
   once, at its largest share, as `compiler/check.py` counts it); per chiplet sum(held) <= capacity (shares
   rounded up, capacity down).
-- DRAM: cost v0/v1 give each chiplet a static share of the aggregate DRAM bandwidth, so DRAM can never be
+- DRAM: the cost backend gives each chiplet a static share of the aggregate DRAM bandwidth, so DRAM can never be
   over-used by any schedule and needs no cumulative here (see `hw/cost.py`).
 - energy (integer units `eunit` J, option and transfer energies rounded down, static power x makespan exact
   per tick): sum of chosen option energies + bits x NoP J/bit x hops per edge + static power x makespan.

@@ -97,7 +97,7 @@ def test_serial_schedule_metrics(cost):
     assert m.busy[0] == pytest.approx(m.makespan) and m.busy[1] == 0
     assert m.energy == pytest.approx(energy_of(s, cost))
     assert sum(m.energy_breakdown.values()) == pytest.approx(m.energy, rel=1e-9)
-    assert abs(m.energy_breakdown["other"]) <= 1e-9 * m.energy   # cost v0 prices exactly the named parts
+    assert abs(m.energy_breakdown["other"]) <= 1e-9 * m.energy   # the cost backend prices exactly the named parts
     assert m.edp == pytest.approx(m.energy * m.makespan)
     # tokens: prefill 4 (1 per sequence), decode 4 seqs x 2 steps, CNN 2 images
     assert m.tokens == 4 + 8 + 2
