@@ -55,9 +55,9 @@ class NoP:
     """Network-on-package: topology plus per-link figures."""
 
     topology: Literal["mesh", "torus", "ring"] = "mesh"
-    link_bw: float = 100e9       # bytes/s per direction per link
-    hop_latency: float = 20e-9   # s per router hop
-    energy_per_bit: float = 1.3e-12  # J per bit per hop
+    link_bw: float = 100e9       # bytes/s per direction per link (Simba-class; constants.TABLE["nop_link_bw_mcm"])
+    hop_latency: float = 20e-9   # s per router hop (Simba MICRO 2019; constants.TABLE["nop_hop_latency"])
+    energy_per_bit: float = 1.3e-12  # J per bit per hop (Simba GRS mid-range; constants.TABLE["nop_mcm_per_bit"])
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class DramChannel:
     edge: Literal["west", "east", "north", "south"]
     bandwidth: float             # bytes/s
     energy_per_bit: float        # J/bit
-    capacity: float = 16 * 2**30  # bytes
+    capacity: float = 16 * 2**30  # bytes (one HBM stack, AttAcc config.py; constants.TABLE["hbm3_stack_capacity"])
     attach: tuple[int, ...] = ()  # chiplet ids that sit next to the channel's PHY
 
 
