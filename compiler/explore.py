@@ -523,11 +523,12 @@ def write_explore(out_dir, ex: Exploration) -> list[str]:
 
 def table(ex: Exploration, title: str = ""):
     """A rich Table of the points (sorted by EDP), Pareto membership marked: L = latency-energy, A = EDP-area."""
+    from rich.markup import escape
     from rich.table import Table
     from mapc.compiler.emit import fmt_si
 
     keys = [k for k, _ in ex.axes]
-    t = Table(title=title or None, caption="pareto: L = latency-energy front, A = EDP-area front")
+    t = Table(title=escape(title) if title else None, caption="pareto: L = latency-energy front, A = EDP-area front")
     for c in ["#", *keys, "latency", "energy", "EDP", "tokens/s", "PEs", "SRAM MiB", "area mm²", "mk/bound",
               "pareto", "status"]:
         t.add_column(c, justify="right" if c not in keys + ["status"] else "left")
@@ -535,12 +536,12 @@ def table(ex: Exploration, title: str = ""):
         par = dict(p.params)
         mark = ("L" if p.pareto_latency_energy else "") + ("A" if p.pareto_edp_area else "")
         status = p.status if p.ok else f"{p.status}: {p.reason}"
-        t.add_row(str(p.index), *(par.get(k, "") for k in keys), fmt_si(p.latency_s, "s"),
+        t.add_row(str(p.index), *(escape(par.get(k, "")) for k in keys), fmt_si(p.latency_s, "s"),
                   fmt_si(p.energy_j, "J"), fmt_si(p.edp_js, "J*s"),
                   "n/a" if p.throughput_tokens_per_s is None else f"{p.throughput_tokens_per_s:,.0f}",
                   f"{p.pes:,}", f"{p.sram_bytes / 2**20:,.0f}", f"{p.area_m2 * 1e6:,.0f}",
                   "n/a" if p.makespan_over_bound is None else f"{p.makespan_over_bound:.3f}x",
-                  mark or "-", status)
+                  mark or "-", escape(status))
     return t
 
 

@@ -1,4 +1,4 @@
-"""The `mapc` command line: compile, check, simulate, policy, compare, bench, presets, models.
+"""The `mapc` command line: compile, check, simulate, policy, compare, bench, explore, presets, models.
 
 `main(argv)` never raises: user errors (`MapcError`) print `file:line:col: error: ...` with the source line and a
 caret to stderr and return their exit code; anything else is a bug and returns 70 with a one-line report
@@ -41,6 +41,7 @@ examples:
   mapc check model.dsl
   mapc simulate model.schedule/schedule.json    replay with link/DRAM contention
   mapc policy examples/decode_pim.dsl --hw npu-pim
+  mapc explore examples/llama2_7b_chat.dsl --hw mcm6x6 --vary sram=1MiB,2MiB,8MiB --vary link=50GB/s,400GB/s
   mapc presets
   mapc models path/to/config.json
 """
@@ -494,6 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog=EPILOG, formatter_class=fmt)
     bench.add_arguments(bp)
     bp.set_defaults(func=bench.cli_main)
+    from mapc.compiler import explore
+    ep = sub.add_parser("explore", help="hardware design-space sweep (--vary KEY=V1,V2): table, explore.csv/json/png",
+                        epilog=EPILOG, formatter_class=fmt)
+    explore.add_arguments(ep)
+    ep.set_defaults(func=explore.cli_main)
     return p
 
 
