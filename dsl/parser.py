@@ -36,6 +36,8 @@ Comments start with `#` or `//`. Whitespace (newlines included) only separates t
 
 from __future__ import annotations
 
+import difflib
+
 import os
 from functools import lru_cache
 
@@ -109,20 +111,33 @@ def _expected(names) -> str:
     return ", ".join(words + other)
 
 
+def _accepted(e: UnexpectedInput):
+    """Terminals that could really come next. LALR's `expected` lists every lookahead of the parser state,
+    including ones a pending reduction would reject; the interactive parser's `accepts()` tries each."""
+    try:
+        acc = e.accepts if isinstance(e, UnexpectedToken) else None
+    except Exception:           # an interactive parser that cannot replay: fall back to the table's lookaheads
+        acc = None
+    return acc or e.expected
+
+
 def _syntax_error(e: UnexpectedInput, file: str, text: str) -> DslError:
     lines = text.splitlines()
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         line = max(len(lines), 1)
         col = len(lines[-1]) + 1 if lines else 1
         loc = Loc(file, line, col)
-        exp = e.expected if isinstance(e, UnexpectedEOF) else e.expected
-        return error_at("unexpected end of file", loc, hint=f"expected {_expected(exp)}")
+        return error_at("unexpected end of file", loc, hint=f"expected {_expected(_accepted(e))}")
     loc = Loc(file, e.line if e.line and e.line > 0 else 1, e.column if e.column and e.column > 0 else 1)
     if isinstance(e, UnexpectedToken):
         tok = e.token
-        exp = _expected(e.expected)
-        if tok.type in ("NAME", "UNIT") and any(_describe_terminal(n).startswith("`") for n in e.expected):
-            return error_at(f"unknown keyword `{tok}`", loc, hint=f"expected {exp}")
+        accepted = _accepted(e)
+        exp = _expected(accepted)
+        if tok.type in ("NAME", "UNIT") and any(_describe_terminal(n).startswith("`") for n in accepted):
+            words = [d.strip("`") for d in map(_describe_terminal, accepted) if d.startswith("`")]
+            close = difflib.get_close_matches(str(tok), words, n=1)
+            guess = f" (did you mean `{close[0]}`?)" if close else ""
+            return error_at(f"unknown keyword `{tok}`{guess}", loc, hint=f"expected {exp}")
         shown = str(tok) if tok.type != "STRING" else tok
         return error_at(f"unexpected `{shown}`", loc, hint=f"expected {exp}")
     if isinstance(e, UnexpectedCharacters):

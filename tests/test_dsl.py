@@ -346,3 +346,16 @@ def test_design_md_hardware_block_equals_mcm6x6_preset():
     assert [(c.edge, c.attach, c.bandwidth, c.capacity) for c in hw.dram] == \
         [(c.edge, c.attach, c.bandwidth, c.capacity) for c in ref.dram]
     assert [c.energy_per_bit for c in hw.dram] == pytest.approx([c.energy_per_bit for c in ref.dram])
+
+
+def test_syntax_hints_list_only_tokens_that_can_follow():
+    """The hint after a syntax error names what the grammar really accepts there (not every LALR lookahead),
+    and a misspelt keyword gets a close-match suggestion."""
+    with pytest.raises(DslError) as ei:
+        loads("workload w {\n  serve llama2_7b\n  prefill batch=4 seq=512\n", "eof.dsl")
+    assert "unexpected end of file" in ei.value.message
+    assert "`prefill`" in ei.value.hint and "`chiplet`" not in ei.value.hint and "`conv`" not in ei.value.hint
+    with pytest.raises(DslError) as ei:
+        loads("parallel { tensr 2 }\n", "p.dsl")
+    assert (ei.value.loc.line, ei.value.loc.col) == (1, 12)
+    assert "did you mean `tensor`?" in ei.value.message
