@@ -274,6 +274,8 @@ def derive(base: Hardware, settings: dict, name: str | None = None) -> Hardware:
     if "hop" in settings:
         nop = replace(nop, hop_latency=settings["hop"])
     dram = hw.dram
+    if not dram and ("dram" in settings or "memory" in settings):
+        raise MapcError(f"--vary dram/memory: the base hardware {base.name} has no DRAM channel to scale")
     if "dram" in settings and dram:
         f = settings["dram"] / sum(ch.bandwidth for ch in dram)
         dram = tuple(replace(ch, bandwidth=ch.bandwidth * f) for ch in dram)
