@@ -41,7 +41,8 @@ from typing import Callable
 import numpy as np
 
 from mapc.errors import InfeasibleError, MapcError, NoSolutionError
-from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
+from mapc.hw.hardware import Chiplet, ChipletType, Hardware
+from mapc.hw.presets import _edge_ids
 from mapc.solvers.base import Budget
 
 OUTPUT_FILES = ("explore.csv", "explore.json", "explore.png")
@@ -177,16 +178,6 @@ def parse_vary(texts) -> tuple[Axis, ...]:
 def _scale(i: int, n_old: int, n_new: int) -> int:
     """Position i of n_old mapped onto n_new cells (block scaling: cell j of n_new takes base cell j*n_old//n_new)."""
     return min(n_old - 1, i * n_old // n_new)
-
-
-def _edge_ids(rows: int, cols: int, edge: str, lo: int, hi: int) -> tuple[int, ...]:
-    if edge == "west":
-        return tuple(y * cols for y in range(lo, hi))
-    if edge == "east":
-        return tuple(y * cols + cols - 1 for y in range(lo, hi))
-    if edge == "north":
-        return tuple(range(lo, hi))
-    return tuple((rows - 1) * cols + x for x in range(lo, hi))
 
 
 def _regrid(hw: Hardware, rows: int, cols: int) -> Hardware:
