@@ -71,14 +71,13 @@ def check(schedule, cost) -> list[Violation]:
     scale = max(1e-30, float(np.nanmax(np.abs(np.concatenate([st, en]))[np.isfinite(np.concatenate([st, en]))],
                                        initial=0.0)))
     tol = TOL * scale
-    rows = np.arange(n)
 
     # negative start
     for i in np.nonzero(~(st >= 0.0))[0]:
         out.append(Violation("negative_start", f"task {i} starts at {st[i]:.6g} s (< 0)", (int(i),)))
 
     # duration
-    lat = np.where(res, cost.lat_resident[rows, pi], cost.lat_stream[rows, pi])
+    lat = cost.task_latency(pi, res)
     bad = ~np.isfinite(lat) | ~np.isfinite(en) | (en - st < lat * (1 - TOL) - tol)
     for i in np.nonzero(bad)[0]:
         mode = "resident" if res[i] else "streamed"

@@ -70,9 +70,7 @@ def materialize(cost, placement_index, resident, start) -> Schedule:
     res = np.asarray(resident, dtype=bool)
     st = np.asarray(start, dtype=np.float64)
     n = g.n
-    rows = np.arange(n)
-    lat = np.where(res, cost.lat_resident[rows, pi], cost.lat_stream[rows, pi])
-    en = np.where(res, cost.energy_resident[rows, pi], cost.energy_stream[rows, pi])
+    lat, en = cost.task_latency(pi, res), cost.task_energy(pi, res)
     tasks = tuple(
         ScheduledTask(i, cost.placements[pi[i]], float(st[i]), float(st[i] + lat[i]), float(en[i]), bool(res[i]))
         for i in range(n)

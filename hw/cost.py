@@ -273,6 +273,19 @@ class CostModel:
         bd = {k: float(v[u, p]) for k, v in (self._ubd_res if resident else self._ubd_str).items()}
         return TaskCost(float(lat), float(en), bd)
 
+    def task_latency(self, placement_index, resident) -> np.ndarray:
+        """[n_tasks] latency of each task on its placement with its residency (s)."""
+        rows = np.arange(self.graph.n)
+        pi = np.asarray(placement_index, dtype=np.int64)
+        return np.where(np.asarray(resident, dtype=bool), self.lat_resident[rows, pi], self.lat_stream[rows, pi])
+
+    def task_energy(self, placement_index, resident) -> np.ndarray:
+        """[n_tasks] dynamic energy of each task on its placement with its residency (J)."""
+        rows = np.arange(self.graph.n)
+        pi = np.asarray(placement_index, dtype=np.int64)
+        return np.where(np.asarray(resident, dtype=bool), self.energy_resident[rows, pi],
+                        self.energy_stream[rows, pi])
+
     def breakdown(self, resident: bool) -> dict[str, np.ndarray]:
         """[n_tasks, P] arrays per component: compute/memory/collective (s), dram_bytes/sram_bytes (B), e_* (J)."""
         key = "_bd_res" if resident else "_bd_str"

@@ -251,8 +251,7 @@ def retime(cost, pi, res, order_key, dur=None, delay=None):
     n = g.n
     pi = np.asarray(pi, np.int64)
     if dur is None:
-        rows = np.arange(n)
-        dur = np.where(res, cost.lat_resident[rows, pi], cost.lat_stream[rows, pi]).tolist()
+        dur = cost.task_latency(pi, res).tolist()
         delay = (cost.transfer_time(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).tolist()
                  if g.edges else [])
         zero = 0.0

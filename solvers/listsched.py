@@ -20,9 +20,7 @@ from mapc.errors import InfeasibleError
 # ---- priorities --------------------------------------------------------------------------------------------
 def task_latency(cost, placement_index, resident) -> np.ndarray:
     """[n] latency of each task on its placement with its residency (s)."""
-    rows = np.arange(cost.graph.n)
-    pi = np.asarray(placement_index, dtype=np.int64)
-    return np.where(np.asarray(resident, dtype=bool), cost.lat_resident[rows, pi], cost.lat_stream[rows, pi])
+    return cost.task_latency(placement_index, resident)
 
 
 def edge_delay(cost, placement_index) -> np.ndarray:
@@ -270,8 +268,7 @@ def objective_of(cost, placement_index, resident, start, objective: str = "edp")
     ms = makespan_of(cost, pi, res, start)
     if objective == "latency":
         return ms
-    rows = np.arange(g.n)
-    e = float(np.where(res, cost.energy_resident[rows, pi], cost.energy_stream[rows, pi]).sum())
+    e = float(cost.task_energy(pi, res).sum())
     if g.edges:
         e += float(cost.transfer_energy(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).sum())
     e += cost.static_power * ms
