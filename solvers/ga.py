@@ -45,7 +45,7 @@ import numpy as np
 from mapc.compiler.schedule import materialize
 from mapc.errors import InfeasibleError, MapcError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
-from mapc.solvers.listsched import choose_residency, list_schedule, task_latency, upward_rank
+from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, task_latency, upward_rank
 
 POPULATION = 24          # genomes per generation
 ELITE = 2                # best genomes copied unchanged into the next generation
@@ -181,10 +181,8 @@ class Ops:
         self.allowed = allowed                                       # placement indices genes may take
         self.single = allowed[cost.group_size[allowed] == 1]
         self.same_model = [np.nonzero(enc.stream_model == enc.stream_model[s])[0] for s in range(enc.n_streams)]
-        fin = np.isfinite(cost.lat_resident)
-        en = np.where(fin, cost.energy_resident, cost.energy_stream)       # [n, P] resident where it can be
-        self.energy = np.where(np.isfinite(en) & np.isfinite(np.where(fin, cost.lat_resident, cost.lat_stream)),
-                               en, np.inf)
+        lat, en = fit_tables(cost)                                          # [n, P] resident where it can be
+        self.energy = np.where(np.isfinite(en) & np.isfinite(lat), en, np.inf)
         self.task_at = np.full((enc.n_streams, enc.n_units), -1, dtype=np.int64)
         self.task_at[enc.stream, enc.unit] = np.arange(enc.unit.size)
         self.model_units = [np.nonzero(enc.unit_model == m)[0] for m in range(int(enc.unit_model.max()) + 1)]

@@ -23,6 +23,14 @@ def task_latency(cost, placement_index, resident) -> np.ndarray:
     return cost.task_latency(placement_index, resident)
 
 
+def fit_tables(cost) -> tuple[np.ndarray, np.ndarray]:
+    """([n, P] latency s, [n, P] dynamic energy J) of every task on every placement: resident where its weights
+    fit the placement's SRAM share (finite resident latency), else streamed."""
+    fin = np.isfinite(cost.lat_resident)
+    return (np.where(fin, cost.lat_resident, cost.lat_stream),
+            np.where(fin, cost.energy_resident, cost.energy_stream))
+
+
 def edge_delay(cost, placement_index) -> np.ndarray:
     """[n_edges] transfer latency of every edge between its endpoints' lead chiplets (0 when co-located)."""
     g = cost.graph

@@ -41,7 +41,7 @@ from mapc.solvers import greedy
 from mapc.solvers.baseline import split_counts
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.ga import REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, encoding
-from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
+from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, objective_of
 
 MAX_MOVES = 20000
 
@@ -79,8 +79,7 @@ def single_placements(cost) -> dict[int, int]:
 def unit_prices(cost, enc: Encoding, objective: str) -> tuple[np.ndarray, np.ndarray]:
     """([U, P] latency, [U, P] energy) of each unit's tasks summed on each placement: resident where the
     unit's weights fit the placement's SRAM share, else streamed (inf where neither runs)."""
-    lat = np.where(np.isfinite(cost.lat_resident), cost.lat_resident, cost.lat_stream)
-    en = np.where(np.isfinite(cost.lat_resident), cost.energy_resident, cost.energy_stream)
+    lat, en = fit_tables(cost)
     U = enc.n_units
     L = np.zeros((U, lat.shape[1])); E = np.zeros_like(L)
     np.add.at(L, enc.unit, lat)
@@ -311,9 +310,7 @@ class WindowSearch:
     def __init__(self, sc: Scar):
         cost, enc = sc.cost, sc.enc
         self.sc, self.cost, self.enc = sc, cost, enc
-        fin = np.isfinite(cost.lat_resident)
-        self.lat = np.where(fin, cost.lat_resident, cost.lat_stream)           # [n, P]
-        self.en = np.where(fin, cost.energy_resident, cost.energy_stream)
+        self.lat, self.en = fit_tables(cost)                                  # [n, P]
         self.ok = np.isfinite(self.lat) & np.isfinite(self.en)
         self.task_at = np.full((enc.n_streams, enc.n_units), -1, dtype=np.int64)
         self.task_at[enc.stream, enc.unit] = np.arange(enc.unit.size)
