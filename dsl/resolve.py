@@ -143,7 +143,7 @@ def _kword(kw: dict, key: str, choices, default):
     return v.v
 
 
-def _quantity(node: Tree, kind: str, file: str) -> float:
+def _quantity(node: Tree, kind: str, file: str, name: str | None = None) -> float:
     num_tok, unit_tree = node.children
     loc = _loc(file, node)
     value = _num(num_tok, file)
@@ -154,7 +154,8 @@ def _quantity(node: Tree, kind: str, file: str) -> float:
     except U.UnitError as e:
         raise error_at(e.message, _loc(file, unit_tok) if unit_tok is not None else loc, hint=e.hint) from None
     if si <= 0:
-        raise error_at(f"must be positive, got `{num_tok}{' ' + unit if unit else ''}`", loc)
+        what = f"`{name}` " if name else ""
+        raise error_at(f"{what}must be positive, got `{num_tok}{' ' + unit if unit else ''}`", loc)
     return si
 
 
@@ -368,7 +369,7 @@ class _Resolver:
             elif d == "slo":
                 for item in it.children:
                     kind_tree, q = item.children
-                    v = _quantity(q, "time", file)
+                    v = _quantity(q, "time", file, str(kind_tree.children[0]))
                     if str(kind_tree.children[0]) == "ttft":
                         ttft = v
                     else:
@@ -573,7 +574,7 @@ def _settings(items, file: str, kinds: dict[str, str], what: str) -> dict[str, f
             raise error_at(f"`{key}` is not a setting of {what}", loc, hint="settings: " + ", ".join(kinds))
         if key in out:
             raise error_at(f"`{key}` given twice", loc)
-        out[key] = _quantity(it.children[1], kinds[key], file)
+        out[key] = _quantity(it.children[1], kinds[key], file, key)
     return out
 
 

@@ -237,7 +237,7 @@ def test_error_unknown_preset():
     ("model m = transformer(layers=0, hidden=8, heads=2, ffn=8, vocab=8)", 1, 30, "`layers` must be positive"),
     ("parallel { tensor -2 }", 1, 19, "`tensor` must be positive, got -2"),
     ("hardware h { grid 2 x 2 chiplet c { pes 8x8 dataflow ws freq 1 GHz sram 0 MiB } }", 1, 73,
-     "must be positive, got `0 MiB`"),
+     "`sram` must be positive, got `0 MiB`"),
     ("workload w { serve llama2_7b prefill batch=2.5 seq=8 }", 1, 44, "`batch` must be a whole number"),
 ])
 def test_error_zero_negative_sizes(text, line, col, msg):
