@@ -339,7 +339,7 @@ def write_policy(policy: Policy, out_dir: str | os.PathLike, comparison: list[di
     return [str(p)] + files
 
 
-# ---- command line: python -m mapc.compiler.policy FILE [--hw PRESET] [-o DIR] ----------------------------------
+# ---- file-level entry, used by `mapc policy FILE [--hw PRESET] [-o DIR]` (mapc/cli.py) -------------------
 def _int_list(s: str) -> tuple[int, ...]:
     """`1,2,4` or `1..256` (inclusive) or a mix: `1..8,16,32`."""
     out: list[int] = []
@@ -384,43 +384,3 @@ def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str
     rows = compare_dispatch(m, hw, compare_batches, 1, context=context, policy=pol) if hw.pim else []
     target = Path(out_dir) if out_dir is not None else Path.cwd() / f"{Path(path).stem}.policy"
     return pol, rows, write_policy(pol, target, rows)
-
-
-def main(argv=None) -> int:
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m mapc.compiler.policy",
-                                 description="PIM dispatch policy: per kernel class and decoding width, the batch "
-                                             "size below which it runs on PIM (policy.json).")
-    ap.add_argument("file")
-    ap.add_argument("--hw", default=None, help="preset or hardware file (default: the file's hardware block)")
-    ap.add_argument("-o", "--out", default=None, help="output folder (default ./<stem>.policy)")
-    ap.add_argument("--model", default=None, help="served model to sweep (default: the first decoder)")
-    ap.add_argument("--widths", default="1..8")
-    ap.add_argument("--batches", default="1..256")
-    ap.add_argument("--compare", default="1,2,4,8,16,32,64,128,256", help="batches of the dispatch comparison")
-    a = ap.parse_args(argv)
-    try:
-        pol, rows, files = policy_for_file(a.file, a.hw, a.out, model=a.model, widths=_int_list(a.widths),
-                                           batches=_int_list(a.batches), compare_batches=_int_list(a.compare),
-                                           progress=lambda s: print(s, file=sys.stderr))
-    except MapcError as e:
-        print(e.render(), file=sys.stderr)
-        return e.exit_code
-    print(f"{pol.model} on {pol.hardware}: PIM while batch < N (per decoding width)")
-    classes = list(dict.fromkeys(r.op_class for r in pol.rules))
-    print("width " + "".join(f"{c:>11s}" for c in classes))
-    for w in pol.widths:
-        t = {r.op_class: r.pim_below_batch for r in pol.rules if r.width == w}
-        print(f"{w:5d} " + "".join(f"{t[c]:>11d}" for c in classes))
-    if rows:
-        print(f"decode step, width 1: dynamic vs all-on-NPU x{geomean(r['speedup_vs_npu'] for r in rows):.2f}, "
-              f"vs all-on-PIM x{geomean(r['speedup_vs_pim'] for r in rows):.2f} (geomean over batches "
-              f"{','.join(str(r['batch']) for r in rows)})")
-    print("wrote " + ", ".join(files))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

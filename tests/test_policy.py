@@ -90,7 +90,10 @@ def test_bad_inputs_raise_mapc_errors():
 def test_command_line_on_the_example(tmp_path, capsys):
     from pathlib import Path
 
-    from mapc.compiler.policy import main
+    from mapc.cli import main as cli_main
+
+    def main(argv):
+        return cli_main(["policy", *argv])
     ex = Path(__file__).resolve().parent.parent / "examples" / "decode_pim.dsl"
     rc = main([str(ex), "-o", str(tmp_path / "p"), "--widths", "1,8", "--batches", "1..4,64,256",
                "--compare", "1,256"])
