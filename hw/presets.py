@@ -125,6 +125,29 @@ def npu_pim() -> Hardware:
     return Hardware(base.name, base.rows, base.cols, base.chiplets, base.nop, base.dram, pims, sources)
 
 
+# ---- npu8x8 -------------------------------------------------------------------------------------------------
+NPU8_SOURCES = (
+    "8x8 cores of 128x128 systolic arrays: the multi-core NPU study's 8x8 core meshes (REFERENCE.md, npu-sim "
+    "presets; exu 128x128 as npu-sim llm/test/core_4x4.json)",
+    "weight-stationary cores at 1 GHz: npu-sim configs (core_type systolic_ws, core_freq 1000)",
+    "2 MiB SRAM per core (128 MiB total, inside npu-sim's 1-192 MB design range; the same total as npu4x4)",
+    "on-die NoC: 256 GB/s links (128 B/cycle at 1 GHz, assumption), 2 ns/hop, 0.8 pJ/bit (Gemini NoC_hop_cost)",
+    "8 HBM3 stacks (4 west, 4 east, each on 2 rows of edge cores), 670.4 GB/s and 16 GiB each, 3.59 pJ/bit: "
+    "AttAcc src/config.py; 8 stacks = twice npu4x4's 4 for 4x its cores (each 8-row edge seats 4 stacks, "
+    "as npu4x4's 4-row edges seat 2; 128 GiB holds 70B-class models at int4/int8)",
+)
+
+
+def npu8x8() -> Hardware:
+    """The NPU study's 8x8 multi-core NPU: 64 cores of 128x128 ws arrays, 8 HBM3 stacks on the west/east edges."""
+    R = C = 8
+    core = chiplet_type("npu_core", (128, 128), "ws", 1e9, 2 * K.MiB)
+    chips = _grid(R, C, lambda x, y: core)
+    nop = NoP("mesh", 256 * K.GB, K.NOC_HOP_LATENCY, K.NOC_E_BIT)
+    dram = _edge_channels(R, C, ("west", "east"), 4, K.HBM3_STACK_BW, K.HBM3_E_BIT, K.HBM3_STACK_CAP, "hbm3")
+    return Hardware("npu8x8", R, C, chips, nop, dram, (), NPU8_SOURCES)
+
+
 # ---- wafer-scale --------------------------------------------------------------------------------------------
 WSC_SOURCES = (
     "wafer-scale mesh of dies in the spirit of Theseus (Zhu et al., arXiv 2407.02079): compute dies on one wafer, "
@@ -160,6 +183,7 @@ PRESETS: dict[str, Callable[[], Hardware]] = {
     "mcm6x6-homo": mcm6x6_homo,
     "npu4x4": npu4x4,
     "npu-pim": npu_pim,
+    "npu8x8": npu8x8,
     "wsc8x8": wsc8x8,
     "wsc16x16": wsc16x16,
 }

@@ -81,3 +81,23 @@ def test_constant_table_cites_everything_in_si():
     assert K.sram_energy_per_byte(32 * 2**20) > K.sram_energy_per_byte(2 * 2**20) > K.sram_energy_per_byte(2**15)
     rows = K.table_rows()
     assert len(rows) == len(K.TABLE) and all("source" in r for r in rows)
+
+
+def test_npu8x8_is_the_study_mesh_with_hbm3_on_west_and_east():
+    from mapc.hw.cost import dram_link_factors
+    hw = get("npu8x8")
+    assert (hw.rows, hw.cols, hw.n) == (8, 8, 64)
+    assert {(c.type.pe_rows, c.type.pe_cols, c.type.dataflow, c.type.freq) for c in hw.chiplets} == \
+        {(128, 128, "ws", 1e9)}
+    total_sram = sum(c.type.sram for c in hw.chiplets)
+    assert 1e6 <= total_sram <= 192e6 * 1.05                     # npu-sim's 1-192 MB design range
+    assert hw.nop == get("npu4x4").nop                           # the same on-die NoC links as npu4x4
+    assert len(hw.dram) == 8 and [ch.edge for ch in hw.dram].count("west") == 4
+    assert hw.dram_bandwidth == pytest.approx(8 * 670.4e9)       # AttAcc HBM3 stacks
+    attached = sorted(a for ch in hw.dram for a in ch.attach)
+    assert attached == sorted(c.id for c in hw.chiplets if c.x in (0, 7))   # every edge core, each once
+    # 128 GiB of HBM: Llama-2-70B fits at int4 (~35 GB) but not in fp16 (~138 GB)
+    assert 35e9 < sum(ch.capacity for ch in hw.dram) < 138e9
+    # each row's 3 inner cores draw 3 x 83.8 = 251 GB/s over the edge link (< 256 GB/s): no core is link-limited
+    f = dram_link_factors(hw)
+    assert f.shape == (64,) and f.min() == pytest.approx(1.0)
