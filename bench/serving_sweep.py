@@ -1,9 +1,12 @@
-"""Serving sweep on npu4x4: TP scheme x core placement x PD mode for Llama-2-7B and Llama-2-70B (int4 weights).
+"""Serving sweep on a multi-core NPU: TP scheme x core placement x PD mode for Llama-2-7B and 70B (int4 weights).
 
-    .venv/bin/python bench/serving_sweep.py [--solver greedy] [--time-limit 2] [--models 7b,70b]
+    .venv/bin/python bench/serving_sweep.py [--solver greedy] [--time-limit 2] [--models 7b,70b] [--hw npu4x4]
+        [--tensor 4]
 
 Prints a markdown table (throughput tokens/s, TPOT = scheduled decode step time per token, mean decode step time, TTFT) and
 the best configuration's speedup in throughput over the naive one (1-D TP across a row of cores, PD fused).
+`--hw` picks the preset (default npu4x4), `--tensor` the TP degrees to sweep (comma list, default 4);
+disaggregated mode splits the cores in half (prefill=n/2, decode=n/2).
 Every configuration compiles the same workload text with a different `parallel` block, through the same
 driver path as `mapc compile` (lower, price, solve, check, evaluate).
 """
@@ -32,23 +35,28 @@ WORKLOAD = """workload sweep {{
   decode  batch=16 context=512..2048 dist=uniform seed=2 steps=2
   microbatches 4
 }}
-parallel {{ tensor 4  tp {tp}  placement {pl}  pd {pd}  segment {seg} }}
+parallel {{ tensor {tensor}  tp {tp}  placement {pl}  pd {pd}  segment {seg} }}
 """
 SCHEMES = ("1d", "2d")
 PLACEMENTS = ("row", "column", "block", "snake")
-PDS = ("fused", "disaggregated(prefill=8, decode=8)")
 
 
-def run(model: str, tp: str, pl: str, pd: str, solver: str, budget: Budget):
+def pds(n: int) -> tuple[str, str]:
+    """Fused, and disaggregated with half the cores for each phase."""
+    return ("fused", f"disaggregated(prefill={n // 2}, decode={n - n // 2})")
+
+
+def run(model: str, tp: str, pl: str, pd: str, solver: str, budget: Budget, hw_name: str = "npu4x4",
+        tensor: int = 4):
     pre, serve = MODELS[model] if isinstance(MODELS[model], tuple) else ("", MODELS[model])
     seg = 8 if model == "70b" else 4
-    text = pre + WORKLOAD.format(serve=serve, tp=tp, pl=pl, pd=pd, seg=seg)
+    text = pre + WORKLOAD.format(serve=serve, tensor=tensor, tp=tp, pl=pl, pd=pd, seg=seg)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "sweep.dsl")
         with open(path, "w") as f:
             f.write(text)
         spec = load(path)
-    cr = driver.compile_spec(spec, get("npu4x4"), solver, budget)
+    cr = driver.compile_spec(spec, get(hw_name), solver, budget)
     return cr.metrics
 
 
@@ -57,9 +65,21 @@ def main(argv=None) -> int:
     ap.add_argument("--solver", default="greedy")
     ap.add_argument("--time-limit", type=float, default=2.0)
     ap.add_argument("--models", default="7b,70b")
+    ap.add_argument("--hw", default="npu4x4", help="hardware preset")
+    ap.add_argument("--tensor", default="4", help="TP degrees, comma list")
     a = ap.parse_args(argv)
     budget = Budget(time_limit=a.time_limit, seed=0)
-    print(f"solver {a.solver}, budget {a.time_limit:g} s, hardware npu4x4, tensor 4\n")
+    n = get(a.hw).n
+    modes = pds(n)
+    tensors = [int(t) for t in a.tensor.split(",")]
+    for tensor in tensors:
+        sweep(a, budget, modes, tensor, n)
+    return 0
+
+
+def sweep(a, budget: Budget, modes: tuple[str, str], tensor: int, n: int) -> None:
+    """One table (and best-vs-naive lines) per TP degree."""
+    print(f"solver {a.solver}, budget {a.time_limit:g} s, hardware {a.hw}, tensor {tensor}\n")
     print("| model | tp | placement | pd | tokens/s | TPOT (ms) | decode step (ms) | TTFT mean (ms) |")
     print("|---|---|---|---|---:|---:|---:|---:|")
     for model in a.models.split(","):
@@ -67,24 +87,24 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         for tp in SCHEMES:
             for pl in PLACEMENTS:
-                for pd in PDS:
-                    m = run(model, tp, pl, pd, a.solver, budget)
+                for pd in modes:
+                    m = run(model, tp, pl, pd, a.solver, budget, a.hw, tensor)
                     res[(tp, pl, pd)] = m
-                    pdl = "fused" if pd == "fused" else "disagg 8/8"
+                    pdl = "fused" if pd == "fused" else f"disagg {n // 2}/{n - n // 2}"
                     print(f"| {model} | {tp} | {pl} | {pdl} | {m.throughput:.1f} | {m.tpot * 1e3:.1f} | "
                           f"{m.decode_step_time * 1e3:.1f} | {m.ttft_mean * 1e3:.1f} |", flush=True)
         naive = res[("1d", "row", "fused")]
         best_key = max(res, key=lambda k: res[k].throughput)
         best = res[best_key]
-        print(f"\n**{model}**: best {best_key} {best.throughput:.1f} tokens/s vs naive (1d, row, fused) "
-              f"{naive.throughput:.1f} tokens/s: {best.throughput / naive.throughput:.2f}x throughput, TPOT "
-              f"{naive.tpot / best.tpot:.2f}x ({time.perf_counter() - t0:.0f} s)", file=sys.stdout, flush=True)
+        print(f"\n**{model}** (tensor {tensor}): best {best_key} {best.throughput:.1f} tokens/s vs naive "
+              f"(1d, row, fused) {naive.throughput:.1f} tokens/s: {best.throughput / naive.throughput:.2f}x "
+              f"throughput, TPOT {naive.tpot / best.tpot:.2f}x ({time.perf_counter() - t0:.0f} s)", flush=True)
         fast_key = min(res, key=lambda k: res[k].tpot)
         fast = res[fast_key]
-        print(f"**{model}**: lowest TPOT {fast_key} {fast.tpot * 1e3:.1f} ms vs naive {naive.tpot * 1e3:.1f} ms: "
-              f"{naive.tpot / fast.tpot:.2f}x TPOT at {fast.throughput / naive.throughput:.2f}x throughput\n",
+        print(f"**{model}** (tensor {tensor}): lowest TPOT {fast_key} {fast.tpot * 1e3:.1f} ms vs naive "
+              f"{naive.tpot * 1e3:.1f} ms: {naive.tpot / fast.tpot:.2f}x TPOT at "
+              f"{fast.throughput / naive.throughput:.2f}x throughput\n",
               flush=True)
-    return 0
 
 
 if __name__ == "__main__":
