@@ -71,7 +71,10 @@ def main(argv=None) -> int:
     budget = Budget(time_limit=a.time_limit, seed=0)
     n = get(a.hw).n
     modes = pds(n)
-    tensors = [int(t) for t in a.tensor.split(",")]
+    try:
+        tensors = [int(t) for t in a.tensor.split(",")]
+    except ValueError:
+        ap.error(f"--tensor takes a comma list of integers, got {a.tensor!r}")
     for tensor in tensors:
         sweep(a, budget, modes, tensor, n)
     return 0
@@ -108,4 +111,9 @@ def sweep(a, budget: Budget, modes: tuple[str, str], tensor: int, n: int) -> Non
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from mapc.errors import MapcError
+    try:
+        sys.exit(main())
+    except MapcError as e:          # an unknown preset or a bad workload: the message, not a traceback
+        print(e.render(), file=sys.stderr)
+        sys.exit(e.exit_code)
