@@ -34,14 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.check import check
 from mapc.compiler.driver import compile_problem, group_sizes_for
 from mapc.compiler.memory import check_memory
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw import constants as K
 from mapc.hw.cost import CostModel
-from mapc.hw.hardware import Hardware
+from mapc.core.hardware import Hardware
 from mapc.solvers.base import Budget, Problem
 
 BF16 = 2                         # bytes per element: every tensor of Stream's ONNX inputs is bfloat16 (elem_type 16)
@@ -189,7 +189,7 @@ def simba6x6() -> Hardware:
       the north edge (simba.yaml "Per-column off-chip DRAM links"); HBM2 3.9 pJ/bit (O'Connor, MICRO 2017),
       64 GiB each as mcm6x6.
     """
-    from mapc.hw.hardware import Chiplet, DramChannel, NoP
+    from mapc.core.hardware import Chiplet, DramChannel, NoP
     from mapc.hw.presets import chiplet_type
 
     link = 256 / 8 * SIMBA_FREQ

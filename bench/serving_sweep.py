@@ -111,7 +111,7 @@ def sweep(a, budget: Budget, modes: tuple[str, str], tensor: int, n: int) -> Non
 
 
 if __name__ == "__main__":
-    from mapc.errors import MapcError
+    from mapc.core.errors import MapcError
     try:
         sys.exit(main())
     except MapcError as e:          # an unknown preset or a bad workload: the message, not a traceback

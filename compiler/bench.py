@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.solvers.base import Budget
 
 QUICK_EXAMPLES = ("arvr_mix.dsl",)

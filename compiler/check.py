@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 
 TOL = 1e-12          # relative tolerance on times and bytes
 MAX_LISTED = 20      # violations spelled out by `assert_valid`

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.solvers.base import Budget, Problem
 
 OUTPUT_FILES = ("compare.csv", "compare.json", "anytime.png")

@@ -9,7 +9,7 @@ commands (`mapc check`, `mapc compare`) can stop or start anywhere:
     problem = build_problem(spec, hw, objective="edp")   # lower + price
     result = solve(problem, "greedy", Budget(...))       # any registered solver, then `check`ed and evaluated
 
-Every user mistake raises a `mapc.errors.MapcError` subclass; a schedule that fails the independent checker
+Every user mistake raises a `mapc.core.errors.MapcError` subclass; a schedule that fails the independent checker
 raises `InvalidScheduleError` (exit 70: that is a solver bug, not a user error) and is never written.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from mapc.errors import HardwareError, InfeasibleError, MapcError, NoSolutionError
+from mapc.core.errors import HardwareError, InfeasibleError, MapcError, NoSolutionError
 from mapc.solvers.base import Budget, Objective, Problem, SolveResult
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -45,12 +45,12 @@ class CompileResult:
 
     input_path: str
     input_sha256: str
-    hw: object                       # mapc.hw.hardware.Hardware
+    hw: object                       # mapc.core.hardware.Hardware
     problem: Problem
     result: SolveResult
     metrics: object                  # mapc.compiler.evaluate.Metrics
     budget: Budget
-    spec: object | None = None       # mapc.dsl.spec.Spec
+    spec: object | None = None       # mapc.core.spec.Spec
     timings: dict = field(default_factory=dict)
     out_dir: str | None = None       # where the files went (set by compile_file after writing)
     files: tuple[str, ...] = ()      # paths written
@@ -172,7 +172,7 @@ MAX_TASKS = 200_000   # beyond this the cost tables alone take gigabytes; refuse
 
 def estimated_tasks(spec, segment: int | None = None) -> int:
     """Tasks the lowering would create: segments x micro-batches x decode steps, per served phase."""
-    from mapc.dsl.spec import CNNModel
+    from mapc.core.spec import CNNModel
     seg = segment or getattr(spec.parallel, "segment", 1) or 1
     total = 0
     for sv in (spec.workload.serves if spec.workload else ()):

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import mapc
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 
 SCHEMA_ID = "mapc.schedule/1"
 SCHEMA_PATH = Path(__file__).with_name("schedule.schema.json")

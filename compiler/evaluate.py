@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mapc.compiler.ceg import ExecutionGraph
+from mapc.core.graph import ExecutionGraph
 from mapc.compiler.schedule import Schedule
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 from mapc.solvers.base import energy_of
 
 _REL_TOL = 1e-9

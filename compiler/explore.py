@@ -7,7 +7,7 @@ with one solver, check every schedule, and report latency, energy, EDP, throughp
 Pareto points marked. Variants the workload cannot run on (weights exceed DRAM, more pipeline stages than
 chiplets, ...) are reported as `skipped` with the reason; they are not errors.
 
-Keys (`KNOBS`), values parsed with the DSL's unit parser (`mapc.dsl.units.to_si`):
+Keys (`KNOBS`), values parsed with the DSL's unit parser (`mapc.core.units.to_si`):
   grid      RxC chiplet grid (`4x4`, `6x6`, `8`); chiplet types are re-laid by scaling the base positions,
             DRAM channels keep their edge, count and bandwidth, spread evenly along their edge
   pes       RxC PE array of every chiplet (`16x16`, `32x32`); static power scales with the MAC count
@@ -40,8 +40,8 @@ from typing import Callable
 
 import numpy as np
 
-from mapc.errors import InfeasibleError, MapcError, NoSolutionError
-from mapc.hw.hardware import Chiplet, ChipletType, Hardware
+from mapc.core.errors import InfeasibleError, MapcError, NoSolutionError
+from mapc.core.hardware import Chiplet, ChipletType, Hardware
 from mapc.hw.presets import _edge_ids
 from mapc.solvers.base import Budget
 
@@ -85,7 +85,7 @@ def area_of(hw: Hardware) -> dict:
 @dataclass(frozen=True)
 class Knob:
     name: str
-    kind: str          # "dims" | "dataflow" | a unit kind of mapc.dsl.units
+    kind: str          # "dims" | "dataflow" | a unit kind of mapc.core.units
     help: str
     example: str
 
@@ -128,7 +128,7 @@ def parse_value(key: str, text: str):
         if t.lower() not in DATAFLOWS:
             raise MapcError(f"--vary dataflow: unknown dataflow {text!r}", hint="use one of: " + ", ".join(DATAFLOWS))
         return t.lower()
-    from mapc.dsl.units import to_si
+    from mapc.core.units import to_si
     m = _NUM_UNIT.match(t)
     if not m:
         raise MapcError(f"--vary {key}: expected a number with a unit like `{k.example.split(',')[0]}`, "

@@ -36,10 +36,10 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 
 from __future__ import annotations
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment_mixed
-from mapc.dsl.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
-from mapc.errors import DslError
+from mapc.core.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
+from mapc.core.errors import DslError
 
 
 def split_batch(batch: int, microbatches: int) -> tuple[int, ...]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 
 GiB = 2.0 ** 30
 MiB = 2.0 ** 20

@@ -38,9 +38,9 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from mapc.compiler.ceg import Operator
-from mapc.dsl.spec import CNNLayer, CNNModel, TransformerModel
-from mapc.errors import DslError
+from mapc.core.graph import Operator
+from mapc.core.spec import CNNLayer, CNNModel, TransformerModel
+from mapc.core.errors import DslError
 
 # FLOPs per element of the non-GEMM operators (operation counts, not hardware constants).
 NORM_FLOPS = 5.0      # residual add, square, accumulate, normalise, scale by gamma (RMSNorm; LayerNorm ~ same)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mapc.errors import HardwareError, MapcError
+from mapc.core.errors import HardwareError, MapcError
 
 SCHEMA = "mapc.policy/1"
 DEFAULT_WIDTHS = tuple(range(1, 9))
@@ -116,7 +116,7 @@ def _rule_dict(r: Rule) -> dict:
 # ---- inputs --------------------------------------------------------------------------------------------------
 def _model(model):
     from mapc.dsl import zoo
-    from mapc.dsl.spec import TransformerModel
+    from mapc.core.spec import TransformerModel
     m = zoo.get(model) if isinstance(model, str) else model
     if not isinstance(m, TransformerModel) or m.encoder_only:
         raise MapcError(f"a PIM dispatch policy needs a decoder transformer, got {getattr(m, 'name', m)!r}")
@@ -153,7 +153,7 @@ def decisions(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, context
     Returns (classes, widths, batches, on[W, B, C] bool, present[C] bool, tasks[W][B] operator tuples).
     One cost model prices every pair at once (one task each: the model's last layer with the LM head).
     """
-    from mapc.compiler.ceg import ExecutionGraph, Task
+    from mapc.core.graph import ExecutionGraph, Task
     from mapc.compiler.ops import transformer_segment
     from mapc.hw.cost import CostModel
 
@@ -239,7 +239,7 @@ def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *
 # ---- whole-step schedules -------------------------------------------------------------------------------------
 def decode_spec(model, batch: int, width: int, context: int, microbatches: int = 1):
     """A `Spec` for one decode step of `batch` sequences of `context` tokens at decoding `width`."""
-    from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
+    from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
     m = _model(model)
     wl = WorkloadSpec("decode_step", (ServeSpec(m.name, (PhaseSpec("decode", int(batch), (int(context),), 1,
                                                                    int(width)),), int(microbatches)),))
@@ -361,7 +361,7 @@ def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str
     """The policy of the first decoder served by a source file (or `model`), on its hardware (or `hw_arg`), at
     the file's longest decode context; writes policy.json and dispatch_sweep.csv (width-1 comparison)."""
     from mapc.compiler.driver import load_spec, resolve_hardware
-    from mapc.dsl.spec import TransformerModel
+    from mapc.core.spec import TransformerModel
 
     spec = load_spec(path)
     hw = resolve_hardware(hw_arg, spec)

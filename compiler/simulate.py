@@ -38,7 +38,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 
 SCHEMA_CHECK_MAX_RECORDS = 20_000   # full jsonschema check up to this many tasks/transfers (0.4 ms per record)
 REL_TOL = 1e-12                     # relative tolerance of "rate below demand" and of completion times

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 
-from mapc.dsl.spec import TransformerModel
-from mapc.errors import DslError, Loc
+from mapc.core.spec import TransformerModel
+from mapc.core.errors import DslError, Loc
 
 _DTYPES = {"float16": "fp16", "half": "fp16", "bfloat16": "bf16", "float32": "fp32", "float": "fp32",
            "int8": "int8", "float8_e4m3fn": "fp8"}

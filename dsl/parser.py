@@ -44,7 +44,7 @@ from functools import lru_cache
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from mapc.errors import DslError, Loc
+from mapc.core.errors import DslError, Loc
 
 _SOURCES: dict[str, list[str]] = {}   # file -> its lines, for error messages raised after parsing
 

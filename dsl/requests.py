@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from mapc.dsl.parser import error_at
-from mapc.errors import Loc
+from mapc.core.errors import Loc
 
 DISTRIBUTIONS = ("even", "uniform", "normal")
 

@@ -2,7 +2,7 @@
 
 `resolve(units, main_file)` gives meaning to the trees: model definitions (transformer kwargs, zoo aliases,
 Hugging Face configs, CNN layer lists), the workload, the parallel block and hardware blocks (built into
-`mapc.hw.hardware.Hardware`). `validate(spec, hw)` checks parallelism and sizes against a hardware.
+`mapc.core.hardware.Hardware`). `validate(spec, hw)` checks parallelism and sizes against a hardware.
 Every error is a `DslError` located at the offending token, with its source line.
 """
 
@@ -15,16 +15,16 @@ import os
 
 from lark import Token, Tree
 
-from mapc.dsl import units as U
+from mapc.core import units as U
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
 from mapc.dsl.parser import error_at
 from mapc.dsl.requests import DISTRIBUTIONS, read_requests_csv, sample_lengths
-from mapc.dsl.spec import (DTYPE_BYTES, CNNLayer, CNNModel, Model, ParallelSpec, PhaseSpec, ServeSpec, Spec,
+from mapc.core.spec import (DTYPE_BYTES, CNNLayer, CNNModel, Model, ParallelSpec, PhaseSpec, ServeSpec, Spec,
                            TransformerModel, WorkloadSpec)
-from mapc.errors import DslError, Loc, MapcError
+from mapc.core.errors import DslError, Loc, MapcError
 from mapc.hw import constants as K
-from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
+from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
 
 
 MAX_MICROBATCHES = 65536   # beyond this a graph cannot be scheduled anyway; keeps resolution bounded

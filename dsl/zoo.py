@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import difflib
 
-from mapc.dsl.spec import CNNLayer, CNNModel, Model, TransformerModel
-from mapc.errors import DslError
+from mapc.core.spec import CNNLayer, CNNModel, Model, TransformerModel
+from mapc.core.errors import DslError
 
 # ---- transformers ------------------------------------------------------------------------------------------
 _T = TransformerModel

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.hw.cost import CostModel
 from mapc.hw.presets import get
 

@@ -72,13 +72,13 @@ from functools import cached_property
 
 import numpy as np
 
-from mapc.compiler.ceg import ExecutionGraph
-from mapc.errors import MapcError
+from mapc.core.graph import ExecutionGraph
+from mapc.core.errors import MapcError
 from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
 from mapc.hw.constants import BYTES_PER_ELEMENT
-from mapc.hw.hardware import Hardware
+from mapc.core.hardware import Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
                          # (a mapc modelling assumption, not a published figure)

@@ -34,8 +34,8 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
-from mapc.compiler.ceg import Operator
-from mapc.hw.hardware import ChipletType, Hardware, PimUnit
+from mapc.core.graph import Operator
+from mapc.core.hardware import ChipletType, Hardware, PimUnit
 
 CLASSES = ("qkv", "attention", "out_proj", "ffn", "moe", "lm_head", "fc")
 _NAME_CLASS = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 import difflib
 from typing import Callable
 
-from mapc.errors import HardwareError
+from mapc.core.errors import HardwareError
 from mapc.hw import constants as K
-from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
+from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
 
 
 def chiplet_type(name: str, pes: tuple[int, int], dataflow: str, freq: float, sram: float,

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mapc
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 
 EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 70, 130
 
@@ -289,7 +289,7 @@ def cmd_presets(args) -> int:
 
 def _model_record(name: str, m) -> dict:
     from mapc.dsl import zoo
-    from mapc.dsl.spec import CNNModel
+    from mapc.core.spec import CNNModel
     rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
            "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
            "weight_bytes": float(zoo.weight_bytes(m))}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mapc.compiler.ceg import ExecutionGraph
+from mapc.core.graph import ExecutionGraph
 from mapc.compiler.schedule import Schedule
 
 Objective = Literal["latency", "energy", "edp"]
@@ -29,10 +29,10 @@ class Problem:
     """What a solver schedules: the execution graph priced by a cost model on a hardware."""
 
     graph: ExecutionGraph
-    hw: object                    # mapc.hw.hardware.Hardware
+    hw: object                    # mapc.core.hardware.Hardware
     cost: object                  # mapc.hw.cost.CostModel
     objective: Objective = "edp"
-    parallel: object | None = None  # mapc.dsl.spec.ParallelSpec (tensor degree, placement policy, pd mode)
+    parallel: object | None = None  # mapc.core.spec.ParallelSpec (tensor degree, placement policy, pd mode)
 
 
 @dataclass(frozen=True)

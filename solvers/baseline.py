@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from mapc.compiler.schedule import materialize
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.listsched import choose_residency, list_schedule
 

@@ -45,7 +45,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from mapc.compiler.schedule import materialize
-from mapc.errors import InfeasibleError, MapcError
+from mapc.core.errors import InfeasibleError, MapcError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tick, retime
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of

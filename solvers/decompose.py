@@ -38,7 +38,7 @@ import numpy as np
 
 from mapc.compiler.check import sram_use
 from mapc.compiler.schedule import materialize
-from mapc.errors import NoSolutionError
+from mapc.core.errors import NoSolutionError
 from mapc.solvers.base import SolveResult, score
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Options, build, candidates, retime
 from mapc.solvers.listsched import objective_of, task_latency

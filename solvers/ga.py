@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapc.compiler.schedule import materialize
-from mapc.errors import InfeasibleError, MapcError
+from mapc.core.errors import InfeasibleError, MapcError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, task_latency, upward_rank
 

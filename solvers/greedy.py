@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from mapc.compiler.schedule import materialize
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)

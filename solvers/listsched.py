@@ -14,7 +14,7 @@ from bisect import bisect_right
 
 import numpy as np
 
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 
 
 # ---- priorities --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 
 # name -> module under mapc.solvers exposing `solve(problem, budget)`; in the order `mapc compare` shows them

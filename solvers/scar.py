@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapc.compiler.schedule import materialize
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 from mapc.solvers import greedy
 from mapc.solvers.baseline import split_counts
 from mapc.solvers.base import Budget, Problem, SolveResult, score

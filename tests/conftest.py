@@ -1,5 +1,5 @@
 """Shared test fixtures: small hand-built `Hardware` values and execution graphs built directly from
-`mapc.compiler.ceg` values (no DSL, no lowering), so solver and checker tests stand alone.
+`mapc.core.graph` values (no DSL, no lowering), so solver and checker tests stand alone.
 
 Plain builder functions (importable as `from conftest import make_hw`) plus fixtures wrapping them.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
-from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
+from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP
 
 MiB = 2**20
 
@@ -19,7 +19,7 @@ MAC_ENERGY = 0.0873e-12   # J/MAC, FP16 MAC at 12 nm: Gemini (HPCA 2024) and Com
 SRAM_ENERGY = 100e-12 / 8  # J/B, 64-bit read of a 1 MB SRAM array ~100 pJ: Horowitz, ISSCC 2014 (REFERENCE.md)
 STATIC_POWER = 0.1        # W per chiplet: an assumed test value, not a published figure
 HBM_E_BIT = 3.9e-12       # J/bit, HBM2: O'Connor et al., MICRO 2017 (REFERENCE.md)
-NOP_E_BIT = 1.3e-12       # J/bit/hop: the NoP default of mapc.hw.hardware.NoP (DESIGN.md section 3 example)
+NOP_E_BIT = 1.3e-12       # J/bit/hop: the NoP default of mapc.core.hardware.NoP (DESIGN.md section 3 example)
 
 
 def chiplet_type(dataflow="ws", sram=1 * MiB, pe=8, freq=1e9, name=None) -> ChipletType:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import chain_graph, make_hw, make_task
-from mapc.compiler.ceg import Edge, ExecutionGraph
+from mapc.core.graph import Edge, ExecutionGraph
 from mapc.compiler.check import Violation, assert_valid, check, sram_use
 from mapc.compiler.schedule import Schedule, materialize
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.listsched import choose_residency, list_schedule
 

@@ -12,7 +12,7 @@ from conftest import chain_graph, make_hw
 from mapc import cli
 from mapc.compiler import driver
 from mapc.compiler.check import check
-from mapc.errors import DslError, HardwareError, InfeasibleError, Loc, MapcError, NoSolutionError
+from mapc.core.errors import DslError, HardwareError, InfeasibleError, Loc, MapcError, NoSolutionError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem
 
@@ -255,7 +255,7 @@ def test_models_hf_config_errors(capsys, tmp_path):
 
 # ---- compile end to end on an in-memory Spec (the DSL text path is covered in test_examples) -------------
 def tiny_spec(file="model.dsl", hardware=None):
-    from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
+    from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
     m = TransformerModel("tiny", layers=4, hidden=256, heads=4, kv_heads=4, ffn=512, vocab=1000)
     wl = WorkloadSpec("chat", (ServeSpec("tiny", (PhaseSpec("prefill", 4, (64, 128)),
                                                   PhaseSpec("decode", 4, (256,), steps=2)), microbatches=2),))

@@ -10,7 +10,7 @@ import pytest
 from conftest import chain_graph, make_hw
 
 from mapc.compiler import compare
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem
 

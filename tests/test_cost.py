@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import make_hw
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.hw import dataflow as df
 from mapc.hw.bench_cost import llama_layer_ops, synthetic_graph
 from mapc.hw.cost import CostModel, group_tiles, ring_allgather, ring_stats

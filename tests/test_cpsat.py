@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import chain_graph, make_hw, random_graph
 
-from mapc.dsl.spec import ParallelSpec
-from mapc.errors import InfeasibleError
+from mapc.core.spec import ParallelSpec
+from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.solvers import cpsat
 from mapc.solvers.base import Budget, Problem, score

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from mapc.dsl import load, load_hardware, loads, validate
-from mapc.dsl import units as U
-from mapc.dsl.spec import CNNModel, TransformerModel
-from mapc.errors import DslError, Loc
+from mapc.core import units as U
+from mapc.core.spec import CNNModel, TransformerModel
+from mapc.core.errors import DslError, Loc
 from mapc.hw import presets
 
 HERE = os.path.dirname(__file__)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mapc.dsl import loads, validate
-from mapc.errors import DslError
+from mapc.core.errors import DslError
 from mapc.hw import presets
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")

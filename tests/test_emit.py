@@ -16,7 +16,7 @@ from mapc.compiler import emit
 from mapc.compiler.driver import CompileResult
 from mapc.compiler.evaluate import evaluate
 from mapc.compiler.schedule import materialize
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.listsched import choose_residency, list_schedule

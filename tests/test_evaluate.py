@@ -6,10 +6,10 @@ import pytest
 from mapc.compiler.evaluate import Bound, evaluate, lower_bound
 from mapc.compiler.lower import lower
 from mapc.compiler.schedule import materialize
-from mapc.dsl.spec import CNNLayer, CNNModel, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
-from mapc.errors import InfeasibleError
+from mapc.core.spec import CNNLayer, CNNModel, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
+from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
-from mapc.hw.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP
+from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP
 from mapc.solvers.base import energy_of, score
 
 # Test hardware: 2 x 2 chiplets, two dataflows. Constants: FP16 MAC 0.0873 pJ (Gemini / Compass code constants),

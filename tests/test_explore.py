@@ -14,7 +14,7 @@ from mapc.cli import main
 from mapc.compiler import driver
 from mapc.compiler import explore as E
 from mapc.compiler.evaluate import lower_bound
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw import presets
 from mapc.solvers.base import Budget
 

@@ -79,7 +79,7 @@ def test_genome_from_placement_roundtrip(problem):
 
 
 def test_bad_options(problem):
-    from mapc.errors import MapcError
+    from mapc.core.errors import MapcError
     with pytest.raises(MapcError):
         ga.solve(problem, Budget(1), population=1)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mapc.errors import HardwareError, MapcError
+from mapc.core.errors import HardwareError, MapcError
 from mapc.hw import constants as K
 from mapc.hw.presets import PRESETS, describe, get
 

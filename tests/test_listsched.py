@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import MiB, chain_graph, make_hw, make_task, random_graph
-from mapc.compiler.ceg import Edge, ExecutionGraph
+from mapc.core.graph import Edge, ExecutionGraph
 from mapc.compiler.check import check, sram_use
 from mapc.compiler.schedule import materialize
-from mapc.errors import InfeasibleError
+from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import score
 from mapc.solvers.listsched import (choose_residency, list_schedule, makespan_of, objective_of, task_latency,

@@ -6,9 +6,9 @@ import pytest
 
 from mapc.compiler.lower import lower, segments, split_batch
 from mapc.compiler.ops import param_count
-from mapc.dsl.spec import (CNNLayer, CNNModel, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel,
+from mapc.core.spec import (CNNLayer, CNNModel, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel,
                            WorkloadSpec)
-from mapc.errors import DslError
+from mapc.core.errors import DslError
 
 LLAMA7 = TransformerModel("llama2_7b", layers=32, hidden=4096, heads=32, kv_heads=32, ffn=11008, vocab=32000)
 LLAMA70 = TransformerModel("llama2_70b", layers=80, hidden=8192, heads=64, kv_heads=8, ffn=28672, vocab=32000)

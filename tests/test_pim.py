@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mapc.compiler.ceg import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.check import check
 from mapc.compiler.evaluate import lower_bound
 from mapc.compiler.ops import transformer_segment
 from mapc.dsl import zoo
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw import constants as K
 from mapc.hw import pim as pimk
 from mapc.hw.cost import CostModel

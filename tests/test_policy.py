@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mapc.compiler.policy import SCHEMA, compare_dispatch, dispatch_policy, write_policy
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import make_hw, make_task
-from mapc.compiler.ceg import Edge, ExecutionGraph
+from mapc.core.graph import Edge, ExecutionGraph
 from mapc.compiler.check import check
 from mapc.compiler.schedule import materialize
-from mapc.dsl.spec import ParallelSpec
-from mapc.errors import InfeasibleError
+from mapc.core.spec import ParallelSpec
+from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, greedy
 from mapc.solvers.base import Budget, Problem

@@ -16,7 +16,7 @@ from conftest import chain_graph, make_hw
 
 from mapc import cli
 from mapc.compiler import compare, driver, emit
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem
 

@@ -9,7 +9,7 @@ import pytest
 
 from mapc.compiler.evaluate import lower_bound
 from mapc.compiler.lower import lower
-from mapc.dsl.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
+from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
 from mapc.dsl.zoo import MODELS
 from mapc.hw.cost import CostModel, dram_link_factors
 from mapc.hw.presets import get

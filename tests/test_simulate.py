@@ -11,7 +11,7 @@ import pytest
 from mapc import cli
 from mapc.compiler import driver, emit
 from mapc.compiler.simulate import (ScheduleFileError, load_schedule, max_min_fair, simulate, validate_document)
-from mapc.errors import MapcError
+from mapc.core.errors import MapcError
 from mapc.solvers.base import Budget
 
 ROOT = Path(__file__).resolve().parent.parent

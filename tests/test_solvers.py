@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from conftest import MiB, chain_graph, make_hw, make_task
-from mapc.compiler.ceg import ExecutionGraph
+from mapc.core.graph import ExecutionGraph
 from mapc.compiler.check import check
-from mapc.dsl.spec import ParallelSpec
-from mapc.errors import MapcError
+from mapc.core.spec import ParallelSpec
+from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, greedy, registry
 from mapc.solvers.base import Budget, Problem, score

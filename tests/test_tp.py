@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mapc.compiler.ceg import ExecutionGraph, Task
+from mapc.core.graph import ExecutionGraph, Task
 from mapc.compiler.ops import transformer_layer
-from mapc.dsl.spec import TransformerModel
-from mapc.errors import MapcError
+from mapc.core.spec import TransformerModel
+from mapc.core.errors import MapcError
 from mapc.hw import tp as tpm
 from mapc.hw.cost import CostModel, group_tiles
 from mapc.hw.presets import get

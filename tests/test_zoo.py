@@ -9,8 +9,8 @@ import pytest
 
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
-from mapc.dsl.spec import CNNModel, TransformerModel
-from mapc.errors import DslError
+from mapc.core.spec import CNNModel, TransformerModel
+from mapc.core.errors import DslError
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
-from mapc.errors import Loc
+from mapc.core.errors import Loc
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
@@ -151,5 +151,5 @@ class Spec:
     models: dict[str, Model]
     workload: WorkloadSpec | None
     parallel: ParallelSpec
-    hardware: "object | None" = None   # mapc.hw.hardware.Hardware when the file has a hardware block
+    hardware: "object | None" = None   # mapc.core.hardware.Hardware when the file has a hardware block
     hardware_blocks: dict = field(default_factory=dict)  # name -> Hardware for every hardware block seen

@@ -11,7 +11,7 @@ energy_byte (J/B), energy_mac (J/MAC), compute (FLOP/s). Binary prefixes (KiB, M
 
 from __future__ import annotations
 
-from mapc.errors import DslError
+from mapc.core.errors import DslError
 
 
 class UnitError(DslError):
