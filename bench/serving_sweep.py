@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from mapc.compiler import driver
-from mapc.dsl.parser import load
+from mapc.dsl.loader import load
 from mapc.hw.presets import get
 from mapc.solvers.base import Budget
 

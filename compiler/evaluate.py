@@ -29,7 +29,7 @@ import numpy as np
 from mapc.core.graph import ExecutionGraph
 from mapc.compiler.schedule import Schedule
 from mapc.core.errors import InfeasibleError
-from mapc.solvers.base import energy_of
+from mapc.compiler.objective import energy_of
 
 _REL_TOL = 1e-9
 

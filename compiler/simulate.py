@@ -2,7 +2,7 @@
 
 The solvers price every transfer as if it had its links to itself and every task's DRAM traffic at a static
 share; this replay checks what happens when the flows of one schedule actually meet. It reads schedule.json
-ALONE (validated against `schedule.schema.json` first) and keeps the schedule's decisions: every task runs on
+ALONE (read and validated by `mapc.compiler.schedule_file`) and keeps the schedule's decisions: every task runs on
 its chiplets, in the schedule's order per chiplet, and every transfer along its route. What it re-derives is
 the timing:
 
@@ -31,95 +31,16 @@ links here (the cost model already reserved link capacity for it); that is a kno
 from __future__ import annotations
 
 import heapq
-import json
 import math
-import os
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from mapc.core.errors import MapcError
 
-SCHEMA_CHECK_MAX_RECORDS = 20_000   # full jsonschema check up to this many tasks/transfers (0.4 ms per record)
+
 REL_TOL = 1e-12                     # relative tolerance of "rate below demand" and of completion times
 
 
-class ScheduleFileError(MapcError):
-    """A schedule file that cannot be read or does not match the schedule schema (exit 2)."""
-
-
-# ---- inputs --------------------------------------------------------------------------------------------------
-def load_schedule(path: str | os.PathLike) -> dict:
-    """Read and validate a schedule.json; every problem raises `ScheduleFileError` with the reason."""
-    p = Path(path)
-    if str(path) == "" or not p.exists():
-        raise ScheduleFileError(f"no such file: {path!s}" if str(path) else "no schedule file given",
-                                hint="give the schedule.json written by `mapc compile`")
-    if not p.is_file():
-        raise ScheduleFileError(f"not a file: {path}", hint="give the schedule.json inside the compile output "
-                                                              "directory, e.g. out/schedule.json")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise ScheduleFileError(f"{path}: not UTF-8 text (byte {e.start}): not a schedule.json") from None
-    except OSError as e:
-        raise ScheduleFileError(f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ScheduleFileError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}",
-                                hint="give the schedule.json written by `mapc compile`") from None
-    except RecursionError:
-        raise ScheduleFileError(f"{path}: JSON nested too deeply") from None
-    validate_document(doc, str(path))
-    return doc
-
-
-def validate_document(doc, where: str = "schedule") -> None:
-    """Schema check (`emit.validate_schedule_document`) plus the cross-references the replay relies on: task
-    ids 0..n-1 in order, chiplets, deps and transfer endpoints in range, routes along existing links."""
-    from mapc.compiler.emit import validate_schedule_document
-
-    if not isinstance(doc, dict):
-        raise ScheduleFileError(f"{where}: expected a JSON object (a mapc schedule), got {type(doc).__name__}")
-    n_rec = len(doc.get("tasks") or ()) + len(doc.get("transfers") or ())
-    try:
-        validate_schedule_document(doc, None if n_rec <= SCHEMA_CHECK_MAX_RECORDS else SCHEMA_CHECK_MAX_RECORDS)
-    except MapcError as e:
-        raise ScheduleFileError(f"{where}: {e.message}", hint="give a schedule.json written by `mapc compile`") \
-            from None
-    hw, tasks = doc["hardware"], doc["tasks"]
-    nchip = len(hw["chiplets"])
-    links = {(int(u), int(v)) for u, v in hw["nop"]["links"]}
-    links |= {(v, u) for u, v in links}
-
-    def bad(msg: str):
-        return ScheduleFileError(f"{where}: {msg}", hint="the file was edited or is not from this mapc version")
-
-    for i, t in enumerate(tasks):
-        if t.get("id") != i:
-            raise bad(f"tasks[{i}] has id {t.get('id')!r}; ids must be 0..n-1 in order")
-        for k in ("chiplets", "start", "end", "deps", "dram_bytes"):
-            if k not in t:
-                raise bad(f"tasks[{i}] has no `{k}`")
-        if not t["chiplets"] or any(not (0 <= c < nchip) for c in t["chiplets"]):
-            raise bad(f"tasks[{i}] runs on chiplets {t['chiplets']} (the hardware has {nchip})")
-        if any(not (0 <= d < len(tasks)) or d == i for d in t["deps"]):
-            raise bad(f"tasks[{i}] depends on {t['deps']}, not all valid task ids")
-        if not (math.isfinite(t["start"]) and math.isfinite(t["end"]) and 0 <= t["start"] <= t["end"]):
-            raise bad(f"tasks[{i}] has start {t['start']} and end {t['end']}")
-    for j, x in enumerate(doc["transfers"]):
-        for k in ("src_task", "dst_task"):
-            if not (0 <= x[k] < len(tasks)):
-                raise bad(f"transfers[{j}].{k} = {x[k]} is not a task id")
-        r = x["route"]
-        if any(not (0 <= c < nchip) for c in r) or any((u, v) not in links for u, v in zip(r, r[1:])):
-            raise bad(f"transfers[{j}] route {r} does not follow the NoP links")
-        if not (math.isfinite(x["start"]) and math.isfinite(x["end"]) and 0 <= x["start"] <= x["end"]):
-            raise bad(f"transfers[{j}] has start {x['start']} and end {x['end']}")
-
-
-# ---- max-min fair sharing ----------------------------------------------------------------------------------
 def max_min_fair(caps: list[float], uses: list[tuple], capacity: dict) -> list[float]:
     """Max-min fair rates by progressive filling: every unfrozen flow grows at the same pace until it reaches
     its cap or one of its resources is full. `uses[f]` lists the resources of flow f, `capacity[r]` their
@@ -509,53 +430,3 @@ def _shift(start: float, sched_start: float, sched_end: float) -> float:
     """End of an item of the scheduled duration started at `start`: exactly `sched_end` when it starts on time
     (start + (end - start) can differ from end by one ulp)."""
     return sched_end if start == sched_start else start + (sched_end - sched_start)
-
-
-# ---- outputs ---------------------------------------------------------------------------------------------
-SIM_FILES = ("simulated.json", "trace.json")
-
-
-def trace_document(doc: dict, res: SimResult) -> dict:
-    """Chrome trace of the replay: one track per chiplet (pid 1) with the simulated task times, one per
-    directed link (pid 2) with the simulated transfer times (`ts`/`dur` in microseconds)."""
-    from mapc.compiler.emit import PID_CHIPLETS, PID_LINKS
-
-    us = 1e6
-    ev: list[dict] = [{"ph": "M", "pid": PID_CHIPLETS, "tid": 0, "ts": 0, "name": "process_name",
-                       "args": {"name": f"chiplets ({doc['hardware']['name']}, simulated)"}},
-                      {"ph": "M", "pid": PID_LINKS, "tid": 0, "ts": 0, "name": "process_name",
-                       "args": {"name": "NoP links (simulated)"}}]
-    for t in doc["tasks"]:
-        i = t["id"]
-        args = {"task": i, "scheduled_start_s": t["start"], "scheduled_end_s": t["end"],
-                "delay_s": res.task_end[i] - t["end"]}
-        for c in t["chiplets"]:
-            ev.append({"name": t.get("name", str(i)), "cat": f"{t.get('model', '')}/{t.get('phase', '')}", "ph": "X",
-                       "pid": PID_CHIPLETS, "tid": c, "ts": res.task_start[i] * us,
-                       "dur": (res.task_end[i] - res.task_start[i]) * us, "args": args})
-    tids: dict = {}
-    for j, x in enumerate(doc["transfers"]):
-        r = x["route"]
-        for u, v in zip(r, r[1:]):
-            tid = tids.setdefault((u, v), len(tids))
-            ev.append({"name": f"{x['src_task']}->{x['dst_task']}", "cat": "transfer", "ph": "X", "pid": PID_LINKS,
-                       "tid": tid, "ts": res.transfer_start[j] * us,
-                       "dur": (res.transfer_end[j] - res.transfer_start[j]) * us, "args": {"bytes": x["bytes"]}})
-    for (u, v), tid in tids.items():
-        ev.append({"ph": "M", "pid": PID_LINKS, "tid": tid, "ts": 0, "name": "thread_name",
-                   "args": {"name": f"link {u}->{v}"}})
-    return {"traceEvents": ev, "displayTimeUnit": "ms"}
-
-
-def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source: str = "") -> list[str]:
-    """Write simulated.json (`SimResult.to_dict` + the source path) and trace.json atomically into out_dir."""
-    from mapc.compiler.emit import jsonable, write_dir_atomic
-
-    def build(tmp: Path) -> None:
-        body = {"source": str(source), **res.to_dict()}
-        (tmp / "simulated.json").write_text(json.dumps(jsonable(body), indent=1, allow_nan=False) + "\n",
-                                            encoding="utf-8")
-        (tmp / "trace.json").write_text(json.dumps(jsonable(trace_document(doc, res)), separators=(",", ":"),
-                                                   allow_nan=False), encoding="utf-8")
-
-    return write_dir_atomic(out_dir, build, SIM_FILES)

@@ -1,4 +1,7 @@
-"""Errors a user can cause. The CLI prints them and exits non-zero; they never surface as tracebacks."""
+"""Errors a user can cause, one hierarchy with one exit code each: input 2 (`DslError`, `HardwareError`, plain
+`MapcError`), infeasible 3 (`InfeasibleError`: every memory overflow, every impossible constraint), no schedule in
+the budget 4 (`NoSolutionError`); 70 is a bug (`InvalidScheduleError`). The CLI prints them and exits with the
+code; they never surface as tracebacks."""
 
 from __future__ import annotations
 
@@ -59,3 +62,13 @@ class NoSolutionError(MapcError):
     """The solver found no schedule within its budget (the problem may still be feasible)."""
 
     exit_code = 4
+
+
+class InvalidScheduleError(MapcError):
+    """A solver returned a schedule that the independent checker rejects (a bug; nothing is written)."""
+
+    exit_code = 70
+
+
+# The documented exit codes of the command line (README, `mapc --help`).
+EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 2, 3, 4, 70, 130

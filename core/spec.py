@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Union
 
 from mapc.core.errors import Loc
+from mapc.core.hardware import Hardware
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
@@ -151,5 +152,6 @@ class Spec:
     models: dict[str, Model]
     workload: WorkloadSpec | None
     parallel: ParallelSpec
-    hardware: "object | None" = None   # mapc.core.hardware.Hardware when the file has a hardware block
-    hardware_blocks: dict = field(default_factory=dict)  # name -> Hardware for every hardware block seen
+    hardware: Hardware | None = None   # the file's hardware block, if it has exactly one in the main file
+    hardware_blocks: dict[str, Hardware] = field(default_factory=dict)  # name -> every hardware block seen
+    sha256: str = ""                   # SHA-256 of the main file's text (schedule.json records it)

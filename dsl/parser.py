@@ -30,8 +30,9 @@ A file holds `import`, `model`, `workload`, `parallel` and `hardware` blocks in 
 
 Comments start with `#` or `//`. Whitespace (newlines included) only separates tokens.
 
-`loads(text, file)` / `load(path)` parse a file and its imports and resolve them to a `Spec`; every error is a
-`DslError` carrying file:line:col, the source line and (for syntax errors) the tokens that were expected.
+`parse_with_imports(text, file)` gives the syntax trees of a file and its imports (`mapc.dsl.loader` resolves
+them to a `Spec`); every error is a `DslError` carrying file:line:col, the source line and (for syntax errors)
+the tokens that were expected.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def _loc(file: str, node: Tree | Token) -> Loc:
     return Loc(file, getattr(meta, "line", 1) or 1, getattr(meta, "column", 1) or 1)
 
 
-def _read(path: str, loc: Loc | None = None) -> str:
+def read_source(path: str, loc: Loc | None = None) -> str:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -227,23 +228,9 @@ def parse_with_imports(text: str, file: str) -> list[tuple[str, Tree]]:
                     raise error_at(f"import cycle: {chain}", loc)
                 if k in done:
                     continue
-                visit(_read(path, loc), path, stack)
+                visit(read_source(path, loc), path, stack)
         done.add(key(file))
         out.append((file, tree))
 
     visit(text, file, [])
     return out
-
-
-def loads(text: str, file: str = "<string>"):
-    """Parse `text` (as if read from `file`), follow its imports and resolve everything to a `Spec`."""
-    from mapc.dsl.resolve import resolve
-    return resolve(parse_with_imports(text, file), file)
-
-
-def load(path: str):
-    """Parse the file at `path`, follow its imports and resolve to a `Spec`."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise DslError(f"expected a file path, got {path!r}")
-    path = os.fspath(path)
-    return loads(_read(path), path)

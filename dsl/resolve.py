@@ -24,6 +24,7 @@ from mapc.core.spec import (DTYPE_BYTES, CNNLayer, CNNModel, Model, ParallelSpec
                            TransformerModel, WorkloadSpec)
 from mapc.core.errors import DslError, Loc, MapcError
 from mapc.hw import constants as K
+from mapc.hw import presets
 from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
 
 
@@ -800,7 +801,6 @@ def _hardware(node: Tree, file: str) -> Hardware:
 
 
 def _preset(node: Tree, file: str) -> Hardware:
-    from mapc.hw import presets
     tok = node.children[1]
     pname = str(tok).strip('"')
     try:
@@ -875,15 +875,3 @@ def validate(spec: Spec, hw: Hardware) -> None:
     if total_w > capacity:
         raise error_at(f"the served models' weights ({total_w / 2**30:.1f} GiB) exceed the memory of `{hw.name}` "
                        f"({capacity / 2**30:.1f} GiB)", spec.workload.loc)
-
-
-def load_hardware(path: str) -> Hardware:
-    """The one hardware block (or `hardware NAME = preset`) of the file at `path` (used by `--hw file.dsl`)."""
-    from mapc.dsl.parser import load
-    spec = load(path)
-    if not spec.hardware_blocks:
-        raise DslError(f"{path}: no hardware block", hint="add `hardware NAME { grid ... }` or "
-                                                          "`hardware NAME = mcm6x6`")
-    if spec.hardware is None:
-        raise DslError(f"{path}: several hardware blocks ({', '.join(spec.hardware_blocks)}); keep one per file")
-    return spec.hardware

@@ -27,7 +27,7 @@ def _grid(rows: int, cols: int, type_of: Callable[[int, int], ChipletType]) -> t
     return tuple(Chiplet(y * cols + x, x, y, type_of(x, y)) for y in range(rows) for x in range(cols))
 
 
-def _edge_ids(rows: int, cols: int, edge: str, lo: int, hi: int) -> tuple[int, ...]:
+def edge_ids(rows: int, cols: int, edge: str, lo: int, hi: int) -> tuple[int, ...]:
     """Chiplet ids on one edge, positions lo..hi-1 along it (rows for west/east, columns for north/south)."""
     if edge == "west":
         return tuple(y * cols for y in range(lo, hi))
@@ -46,7 +46,7 @@ def _edge_channels(rows: int, cols: int, edges: tuple[str, ...], per_edge: int, 
         length = rows if edge in ("west", "east") else cols
         for i in range(per_edge):
             lo, hi = i * length // per_edge, (i + 1) * length // per_edge
-            out.append(DramChannel(f"{prefix}_{edge}{i}", edge, bw, e_bit, cap, _edge_ids(rows, cols, edge, lo, hi)))
+            out.append(DramChannel(f"{prefix}_{edge}{i}", edge, bw, e_bit, cap, edge_ids(rows, cols, edge, lo, hi)))
     return tuple(out)
 
 

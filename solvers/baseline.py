@@ -12,13 +12,24 @@ from `choose_residency` and `list_schedule`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import MapcError
-from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.listsched import choose_residency, list_schedule
+
+
+
+@dataclass(frozen=True)
+class BaselineStats(SolverStats):
+    stages: int = 0               # distinct chiplet groups used
+    resident_tasks: int = 0       # tasks whose weights stay in SRAM
 
 
 def snake_groups(cost, k: int) -> list[int]:
@@ -106,16 +117,16 @@ def _pipeline(g, ids: list[int], groups: list[int], pipeline, pi: np.ndarray) ->
                 pi[t.id] = stage_of[t.layers]
 
 
-def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
+def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResult:
     t0 = time.perf_counter()
     cost = problem.cost
     pi = baseline_placement(cost, problem.parallel)
     res = choose_residency(cost, pi)
     st = list_schedule(cost, pi, res)
     sched = materialize(cost, pi, res, st)
-    val = score(sched, cost, problem.objective)
+    val = score(sched, cost, options.goal)
     stages = len(set(pi.tolist()))
     return SolveResult(sched, "heuristic", val, trace=((time.perf_counter() - t0, val),),
-                       stats={"stages": stages, "resident_tasks": int(res.sum())},
+                       stats=BaselineStats(stages, int(res.sum())),
                        message=f"even layer pipeline over {stages} chiplet group(s)", solver="baseline",
                        wall_time=time.perf_counter() - t0)

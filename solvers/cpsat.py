@@ -6,10 +6,11 @@ energy; integer ticks with conservative rounding). This module drives it:
 Strategy, by size (after dominance pruning of options):
 - at bound: objective latency and a heuristic schedule already meets `evaluate.lower_bound`: returned as
   optimal, no search.
-- whole model (<= SMALL_TASKS = 40 tasks and <= SMALL_OPTIONS = 2500 option literals; bounds from CP-SAT):
+- whole model (<= `CpsatOptions.small_tasks` = 40 tasks and <= `small_options` = 2500 option literals; bounds
+  from CP-SAT):
     latency: minimise makespan.            energy: minimise energy.
     edp:     epsilon-constraint sweep: (1) min makespan T_A, (2) min energy E_B (its makespan T_B), then
-             min energy s.t. makespan <= T for a ladder of RUNGS values from T_B down to T_A (constraints only
+             min energy s.t. makespan <= T for a ladder of `CpsatOptions.rungs` values from T_B down to T_A (constraints only
              tighten, so one model serves the sweep); every solution found is a Pareto candidate, the best
              product wins. Budget: 25% / 25% / 50% split over the rungs (unused time carries over).
     Symmetry: identical micro-batch chains sorted by their first task's option (the hint's chains are
@@ -24,7 +25,7 @@ Strategy, by size (after dominance pruning of options):
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
 (`heft-k<k>`, with its own and with `choose_residency` residency) and a fastest-placement list schedule, as a
 complete `AddHint` (re-timed on ticks so it is feasible); the result is never worse than that hint.
-Determinism: with `budget.deterministic`, every CP-SAT call runs ONE worker without interleaving (deterministic
+Determinism: with `options.deterministic`, every CP-SAT call runs ONE worker without interleaving (deterministic
 and, measured on the examples, as good at equal wall time as a 2-worker interleaved search, which advances
 2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's budget share;
 the heuristics are charged HINT_S_PER_OPTION per task x placement); the wall budget stays a hard cap. Same
@@ -37,33 +38,23 @@ Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE a
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 
 import numpy as np
-from ortools.sat.python import cp_model
 
+from mapc.compiler.evaluate import lower_bound
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError, MapcError
-from mapc.solvers.base import Budget, Problem, SolveResult, score
-from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tick, retime
-from mapc.solvers.listsched import choose_residency, list_schedule, objective_of
+from mapc.core.options import SolveOptions
+from mapc.solvers import baseline, decompose, greedy
+from mapc.solvers.base import SolveResult
+from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tick, identical_components, retime
+from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, point
+from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, upward_rank
 from mapc.solvers.pareto import front
-
-RUNGS = 4
-WALL_CAP = 1.0     # x budget.time_limit: wall safety cap on every CP-SAT call (binds only when the machine is slower than DET_PER_S assumes; then determinism is lost, the budget kept)
-SMALL_TASKS = 40   # whole model up to here (and SMALL_OPTIONS); the chain decomposition beyond
-SMALL_OPTIONS = 2_500
-HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
-                           # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
-                           # 384 tasks x 68 placements 0.54 s, on 256 x 68 0.31 s)
-DET_PER_S = 0.05   # deterministic seconds granted per budget second (single worker). Measured on the shared 2-core
-                   # machine: one CP-SAT worker advances 0.03-0.12 deterministic s per wall s (0.03 on the
-                   # presolve-heavy 48-task windows of llama2_7b_chat under load 3.5, 0.05-0.12 on whole models
-                   # and idle), so runs use ~50-90 % of the budget; where a worker is slower than 0.05 (those llama2
-                   # windows under load) the wall cap binds first and determinism is lost (stats "calls" show it)
-
 
 # ---- diagnosis ---------------------------------------------------------------------------------------------
 def diagnose(problem: Problem) -> None:
@@ -110,14 +101,13 @@ def explain_infeasible(cost) -> InfeasibleError:
 
 
 # ---- warm start --------------------------------------------------------------------------------------------
-def heuristic_hints(problem: Problem, budget: Budget) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def heuristic_hints(problem: Problem, options: SolveOptions) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(name, placement_index, resident, start) of every heuristic that succeeds."""
     out = []
-    for name in ("greedy", "baseline"):
+    for name, mod in (("greedy", greedy), ("baseline", baseline)):
         try:
-            mod = importlib.import_module(f"mapc.solvers.{name}")
-            r = mod.solve(problem, budget)
-        except (ImportError, MapcError):
+            r = mod.solve(problem, options)
+        except MapcError:
             continue
         s = r.schedule
         if s is not None and s.placement_index is not None:
@@ -137,8 +127,6 @@ def _sized_hints(cost) -> list:
     """HEFT restricted to one group size at a time (data-parallel replicas of one width), each decoded with its
     own residency and with `choose_residency`: `greedy` mixes sizes task by task, and on decode_pim the 9-chiplet
     replicas alone give a 1.8 % lower EDP than it does (measured), a better start for the decomposition."""
-    from mapc.solvers.greedy import heft
-    from mapc.solvers.listsched import upward_rank
     sizes = sorted(set(int(k) for k in cost.group_size))
     if len(sizes) < 2:
         return []
@@ -146,122 +134,13 @@ def _sized_hints(cost) -> list:
     out = []
     for k in sizes:
         try:
-            pi, res, st = heft(cost, rank, allowed=cost.group_size == k)
+            pi, res, st = greedy.heft(cost, rank, allowed=cost.group_size == k)
             out.append((f"heft-k{k}", pi, res, st))
             r2 = choose_residency(cost, pi)
             out.append((f"heft-k{k}+residency", pi, r2, list_schedule(cost, pi, r2)))
         except MapcError:
             continue
     return out
-
-
-def _point(cost, pi, res, st) -> tuple[float, float]:
-    return (objective_of(cost, pi, res, st, "latency"), objective_of(cost, pi, res, st, "energy"))
-
-
-class _Trace(cp_model.CpSolverSolutionCallback):
-    def __init__(self, t0, scale, sink):
-        super().__init__()
-        self.t0, self.scale, self.sink = t0, scale, sink
-
-    def on_solution_callback(self):
-        self.sink.append((time.perf_counter() - self.t0, float(self.objective_value) * self.scale))
-
-
-class Driver:
-    """Runs CP-SAT calls on one built model, keeps every schedule found, and the anytime trace."""
-
-    def __init__(self, problem: Problem, budget: Budget, t0: float):
-        self.p, self.b, self.t0 = problem, budget, t0
-        self.deadline = t0 + WALL_CAP * float(budget.time_limit)   # wall safety cap over every call
-        self.cost = problem.cost
-        self.found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.trace: list[tuple[float, float]] = []
-        self.calls: list[dict] = []
-        self.best_val = math.inf
-
-    def add(self, name, pi, res, st):
-        self.found.append((name, pi, res, st))
-        v = objective_of(self.cost, pi, res, st, self.p.objective)
-        if v < self.best_val:
-            self.best_val = v
-            self.trace.append((time.perf_counter() - self.t0, float(v)))
-
-    def past_deadline(self) -> bool:
-        return time.perf_counter() >= self.deadline - 0.05
-
-    def configure(self, solver, limit: float, probing: int = 2) -> None:
-        """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
-        prm = solver.parameters
-        prm.num_workers = max(1, int(self.b.threads))
-        prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
-        prm.cp_model_probing_level = int(probing)   # 0 for small fixed-context windows: probing their long
-                                                    # time domains costs seconds of wall time for nothing
-        limit = max(0.05, float(limit))
-        wall_left = max(0.05, self.deadline - time.perf_counter())
-        if self.b.deterministic:
-            # one worker, no interleaving: deterministic, and measured as good as a 2-worker interleaved
-            # search at equal wall time on the examples (which advances 2-3x slower in deterministic time)
-            prm.num_workers = 1
-            prm.max_deterministic_time = limit * DET_PER_S
-            prm.max_time_in_seconds = wall_left
-        else:
-            prm.max_time_in_seconds = min(limit, wall_left)
-
-    def record(self, solver, status, kind: str, cap, sink) -> tuple[str, float]:
-        """Log one finished call (`status` = what `solve` returned) in `calls`; returns (status name,
-        budget seconds it used)."""
-        resp = solver.response_proto
-        name = solver.status_name(status)
-        self.calls.append({"kind": kind, "cap_ticks": cap, "status": name, "wall_s": round(resp.wall_time, 3),
-                           "deterministic_s": round(resp.deterministic_time, 3), "solutions": len(sink)})
-        used = resp.deterministic_time / DET_PER_S if self.b.deterministic else resp.wall_time
-        return name, used
-
-    def run(self, bm, kind: str, limit: float, hint, cap: int | None = None, objective=None, probing: int = 2):
-        """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
-        optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
-        DET_PER_S x limit (deterministic mode), the wall limit what is left before the safety deadline.
-        `hint` = (option indices, start ticks). Returns (status name, solution or None, bound, det time)."""
-        m = bm.model
-        if cap is not None:
-            m.add(bm.makespan <= int(cap))
-        if objective is not None:
-            m.minimize(objective)
-        elif kind == "compact":     # LNS windows: finish early, then every task early
-            m.minimize(len(bm.start) * bm.makespan + sum(bm.ends))
-        else:
-            m.minimize(bm.makespan if kind == "latency" else bm.energy)
-        m.clear_hints()
-        if hint is not None:
-            chosen, sticks = hint
-            on = np.zeros(bm.opts.size, bool)
-            on[chosen] = True
-            for o, x in enumerate(bm.lits):
-                m.add_hint(x, bool(on[o]))
-            for j, s in enumerate(bm.start):
-                m.add_hint(s, int(sticks[j]))
-            m.add_hint(bm.makespan, int(max((sticks[j] + bm.dur[chosen[j]] for j in range(len(chosen))),
-                                            default=0)))
-        solver = cp_model.CpSolver()
-        self.configure(solver, limit, probing)
-        scale = bm.eunit if kind == "energy" else bm.tick
-        cb = _Trace(self.t0, scale, [])
-        st = solver.solve(m, cb)
-        name, _ = self.record(solver, st, kind, cap, cb.sink)
-        resp = solver.response_proto
-        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return name, None, None, resp.deterministic_time
-        vals = np.asarray(resp.solution, dtype=np.int64)
-        lit_idx = np.array([x.index for x in bm.lits], dtype=np.int64)
-        on = vals[lit_idx] > 0
-        chosen = np.empty(len(bm.start), np.int64)
-        for j in range(len(bm.start)):
-            r = bm.opts.of(j)
-            chosen[j] = r.start + int(np.argmax(on[r.start:r.stop]))
-        sticks = vals[np.array([s.index for s in bm.start], dtype=np.int64)]
-        bound = float(solver.best_objective_bound)
-        return name, (chosen, sticks), bound, resp.deterministic_time
 
 
 def _tick_hint(cost, opts, bm, pi, res, st):
@@ -281,11 +160,9 @@ def sort_chains(cost, opts, pi, res, st):
     """The schedule with the assignments of interchangeable identical chains permuted into the order the
     model's symmetry break demands (first task's option index non-decreasing in chain id order), so the hint
     is feasible. Swapping whole chains (placements, residencies, start times) keeps the schedule valid."""
-    from mapc.solvers.cpsat_model import identical_components
-    from mapc.solvers.decompose import components
     g = cost.graph
     pi, res, st = np.array(pi, np.int64), np.array(res, bool), np.array(st, float)
-    comps = {int(c[0]): c for c in components(g)}
+    comps = {int(c[0]): c for c in decompose.components(g)}
     for grp in identical_components(cost, opts, list(range(g.n))):
         mem = [comps[t] for t in grp]
         key = [opts.index(t, int(pi[t]), bool(res[t])) - int(opts.first[t]) for t in grp]
@@ -308,27 +185,25 @@ def _at_bound(problem, drv, lb, hints, t0) -> SolveResult:
     label, pi, res, st = min(hints, key=lambda h: objective_of(cost, *h[1:], "latency"))
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, "latency")
-    pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
-    stats = {"strategy": "at-bound", "variables": 0, "constraints": 0, "hints": [h[0] for h in hints],
-             "pareto": pts, "chosen": label, "calls": [], "solutions": 0}
+    pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
+    stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label)
     return SolveResult(sched, "optimal", val, min(val, float(lb.value)), tuple(drv.trace), stats,
                        f"the {label} schedule meets the makespan lower bound (critical path / work): optimal",
                        "cpsat", time.perf_counter() - t0)
 
 
-def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
+def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResult:
     t0 = time.perf_counter()
-    cost, obj = problem.cost, problem.objective
+    cost, obj = problem.cost, options.goal
     g = cost.graph
     if g.n == 0:
         return SolveResult(materialize(cost, [], [], []), "optimal", 0.0, 0.0, solver="cpsat",
                            message="empty graph")
     diagnose(problem)
-    hints = heuristic_hints(problem, budget)
-    drv = Driver(problem, budget, t0)
+    hints = heuristic_hints(problem, options)
+    drv = Driver(problem, options, t0)
     for h in hints:
         drv.add(*h)
-    from mapc.compiler.evaluate import lower_bound
     lb = lower_bound(cost)
     keep = None
     if hints:
@@ -336,16 +211,15 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
         keep = (hp, hr)
     elapsed = time.perf_counter() - t0
     # the heuristics' time counts against the budget: measured, or (deterministic mode) a fixed estimate
-    spent = HINT_S_PER_OPTION * g.n * len(cost.placements) if budget.deterministic else elapsed
-    total = max(0.5, budget.time_limit - spent)
+    spent = HINT_S_PER_OPTION * g.n * len(cost.placements) if options.deterministic else elapsed
+    total = max(0.5, options.time_limit - spent)
     if obj == "latency" and hints:
         v = objective_of(cost, *min(hints, key=lambda h: objective_of(cost, *h[1:], obj))[1:], obj)
         if v <= float(lb.value) * (1 + 1e-12):      # a heuristic met the critical-path / work bound
             return _at_bound(problem, drv, lb, hints, t0)
     opts = candidates(cost, keep=keep)
-    if g.n > SMALL_TASKS or opts.size > SMALL_OPTIONS:
-        from mapc.solvers import decompose
-        return decompose.solve_structured(problem, budget, drv, lb, t0, total)
+    if g.n > options.cpsat.small_tasks or opts.size > options.cpsat.small_options:
+        return decompose.solve_structured(problem, options, drv, lb, t0, total)
     ms_hint = min((objective_of(cost, *h[1:], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)
     e_hint = min((objective_of(cost, *h[1:], "energy") for h in hints), default=float(lb.energy) * 4 or 1.0)
     tick = choose_tick(cost, ms_hint)
@@ -391,7 +265,7 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
         done += share
         lim = left - (total * (1 - done) if obj == "edp" else 0.0)    # unused time carries over
         name, sol, bd, used = drv.run(bm, kind, lim, hint)
-        left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+        left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
         statuses[kind] = name
         if name == "INFEASIBLE":
             if hints:
@@ -409,7 +283,7 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
         tbm = tick_ms(sols["energy"]) if "energy" in sols else ta * 2
         if tbm <= ta:       # the min-energy call returned nothing slower (e.g. only the hint): look above T_A
             tbm = int(ta * 1.1)
-        caps = {int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, RUNGS + 1)[:-1]}
+        caps = {int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, options.cpsat.rungs + 1)[:-1]}
         if statuses.get("latency") != "OPTIMAL":     # T_A not proven minimal: also try below it
             caps |= {int(ta * (1 - 0.02 * i)) for i in (1, 3)}
         caps = sorted(caps, reverse=True)
@@ -418,7 +292,7 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
                 break
             lim = left / (len(caps) - r)
             name, sol, bd, used = drv.run(bm, "energy", lim, anchor, cap)
-            left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+            left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
             if sol is not None:
                 finish(sol, f"cpsat-energy<= {cap}")
     # choose the best schedule found (heuristics included) by the objective
@@ -442,17 +316,17 @@ def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
     else:
         status = "feasible"
         msg = f"CP-SAT found no solution within the budget ({statuses}); returning the heuristic {label}"
-    pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
+    pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
     proto = bm.model.proto
-    stats = dict(bm.stats)
-    stats.update({
-        "variables": len(proto.variables), "constraints": len(proto.constraints),
-        "booleans": sum(1 for v in proto.variables if list(v.domain) == [0, 1]),
-        "candidates": opts.size, "pruned_options": opts.pruned, "cut_options": opts.cut,
-        "exact_options": opts.exact, "tick_s": tick, "energy_unit_j": eunit, "build_s": round(build_s, 3),
-        "calls": drv.calls, "solutions": sum(c["solutions"] for c in drv.calls), "strategy": "whole",
-        "hints": [h[0] for h in hints], "pareto": pts, "chosen": label,
-        "bound_makespan_s": t_bound, "bound_energy_j": e_bound,
-    })
+    ms = bm.stats
+    stats = CpsatStats(
+        strategy="whole", variables=len(proto.variables), constraints=len(proto.constraints),
+        hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label, calls=tuple(drv.calls),
+        solutions=sum(c["solutions"] for c in drv.calls),
+        booleans=sum(1 for v in proto.variables if list(v.domain) == [0, 1]),
+        candidates=opts.size, pruned_options=opts.pruned, cut_options=opts.cut, exact_options=opts.exact,
+        tick_s=tick, energy_unit_j=eunit, build_s=round(build_s, 3), bound_makespan_s=t_bound,
+        bound_energy_j=e_bound, intervals=ms["intervals"], tasks_free=ms["tasks_free"], hop_vars=ms["hop_vars"],
+        sram_keys=ms["sram_keys"], chain_symmetry=ms["chain_symmetry"], symmetry=tuple(ms["symmetry"]))
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)

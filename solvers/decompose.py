@@ -7,15 +7,15 @@ can move to a slower, cheaper placement (another dataflow, residency, no transfe
 model of 200-400 tasks x 60 options is too big to search in seconds; one chain of 32 tasks with the rest of
 the schedule fixed is small and CP-SAT solves it to optimality.
 
-Neighbourhoods: the weakly connected components of the graph, merged up to NB_MAX tasks (components larger
-than that are cut into runs of NB_MAX tasks in start order). For each neighbourhood:
+Neighbourhoods: the weakly connected components of the graph, merged up to `CpsatOptions.neighbourhood_tasks`
+(48) tasks (components larger than that are cut into runs of that many tasks in start order). For each neighbourhood:
   1. the current schedule is re-timed on integer ticks (`cpsat_model.retime` in its own start order, durations
      and serialisation rounded up, so it is feasible in ticks AND, read back as seconds, in real time);
   2. every other task is FIXED at those ticks: its intervals block chiplets, its SRAM stays held, and its
      edges to the neighbourhood become constant precedences in BOTH directions (so the current solution is
      always a feasible hint: no window can come back INFEASIBLE through rounding);
   3. the free tasks keep a few options each (`restrict`): the Pareto (latency, energy) classes of the task,
-     PER_CLASS placements per class (least busy first, then nearest to the current one), the current option,
+     `CpsatOptions.per_class` placements per class (least busy first, then nearest to the current one), the current option,
      and the placements of its graph neighbours (co-location saves the transfer);
   4. CP-SAT minimises a linear objective: latency: W x makespan + sum of ends; energy: energy (static power
      x makespan included); edp: the first-order change of E x T at the current point, T0 x energy + E0 x
@@ -39,13 +39,15 @@ import numpy as np
 from mapc.compiler.check import sram_use
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import NoSolutionError
-from mapc.solvers.base import SolveResult, score
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers.base import SolveResult
+from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, point
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Options, build, candidates, retime
 from mapc.solvers.listsched import objective_of, task_latency
 from mapc.solvers.pareto import front
 
-NB_MAX = 48        # free tasks per neighbourhood (a 32-layer chain, or a few short ones)
-PER_CLASS = 3      # placements kept per Pareto (latency, energy) class of a task
 TICKS = 1 << 16   # ticks over the current makespan (hop delays rounded up: the model is conservative)
 MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest CP-SAT call
 
@@ -56,10 +58,9 @@ def components(g) -> list[np.ndarray]:
     return [np.nonzero(comp == c)[0] for c in range(int(comp.max()) + 1)] if g.n else []
 
 
-def neighbourhoods(g, start, nb_max: int | None = None) -> list[np.ndarray]:
-    """Components merged in id order up to `nb_max` (default NB_MAX) tasks; larger ones cut into runs in
+def neighbourhoods(g, start, nb_max: int) -> list[np.ndarray]:
+    """Components merged in id order up to `nb_max` tasks; larger ones cut into runs in
     start order."""
-    nb_max = NB_MAX if nb_max is None else nb_max
     out, cur = [], []
     for c in components(g):
         if c.size > nb_max:
@@ -77,7 +78,7 @@ def neighbourhoods(g, start, nb_max: int | None = None) -> list[np.ndarray]:
     return out
 
 
-def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int = PER_CLASS) -> Options:
+def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int) -> Options:
     """Keep, per free task, its current option, options on its graph neighbours' placements, and for every
     Pareto-optimal (latency, energy) value `per_class` placements (least busy members, then fewest hops from
     the current lead). `busy[c]` = seconds chiplet c is busy with fixed tasks."""
@@ -132,11 +133,10 @@ def tick_schedule(cost, pi, res, st, tick):
     return s, s + dur
 
 
-def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResult:
+def solve_structured(problem: Problem, options: SolveOptions, drv, lb, t0: float, det_left: float) -> SolveResult:
     """Chain/component LNS from the best schedule in `drv.found`; `det_left` = budget seconds still to spend
     (each CP-SAT call gets `DET_PER_S` x its share as deterministic time)."""
-    from mapc.solvers.cpsat import DET_PER_S, _point
-    cost, obj = problem.cost, problem.objective
+    cost, obj = problem.cost, options.goal
     g = cost.graph
     if not drv.found:
         raise NoSolutionError(f"no heuristic schedule to start the decomposition from ({g.n} tasks)",
@@ -144,7 +144,8 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
     label, pi, res, st = min(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj))
     pi, res, st = np.asarray(pi, np.int64), np.asarray(res, bool), np.asarray(st, float)
     best = objective_of(cost, pi, res, st, obj)
-    nbs = neighbourhoods(g, st)
+    nb_max = options.cpsat.neighbourhood_tasks
+    nbs = neighbourhoods(g, st, nb_max)
     full = candidates(cost)        # dominance-pruned options of every task (current ones re-added per call)
     cap = cost.weight_capacity * (1 + 1e-12)
     rounds = accepted = passes = 0
@@ -181,7 +182,7 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
             np.add.at(busy, np.nonzero(cost.members[pi[others]])[1],
                       np.repeat(lat[others], cost.group_size[pi[others]]))
             opts = _with_current(cost, full, win, pi, res)
-            opts = restrict(cost, opts, win, pi, res, busy)
+            opts = restrict(cost, opts, win, pi, res, busy, options.cpsat.per_class)
             fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
                      "sched": set(others.tolist())}
             bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=0,
@@ -201,7 +202,7 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
                 expr = bm.energy + kt * bm.makespan
             share = max(MIN_CALL, left / max(1, len(nbs) - k))
             name, sol, _, used = drv.run(bm, "expr", share, hint, objective=expr, probing=0)
-            left -= used / DET_PER_S if budget.deterministic else drv.calls[-1]["wall_s"]
+            left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
             rounds += 1
             statuses.append(name)
             all_opt &= name == "OPTIMAL"
@@ -231,7 +232,7 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
             _, pi, res, st = starts.pop(0)
             pi, res, st = np.asarray(pi, np.int64), np.asarray(res, bool), np.asarray(st, float)
             best = objective_of(cost, pi, res, st, obj)
-            nbs = neighbourhoods(g, st)
+            nbs = neighbourhoods(g, st, nb_max)
             restarts += 1
     if best < glob_[3]:
         glob_ = (pi, res, st, best)
@@ -239,14 +240,14 @@ def solve_structured(problem, budget, drv, lb, t0, det_left: float) -> SolveResu
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, obj)
     bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp}[obj])
-    pts = front(_point(cost, f[1], f[2], f[3]) for f in drv.found)
-    stats = {"strategy": "decompose", "neighbourhoods": len(nbs), "passes": passes, "windows": rounds,
-             "accepted": accepted, "restarts": restarts, "window_statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
-             "window_model_max": [max(s[0] for s in sizes), max(s[1] for s in sizes)] if sizes else None,
-             "calls": drv.calls[-10:], "solutions": sum(c["solutions"] for c in drv.calls),
-             "hints": [f[0] for f in drv.found[:3]], "pareto": pts, "chosen": "decompose" if accepted else label,
-             "start": label, "variables": max((s[0] for s in sizes), default=0),
-             "constraints": max((s[1] for s in sizes), default=0)}
+    pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
+    stats = CpsatStats(
+        strategy="decompose", variables=max((s[0] for s in sizes), default=0),
+        constraints=max((s[1] for s in sizes), default=0), hints=tuple(f[0] for f in drv.found[:3]),
+        pareto=tuple(pts), chosen="decompose" if accepted else label, calls=tuple(drv.calls[-10:]),
+        solutions=sum(c["solutions"] for c in drv.calls), neighbourhoods=len(nbs), passes=passes, windows=rounds,
+        accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
+        window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
     status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
     msg = (f"decomposition: {passes} pass(es) over {len(nbs)} chain neighbourhoods, {rounds} CP-SAT calls, "
            f"{accepted} improvements over the heuristic start ({label})")

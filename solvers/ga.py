@@ -14,7 +14,7 @@ Genome (population-major NumPy arrays, so a whole population is decoded with fan
 Decode: `placement_index = X[stream, seg_start[unit]]`, residency by `choose_residency` (within SRAM), start
 times by `list_schedule` with the keys; the energy side of the objective (task energy + transfer energy) is
 priced for the whole batch of genomes at once (`batch_energy`), only the makespan needs the per-genome list
-scheduling, which is the cost (measured in `stats["evals_per_s"]`).
+scheduling, which is the cost (measured in `GaStats.evals_per_s`).
 
 Search: tournament selection (size 3), segment-wise crossover (a contiguous unit range, all its genes, or a
 set of streams, from the second parent), mutation operators (reassign a segment, move a segment boundary,
@@ -27,37 +27,54 @@ seeds included (greedy's best enters with the objective of its own decoding, so 
 `greedy`). Decoded genomes are cached by (placement vector, keys) bytes, so elites and no-op mutations are not
 decoded twice; stats give evaluations (incl. cache hits), decodes, and both per second.
 
-Determinism: with `budget.deterministic` (the default) the number of generations is fixed in advance from
-the budget and the problem size, `generations = clamp(time_limit / (population * (REF_GENOME_S + n_tasks * REF_TASK_S)))`,
+Determinism: with `options.deterministic` (the default) the number of generations is fixed in advance from
+the time limit and the problem size, `generations = clamp(time_limit / (population * (REF_GENOME_S + n_tasks * REF_TASK_S)))`,
 where REF_GENOME_S + n * REF_TASK_S is the decode time of one genome measured on the reference machine; the same input, seed and
-budget then give the same schedule on any machine not much slower than the reference. The time limit is a
-safety stop at `SAFETY * time_limit` (stats["deterministic"] says False if it fired). Without `deterministic`, the search
-runs generations until `time_limit`. A `generations=` argument (or module `GENERATIONS`) overrides both.
+options then give the same schedule on any machine not much slower than the reference. The time limit is a
+safety stop at `SAFETY * time_limit` (`GaStats.deterministic` says False if it fired). Without `deterministic`, the search
+runs generations until `time_limit`. `GaOptions.generations` overrides both. Population, elitism, tournament
+size, crossover rate and cache size come from `options.ga` (`mapc.core.options.GaOptions`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError, MapcError
-from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers import baseline, greedy
+from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, task_latency, upward_rank
 
-POPULATION = 24          # genomes per generation
-ELITE = 2                # best genomes copied unchanged into the next generation
-TOURNAMENT = 3
-P_CROSSOVER = 0.7
-GENERATIONS: int | None = None   # fixed generation count (overrides the budget-derived one) when set
-MAX_GENERATIONS = 2000
-CACHE_BYTES = 2e8        # decoded-genome cache: at most about this many bytes of (resident, start) arrays
 REF_TASK_S = 1.5e-5       # decode seconds per task per genome on the reference machine (shared 2-core VM: 6-15 us measured)
 REF_GENOME_S = 1e-3      # fixed decode seconds per genome (residency grouping, NumPy call overheads), same machine
 SAFETY = 1.5             # deterministic mode stops anyway after SAFETY x time_limit (a loaded machine must not
-                         # turn a 2 s budget into 7 s; the run then says it was cut, stats["deterministic"] False)
+                         # turn a 2 s budget into 7 s; the run then says it was cut, GaStats.deterministic False)
+
+
+@dataclass(frozen=True)
+class GaStats(SolverStats):
+    population: int = 0
+    elite: int = 0
+    generations: int = 0          # generations run
+    generation_cap: int = 0       # generations planned (fixed in advance in deterministic mode)
+    evaluations: int = 0          # genomes evaluated, cache hits included
+    evals_per_s: float = 0.0
+    decodes: int = 0              # genomes list-scheduled (evaluations - cache hits)
+    cache_hits: int = 0
+    decodes_per_s: float = 0.0
+    deterministic: bool = True    # False when the wall-time safety stop cut the planned generations
+    best_per_generation: tuple[float, ...] = ()
+    units: int = 0                # layer segments in the encoding
+    streams: int = 0              # (model, phase, micro-batch, step) streams in the encoding
+    best_from: str = ""
+    placements_used: int = 0
 
 
 # ---- encoding ----------------------------------------------------------------------------------------------
@@ -319,39 +336,35 @@ class Ops:
 
 
 # ---- search ------------------------------------------------------------------------------------------------
-def _generations(budget: Budget, population: int, n: int, generations: int | None) -> tuple[int, bool]:
+def _generations(options: SolveOptions, n: int) -> tuple[int, bool]:
     """(generation cap, whether it is fixed in advance)."""
-    if generations is not None:
-        return max(0, int(generations)), True
-    if GENERATIONS is not None:
-        return max(0, int(GENERATIONS)), True
-    if budget.deterministic:
-        g = int(budget.time_limit / (population * (REF_GENOME_S + n * REF_TASK_S)))
-        return int(min(MAX_GENERATIONS, max(1, g))), True
-    return MAX_GENERATIONS, False
+    ga = options.ga
+    if ga.generations is not None:
+        return max(0, int(ga.generations)), True
+    if options.deterministic:
+        g = int(options.time_limit / (ga.population * (REF_GENOME_S + n * REF_TASK_S)))
+        return int(min(ga.max_generations, max(1, g))), True
+    return ga.max_generations, False
 
 
-def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None = None,
-          generations: int | None = None, elite: int | None = None) -> SolveResult:
+def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResult:
     t0 = time.perf_counter()
-    cost, obj = problem.cost, problem.objective
+    cost, obj = problem.cost, options.goal
     g = problem.graph
     n = g.n
     if n == 0:
         return SolveResult(materialize(cost, [], [], []), "heuristic", 0.0, solver="ga", message="empty graph")
-    P = int(population or POPULATION)
-    E = int(ELITE if elite is None else elite)
+    P, E = int(options.ga.population), int(options.ga.elite)
     if P < 2 or not 0 <= E < P:
         raise MapcError(f"ga: population must be >= 2 and 0 <= elite < population (got {P}, {E})")
-    gens, fixed = _generations(budget, P, n, generations)
-    rng = np.random.default_rng(budget.seed)
+    gens, fixed = _generations(options, n)
+    rng = np.random.default_rng(options.seed)
     enc = encoding(g)
     allowed = np.arange(len(cost.placements))
     ops = Ops(cost, enc, rng, allowed)
-    deadline = t0 + (SAFETY * budget.time_limit if fixed else budget.time_limit)
+    deadline = t0 + (SAFETY * options.time_limit if fixed else options.time_limit)
 
     # ---- seeds: baseline pipeline and greedy HEFT --------------------------------------------------------
-    from mapc.solvers import baseline, greedy
     seeds = []
     pi_b = baseline.baseline_placement(cost, problem.parallel)
     bnd = np.zeros(enc.n_units, dtype=bool)
@@ -361,7 +374,7 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     seeds.append(genome_from_placement(enc, pi_b, bnd) + (None,))
     incumbent = None                     # (value, pi, res, st, label)
     try:                                 # greedy's schedules (HEFT and its energy-weighted sweep), best first
-        cands = greedy.candidates(problem)
+        cands = greedy.candidates(problem, options)
     except InfeasibleError:
         cands = []
     seen = set()
@@ -404,7 +417,7 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     trace: list[tuple[float, float]] = []
 
     cache: dict[bytes, tuple] = {}       # placement vector + keys -> (objective, resident, start)
-    cache_cap = max(64, int(CACHE_BYTES // (17 * n + 64)))
+    cache_cap = max(64, int(options.ga.cache_bytes // (17 * n + 64)))
     hits = 0
 
     def run(PB, PX, PK):
@@ -460,9 +473,9 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
         elite_idx = order[:E]
         kids_B, kids_X, kids_K = [], [], []
         for _ in range(P - E):
-            a = _tournament(rng, fit)
-            if rng.random() < P_CROSSOVER:
-                b = _tournament(rng, fit)
+            a = _tournament(rng, fit, options.ga.tournament)
+            if rng.random() < options.ga.p_crossover:
+                b = _tournament(rng, fit, options.ga.tournament)
                 B, X, K = ops.crossover((PB[a], PX[a], PK[a]), (PB[b], PX[b], PK[b]))
             else:
                 B, X, K = PB[a].copy(), PX[a].copy(), PK[a].copy()
@@ -483,13 +496,12 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
     val, pi, res, st, label = incumbent
     sched = materialize(cost, pi, res, st)
     wall = time.perf_counter() - t0
-    stats = {"population": P, "elite": E, "generations": done, "generation_cap": gens,
-             "evaluations": evals, "evals_per_s": evals / t_eval if t_eval > 0 else 0.0,
-             "decodes": evals - hits, "cache_hits": hits,
-             "decodes_per_s": (evals - hits) / t_eval if t_eval > 0 else 0.0,
-             "deterministic": bool(fixed and not stopped_by_time), "best_per_generation": best_per_gen,
-             "units": enc.n_units, "streams": enc.n_streams, "best_from": label,
-             "placements_used": int(np.unique(pi).size)}
+    stats = GaStats(population=P, elite=E, generations=done, generation_cap=gens, evaluations=evals,
+                    evals_per_s=evals / t_eval if t_eval > 0 else 0.0, decodes=evals - hits, cache_hits=hits,
+                    decodes_per_s=(evals - hits) / t_eval if t_eval > 0 else 0.0,
+                    deterministic=bool(fixed and not stopped_by_time), best_per_generation=tuple(best_per_gen),
+                    units=enc.n_units, streams=enc.n_streams, best_from=label,
+                    placements_used=int(np.unique(pi).size))
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
                        message=f"genetic search: {done} generations x {P} genomes, best from {label}"
                        + (f" (stopped by the time limit before the {gens} planned generations: this machine "
@@ -498,6 +510,6 @@ def solve(problem: Problem, budget: Budget = Budget(), *, population: int | None
                        solver="ga", wall_time=wall)
 
 
-def _tournament(rng: np.random.Generator, fit: np.ndarray) -> int:
-    c = rng.integers(fit.size, size=min(TOURNAMENT, fit.size))
+def _tournament(rng: np.random.Generator, fit: np.ndarray, size: int) -> int:
+    c = rng.integers(fit.size, size=min(size, fit.size))
     return int(c[np.argmin(fit[c])])

@@ -17,26 +17,37 @@ EDP-aware sweep (objective edp or energy): HEFT minimises time only, and most of
 (cheaper placements exist but are a little slower). So, on the better placement set, HEFT is re-run with each
 task taking the placement that minimises `energy + w * finish time` for w = lam * E / T (E, T of the best HEFT
 schedule; lam = 1 values a finish-time delay as a makespan delay, smaller lam spends slack on energy), for up
-to five lam in `LAMBDAS` (fewer on large graphs, `sweep_size`), each decoded the three ways. The best of all
-candidates by `problem.objective` is kept; `candidates(problem)` returns them all (GA and SCAR seed from it).
+to five lam in `GreedyOptions.lambdas` (fewer on large graphs, `sweep_size`), each decoded the three ways. The best of all
+candidates by `options.goal` is kept; `candidates(problem, options)` returns them all (GA and SCAR seed from it).
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError
-from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)
 
 REL_TIE = 1e-9
-LAMBDAS = (0.1, 0.03, 0.3, 1.0, 0.05)  # energy-weight multipliers of the sweep, most useful first (see candidates)
-SWEEP_TASKS = 10000                    # the sweep places at most about this many tasks (len(LAMBDAS) caps it)
+
+
+
+@dataclass(frozen=True)
+class GreedyStats(SolverStats):
+    decoding: str = ""            # which candidate won (e.g. "heft+residency", "heft-energy(lam=0.1)")
+    placements: int = 0           # candidate placements offered by the cost model
+    candidates: int = 0           # schedules built and compared
+    resident_tasks: int = 0
 
 
 def member_index(cost) -> np.ndarray:
@@ -145,22 +156,24 @@ def _decodings(cost, obj, label, pi, res, st):
     return [(name, pi, r, s, objective_of(cost, pi, r, s, obj)) for name, r, s in out]
 
 
-def sweep_size(n: int) -> int:
-    """How many energy weights of `LAMBDAS` the sweep runs on n tasks (each is one more HEFT pass)."""
-    return int(min(len(LAMBDAS), max(1, SWEEP_TASKS // max(n, 1))))
+def sweep_size(n: int, options: SolveOptions = SolveOptions()) -> int:
+    """How many energy weights of `options.greedy.lambdas` the sweep runs on n tasks (each is one more HEFT
+    pass, so the sweep places at most about `options.greedy.sweep_tasks` tasks)."""
+    g = options.greedy
+    return int(min(len(g.lambdas), max(1, g.sweep_tasks // max(n, 1))))
 
 
-def candidates(problem: Problem) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]:
+def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]:
     """Every schedule the greedy builds, best first: (label, placement_index, resident, start, objective).
 
     1. HEFT (earliest finish time) over all placements and over single chiplets only, each decoded three ways.
     2. For the EDP or energy objective, an energy-aware sweep on the better of the two placement sets: HEFT
        with each task minimising `energy + w * finish` for w = lam * E / T, E and T the energy and makespan of
        the best HEFT schedule (lam = 1 prices a finish-time delay as if it delayed the makespan; smaller lam
-       trades time for energy on tasks with slack). `sweep_size(n)` weights of `LAMBDAS`, so the cost stays
+       trades time for energy on tasks with slack). `sweep_size(n)` weights of `options.greedy.lambdas`, so the cost stays
        linear in the graph size.
     """
-    cost, obj = problem.cost, problem.objective
+    cost, obj = problem.cost, options.goal
     rank = upward_rank(cost)
     masks = [("", None)]
     single = cost.group_size == 1
@@ -176,7 +189,8 @@ def candidates(problem: Problem) -> list[tuple[str, np.ndarray, np.ndarray, np.n
         T = makespan_of(cost, pi, res, st)
         E = objective_of(cost, pi, res, st, "energy")
         label = "single-chiplet " if allowed is not None else ""
-        for lam in LAMBDAS[:sweep_size(cost.graph.n)]:
+        lams = options.greedy.lambdas
+        for lam in lams[:sweep_size(cost.graph.n, options)]:
             if T <= 0:
                 break
             p2, r2, s2 = heft(cost, rank, allowed=allowed, energy_weight=lam * E / T)
@@ -185,18 +199,17 @@ def candidates(problem: Problem) -> list[tuple[str, np.ndarray, np.ndarray, np.n
     return [c[:5] for c in out]
 
 
-def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
+def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResult:
     t_begin = time.perf_counter()
-    cost, obj = problem.cost, problem.objective
+    cost, obj = problem.cost, options.goal
     if problem.graph.n == 0:
         sched = materialize(cost, [], [], [])
         return SolveResult(sched, "heuristic", 0.0, solver="greedy", message="empty graph")
-    cands = candidates(problem)
+    cands = candidates(problem, options)
     name, pi, r, s, v = cands[0]
     trace = [(time.perf_counter() - t_begin, float(v))]
     sched = materialize(cost, pi, r, s)
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace),
-                       stats={"decoding": name, "placements": len(cost.placements), "candidates": len(cands),
-                              "resident_tasks": int(np.sum(r))},
+                       stats=GreedyStats(name, len(cost.placements), len(cands), int(np.sum(r))),
                        message=f"HEFT list schedule ({name})", solver="greedy",
                        wall_time=time.perf_counter() - t_begin)

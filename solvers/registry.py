@@ -1,65 +1,63 @@
-"""Solvers by command-line name. Each entry imports its module only when called, so a solver under
-construction (or one whose dependency is missing) never breaks the others."""
+"""Solvers by command-line name, and the one way to run them (`run`).
+
+`cpsat` is imported on first use only: OR-Tools (with pandas) takes about 0.4 s to import, which every other
+command would pay for nothing.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import difflib
 import time
 from dataclasses import replace
 from typing import Callable
 
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
 from mapc.core.errors import MapcError
-from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.core.options import SOLVER_NAMES, SolveOptions
+from mapc.solvers import baseline, ga, greedy, scar
+from mapc.solvers.base import SolveResult
 
-# name -> module under mapc.solvers exposing `solve(problem, budget)`; in the order `mapc compare` shows them
-KNOWN = {"baseline": "baseline", "greedy": "greedy", "scar": "scar", "ga": "ga", "cpsat": "cpsat"}
-
-
-def _lazy(name: str, module: str) -> Callable[[Problem, Budget], SolveResult]:
-    def solve(problem: Problem, budget: Budget = Budget()) -> SolveResult:
-        try:
-            mod = importlib.import_module(f"mapc.solvers.{module}")
-        except ImportError as e:
-            raise MapcError(f"solver {name!r} cannot be loaded: {e}") from e
-        return mod.solve(problem, budget)
-
-    solve.__name__ = f"solve_{name}"
-    solve.__doc__ = f"Run mapc.solvers.{module}.solve (imported on first call)."
-    return solve
+SolveFn = Callable[[Problem, SolveOptions], SolveResult]
 
 
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(f"mapc.solvers.{module}") is not None
-    except (ImportError, ValueError):
-        return False
+def _cpsat(problem: Problem, options: SolveOptions) -> SolveResult:
+    from mapc.solvers import cpsat      # heavy optional dependency (OR-Tools), see the module doc
+    return cpsat.solve(problem, options)
 
 
-SOLVERS: dict[str, Callable[[Problem, Budget], SolveResult]] = {
-    name: _lazy(name, mod) for name, mod in KNOWN.items() if _exists(mod)
-}
+SOLVERS: dict[str, SolveFn] = {"baseline": baseline.solve, "greedy": greedy.solve, "scar": scar.solve,
+                               "ga": ga.solve, "cpsat": _cpsat}
+assert tuple(SOLVERS) == SOLVER_NAMES
 
 
 def names() -> list[str]:
+    """Registered solver names, in the order reports show them."""
     return list(SOLVERS)
 
 
-def get(name: str) -> Callable[[Problem, Budget], SolveResult]:
-    """The solve function registered under `name`; `MapcError` listing the names if there is none."""
+def get(name: str) -> SolveFn:
+    """The solve function registered under `name`; `MapcError` with a did-you-mean hint if there is none."""
     try:
         return SOLVERS[name]
     except KeyError:
-        raise MapcError(f"unknown solver {name!r}", hint="available solvers: " + ", ".join(SOLVERS)) from None
+        folded = {n.lower(): n for n in SOLVERS}
+        key = str(name).strip().lower()
+        close = [folded[key]] if key in folded else difflib.get_close_matches(key, list(SOLVERS), n=1)
+        raise MapcError(f"unknown solver {name!r}",
+                        hint=(f"did you mean {close[0]!r}? " if close else "") + "solvers: " + ", ".join(SOLVERS)
+                        ) from None
 
 
-def run(name: str, problem: Problem, budget: Budget = Budget()) -> SolveResult:
-    """Run solver `name`, filling `solver`, `wall_time` and, if the solver left it out, `objective`."""
-    fn = get(name)
+def run(problem: Problem, options: SolveOptions) -> SolveResult:
+    """Run `options.solver` on `problem` with the objective resolved (`options.goal`), filling the result's
+    `solver`, `wall_time` and, if the solver left it out, `objective`."""
+    fn = get(options.solver)
+    opts = options if options.objective is not None else replace(options, objective=options.goal)
     t0 = time.perf_counter()
-    r = fn(problem, budget)
+    r = fn(problem, opts)
     wall = time.perf_counter() - t0
     obj = r.objective
     if obj is None and r.schedule is not None:
-        obj = score(r.schedule, problem.cost, problem.objective)
-    return replace(r, solver=name, wall_time=wall, objective=obj)
+        obj = score(r.schedule, problem.cost, opts.goal)
+    return replace(r, solver=options.solver, wall_time=wall, objective=obj)

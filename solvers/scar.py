@@ -11,7 +11,7 @@ Steps (after the SCAR study's heuristics, on mapc's execution graph and cost mod
    its micro-batch streams go round-robin over the replicas (micro-batches pipeline across chiplets between
    windows; replicas run side by side).
 3. Dataflow affinity: within a replica, segments are assigned to chiplets by the cost model's price of the
-   segment on each chiplet (latency, energy or their product per `problem.objective`, resident weights where
+   segment on each chiplet (latency, energy or their product per `options.goal`, resident weights where
    they fit the chiplet's SRAM share, else streamed): repeatedly the segment with the largest regret (second
    best minus best) takes its best free chiplet, so a ws chiplet goes to weight-reuse-heavy GEMMs and an os
    chiplet to output-heavy ones exactly when the cost model says so.
@@ -20,8 +20,8 @@ Steps (after the SCAR study's heuristics, on mapc's execution graph and cost mod
    priced with `objective_of`, and the best is kept.
 5. Local search: random moves on the (model, replica, segment) -> chiplet map: move a segment to another
    chiplet (anywhere on the package), swap two segments' chiplets, shift a segment boundary; a move is kept
-   when it improves the objective. With `budget.deterministic` the number of moves is fixed from the budget
-   and problem size (as in `ga`), else moves run until `budget.time_limit`.
+   when it improves the objective. With `options.deterministic` the number of moves is fixed from the time limit
+   and problem size (as in `ga`), else moves run until `options.time_limit` (`ScarOptions.moves` fixes it).
 6. Greedy start and window search: greedy's best schedule (`greedy.candidates`, incl. its energy-weighted
    sweep) is a second starting point; when it beats the window plan, step 5 is skipped and the whole move
    budget goes to `WindowSearch` (else half of it): per-task window moves from the best schedule so far, most
@@ -39,11 +39,33 @@ from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError
 from mapc.solvers import greedy
 from mapc.solvers.baseline import split_counts
-from mapc.solvers.base import Budget, Problem, SolveResult, score
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.ga import REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, encoding
 from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, objective_of
 
-MAX_MOVES = 20000
+
+
+@dataclass(frozen=True)
+class ScarStats(SolverStats):
+    regions: tuple[int, ...] = ()         # chiplets per model region
+    stages: tuple[int, ...] = ()          # pipeline windows per model
+    replicas: tuple[int, ...] = ()        # replicas per model
+    configs_tried: int = 0
+    moves: int = 0                        # window-plan moves tried
+    moves_accepted: int = 0
+    move_cap: int = 0
+    initial_objective: float = 0.0
+    scar_construction_objective: float = 0.0
+    greedy_objective: float = 0.0
+    started_from: str = ""                # "scar" or "greedy"
+    window_moves: int = 0                 # per-task window moves tried
+    window_moves_accepted: int = 0
+    evaluations: int = 0
+    evals_per_s: float = 0.0
+    deterministic: bool = True            # False when the wall-time safety stop cut the planned moves
 
 
 @dataclass
@@ -149,10 +171,11 @@ def region_repair(cost) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class Scar:
-    def __init__(self, problem: Problem):
+    def __init__(self, problem: Problem, options: SolveOptions = SolveOptions()):
         self.problem = problem
+        self.options = options
         self.cost = cost = problem.cost
-        self.obj = problem.objective
+        self.obj = options.goal
         self.enc = enc = encoding(problem.graph)
         self.single = single_placements(cost)
         L, E = unit_prices(cost, enc, self.obj)
@@ -373,21 +396,25 @@ class WindowSearch:
         return new
 
 
-def _moves(budget: Budget, n: int) -> tuple[int, bool]:
-    if budget.deterministic:
-        return int(min(MAX_MOVES, max(1, budget.time_limit / (REF_GENOME_S + n * REF_TASK_S)))), True
-    return MAX_MOVES, False
+def _moves(options: SolveOptions, n: int) -> tuple[int, bool]:
+    """(move cap, whether it is fixed in advance)."""
+    sc = options.scar
+    if sc.moves is not None:
+        return int(sc.moves), True
+    if options.deterministic:
+        return int(min(sc.max_moves, max(1, options.time_limit / (REF_GENOME_S + n * REF_TASK_S)))), True
+    return sc.max_moves, False
 
 
-def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = None) -> SolveResult:
+def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResult:
     t0 = time.perf_counter()
-    cost, obj, g = problem.cost, problem.objective, problem.graph
+    cost, obj, g = problem.cost, options.goal, problem.graph
     if g.n == 0:
         return SolveResult(materialize(cost, [], [], []), "heuristic", 0.0, solver="scar", message="empty graph")
-    sc = Scar(problem)
-    rng = np.random.default_rng(budget.seed)
-    cap, fixed = (int(moves), True) if moves is not None else _moves(budget, g.n)
-    deadline = t0 + (SAFETY if fixed else 1.0) * budget.time_limit
+    sc = Scar(problem, options)
+    rng = np.random.default_rng(options.seed)
+    cap, fixed = _moves(options, g.n)
+    deadline = t0 + (SAFETY if fixed else 1.0) * options.time_limit
     trace: list[tuple[float, float]] = []
     regions = sc.regions()
     M = len(regions)
@@ -395,7 +422,7 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
     whole = [sc.single[c] for c in snake_columns(cost.hw) if c in sc.single]
     sizes = sorted(set(cost.group_size.tolist()))
 
-    def options(m):
+    def choices(m):
         """(region, group size, windows) candidates of model m: its own region or the whole package, every
         group size, and pipeline depths from one window per slot down to a sixth of that."""
         out = []
@@ -414,7 +441,7 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
     configs = 1
     stopped = False
     for m in range(M):                                     # coordinate-wise choice per model
-        for reg, k, S in options(m):
+        for reg, k, S in choices(m):
             if time.perf_counter() >= deadline:
                 stopped = True
                 break
@@ -432,7 +459,7 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
     start_from = "scar"
     greedy_val = np.inf
     try:                                                   # greedy's best schedule is a second starting point
-        _, gpi, gres, gst, greedy_val = greedy.candidates(problem)[0]
+        _, gpi, gres, gst, greedy_val = greedy.candidates(problem, options)[0]
     except InfeasibleError:
         pass
     plan_cap = cap // 2
@@ -474,15 +501,15 @@ def solve(problem: Problem, budget: Budget = Budget(), *, moves: int | None = No
         return SolveResult(None, "no_solution", None, solver="scar", wall_time=time.perf_counter() - t0,
                            message="no feasible window plan found (weights fit no SRAM and cannot stream?)")
     sched = materialize(cost, pi, res, st)
-    stats = {"regions": [len(r) for r in regions], "stages": [len(p.bounds) for p in plans],
-             "replicas": [len(p.chip) for p in plans], "configs_tried": configs, "moves": done,
-             "moves_accepted": accepted, "move_cap": cap, "initial_objective": initial,
-             "scar_construction_objective": scar_only, "greedy_objective": float(greedy_val),
-             "started_from": start_from, "window_moves": w_done, "window_moves_accepted": w_acc,
-             "evaluations": sc.evals, "evals_per_s": sc.evals / sc.t_eval if sc.t_eval > 0 else 0.0,
-             "deterministic": bool(fixed and not stopped)}
+    stats = ScarStats(regions=tuple(len(r) for r in regions), stages=tuple(len(p.bounds) for p in plans),
+                      replicas=tuple(len(p.chip) for p in plans), configs_tried=configs, moves=done,
+                      moves_accepted=accepted, move_cap=cap, initial_objective=initial,
+                      scar_construction_objective=scar_only, greedy_objective=float(greedy_val),
+                      started_from=start_from, window_moves=w_done, window_moves_accepted=w_acc,
+                      evaluations=sc.evals, evals_per_s=sc.evals / sc.t_eval if sc.t_eval > 0 else 0.0,
+                      deterministic=bool(fixed and not stopped))
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
-                       message=f"{M} model region(s), windows {stats['stages']} x replicas {stats['replicas']}, "
+                       message=f"{M} model region(s), windows {list(stats.stages)} x replicas {list(stats.replicas)}, "
                                f"best start {start_from}, {accepted}/{done} plan and {w_acc}/{w_done} window moves kept"
                                + (" (stopped by the time limit before the planned search ended: the result may "
                                   "differ between runs; raise --time-limit for a reproducible run)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from mapc.compiler import bench
+from mapc.apps import bench
 
 
 def test_bench_quick(tmp_path):

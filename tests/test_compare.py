@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from conftest import chain_graph, make_hw
 
-from mapc.compiler import compare
+from mapc.apps import compare
 from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem

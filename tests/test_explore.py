@@ -12,7 +12,7 @@ import pytest
 
 from mapc.cli import main
 from mapc.compiler import driver
-from mapc.compiler import explore as E
+from mapc.apps import explore as E
 from mapc.compiler.evaluate import lower_bound
 from mapc.core.errors import MapcError
 from mapc.hw import presets

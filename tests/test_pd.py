@@ -8,7 +8,7 @@ import pytest
 from mapc.compiler import driver
 from mapc.compiler.lower import lower
 from mapc.compiler.serving import pd_candidates, regions_for
-from mapc.dsl.parser import load
+from mapc.dsl.loader import load
 from mapc.dsl.zoo import MODELS
 from mapc.hw.presets import get
 from mapc.solvers.base import Budget

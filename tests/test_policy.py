@@ -1,4 +1,4 @@
-"""The dynamic PIM dispatch policy (mapc.compiler.policy)."""
+"""The dynamic PIM dispatch policy (mapc.apps.policy)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mapc.compiler.policy import SCHEMA, compare_dispatch, dispatch_policy, write_policy
+from mapc.apps.policy import SCHEMA, compare_dispatch, dispatch_policy, write_policy
 from mapc.core.errors import MapcError
 
 

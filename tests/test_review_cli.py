@@ -15,7 +15,7 @@ import pytest
 from conftest import chain_graph, make_hw
 
 from mapc import cli
-from mapc.compiler import compare, driver, emit
+from mapc.apps import compare, driver, emit
 from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Budget, Problem

@@ -10,7 +10,7 @@ import pytest
 from mapc.compiler import driver
 from mapc.compiler.lower import lower
 from mapc.compiler.memory import check_memory, kv_peak, require_fit
-from mapc.dsl.parser import load
+from mapc.dsl.loader import load
 from mapc.core.errors import DslError, InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.hw.presets import get

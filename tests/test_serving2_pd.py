@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mapc.compiler import driver
-from mapc.dsl.parser import load
+from mapc.dsl.loader import load
 from mapc.hw.presets import get
 from mapc.solvers.base import Budget
 

@@ -18,16 +18,36 @@ batch and width) vs all on the NPU cores (`pim="off"`) vs every PIM-capable kern
 
 from __future__ import annotations
 
+import argparse
 import csv
+import io
 import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+from rich import box
+from rich.table import Table
 
-from mapc.core.errors import HardwareError, MapcError
+from mapc import api
+from mapc.apps.common import console, nonempty, print_json, progress
+from mapc.compiler.files import check_output_dir, write_dir_atomic
+from mapc.compiler.lower import lower as lower_graph
+from mapc.compiler.objective import energy_of
+from mapc.compiler.ops import transformer_segment
+from mapc.compiler.problem import Problem
+from mapc.core.errors import EXIT_OK, HardwareError, MapcError
+from mapc.core.graph import ExecutionGraph, Task
+from mapc.core.hardware import Hardware
+from mapc.core.options import SolveOptions
+from mapc.core.spec import Model, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
+from mapc.dsl import zoo
+from mapc.hw import pim as pimk
+from mapc.hw import presets
+from mapc.hw.cost import CostModel
 
 SCHEMA = "mapc.policy/1"
 DEFAULT_WIDTHS = tuple(range(1, 9))
@@ -114,17 +134,14 @@ def _rule_dict(r: Rule) -> dict:
 
 
 # ---- inputs --------------------------------------------------------------------------------------------------
-def _model(model):
-    from mapc.dsl import zoo
-    from mapc.core.spec import TransformerModel
+def _model(model: str | Model) -> TransformerModel:
     m = zoo.get(model) if isinstance(model, str) else model
     if not isinstance(m, TransformerModel) or m.encoder_only:
         raise MapcError(f"a PIM dispatch policy needs a decoder transformer, got {getattr(m, 'name', m)!r}")
     return m
 
 
-def _hardware(hw):
-    from mapc.hw import presets
+def _hardware(hw: str | Hardware) -> Hardware:
     return presets.get(hw) if isinstance(hw, str) else hw
 
 
@@ -153,10 +170,6 @@ def decisions(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, context
     Returns (classes, widths, batches, on[W, B, C] bool, present[C] bool, tasks[W][B] operator tuples).
     One cost model prices every pair at once (one task each: the model's last layer with the LM head).
     """
-    from mapc.core.graph import ExecutionGraph, Task
-    from mapc.compiler.ops import transformer_segment
-    from mapc.hw.cost import CostModel
-
     m, hw = _model(model), _hardware(hw)
     widths, batches = _ints("widths", widths), _ints("batches", batches)
     if context < 1:
@@ -175,7 +188,6 @@ def decisions(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, context
     cm = CostModel(hw, ExecutionGraph(tuple(tasks), ()), group_sizes=(k,), pim="auto")
     res = np.isfinite(cm.lat_resident[:, 0]) & (cm.lat_resident[:, 0] <= cm.lat_stream[:, 0])
     off = np.where(res[:, None], cm.pim_offload(True)[:, 0, :], cm.pim_offload(False)[:, 0, :])
-    from mapc.hw import pim as pimk
     present = np.zeros(len(pimk.CLASSES), dtype=bool)
     for o in ops[0][0]:
         c = pimk.op_class(o)
@@ -192,8 +204,6 @@ def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *
     With `schedules`, every regime carries the checked schedule of a whole decode step at its two end batches.
     On hardware without PIM every class stays on the chiplets (one regime per width).
     """
-    from mapc.hw import pim as pimk
-
     m, hwv = _model(model), _hardware(hw)
     classes, widths, batches, on, present, ops = decisions(m, hwv, widths, batches, context, group_size)
     k = _group(hwv, group_size)
@@ -239,7 +249,6 @@ def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *
 # ---- whole-step schedules -------------------------------------------------------------------------------------
 def decode_spec(model, batch: int, width: int, context: int, microbatches: int = 1):
     """A `Spec` for one decode step of `batch` sequences of `context` tokens at decoding `width`."""
-    from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
     m = _model(model)
     wl = WorkloadSpec("decode_step", (ServeSpec(m.name, (PhaseSpec("decode", int(batch), (int(context),), 1,
                                                                    int(width)),), int(microbatches)),))
@@ -261,20 +270,13 @@ def step_schedule(model, hw, batch: int, width: int, context: int, pim, *, solve
                   seed: int = 0, time_limit: float = 5.0, microbatches: int = 1) -> dict:
     """Schedule one decode step under a PIM dispatch (`pim` as `CostModel` takes it), check it, and summarise
     it: batch, width, makespan_s (the step time), energy_j, tokens_per_s, pim_time_s (time spent in PIM)."""
-    from mapc.compiler.check import assert_valid
-    from mapc.compiler.lower import lower
-    from mapc.hw.cost import CostModel
-    from mapc.solvers import registry
-    from mapc.solvers.base import Budget, Problem, energy_of
-
     m, hw = _model(model), _hardware(hw)
-    g = lower(decode_spec(m, batch, width, context, microbatches))
+    spec = decode_spec(m, batch, width, context, microbatches)
+    g = lower_graph(spec)
     cost = CostModel(hw, g, group_sizes=group_sizes_of(hw), pim=pim)
-    r = registry.run(solver, Problem(g, hw, cost, "latency"), Budget(time_limit=time_limit, seed=seed, threads=1))
-    if r.schedule is None:
-        raise MapcError(f"{solver} found no schedule for the decode step (batch {batch}, width {width})")
+    r = api.solve(Problem(g, hw, cost, spec.parallel, spec),
+                  SolveOptions(solver=solver, objective="latency", time_limit=time_limit, seed=seed, threads=1))
     s = r.schedule
-    assert_valid(s, cost)
     rows = np.arange(g.n)
     pi, res = s.placement_index, s.resident
     pim_t = np.where(res, cost.breakdown(True)["pim"][rows, pi], cost.breakdown(False)["pim"][rows, pi])
@@ -312,34 +314,31 @@ def geomean(xs) -> float:
 
 
 # ---- output ------------------------------------------------------------------------------------------------------
+POLICY_FILES = ("policy.json", "dispatch_sweep.csv")
+
+
 def write_policy(policy: Policy, out_dir: str | os.PathLike, comparison: list[dict] | None = None) -> list[str]:
-    """Write `policy.json` (schema mapc.policy/1) and, given a `compare_dispatch` result, `dispatch_sweep.csv`;
-    returns the paths written."""
-    d = Path(out_dir)
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise MapcError(f"cannot create output folder {d}: {e.strerror or e}") from None
+    """Write `policy.json` (schema mapc.policy/1) and, given a `compare_dispatch` result, `dispatch_sweep.csv`,
+    atomically; returns the paths written."""
     doc = policy.to_dict()
-    files = []
     if comparison:
         doc["comparison"] = {"rows": comparison,
                              "geomean_speedup_vs_npu": geomean(r["speedup_vs_npu"] for r in comparison),
                              "geomean_speedup_vs_pim": geomean(r["speedup_vs_pim"] for r in comparison)}
-        p = d / "dispatch_sweep.csv"
-        with open(p, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(comparison[0]))
+
+    def build(tmp: Path) -> None:
+        (tmp / "policy.json").write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        if comparison:
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=list(comparison[0]), lineterminator="\n")
             w.writeheader()
             w.writerows(comparison)
-        files.append(str(p))
-    p = d / "policy.json"
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, p)
-    return [str(p)] + files
+            (tmp / "dispatch_sweep.csv").write_text(buf.getvalue(), encoding="utf-8")
+
+    return write_dir_atomic(out_dir, build, POLICY_FILES)
 
 
-# ---- file-level entry, used by `mapc policy FILE [--hw PRESET] [-o DIR]` (mapc/cli.py) -------------------
+# ---- the command: `mapc policy FILE [--hw PRESET] [-o DIR]` --------------------------------------------------
 def _int_list(s: str) -> tuple[int, ...]:
     """`1,2,4` or `1..256` (inclusive) or a mix: `1..8,16,32`."""
     out: list[int] = []
@@ -357,14 +356,22 @@ def _int_list(s: str) -> tuple[int, ...]:
 
 def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str | None = None,
                     widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, compare_batches=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-                    progress=lambda s: None) -> tuple[Policy, list[dict], list[str]]:
+                    progress: Callable[[str], None] = lambda s: None) -> tuple[Policy, list[dict], list[str]]:
     """The policy of the first decoder served by a source file (or `model`), on its hardware (or `hw_arg`), at
-    the file's longest decode context; writes policy.json and dispatch_sweep.csv (width-1 comparison)."""
-    from mapc.compiler.driver import load_spec, resolve_hardware
-    from mapc.core.spec import TransformerModel
+    the file's longest decode context; writes policy.json and dispatch_sweep.csv (width-1 comparison).
 
-    spec = load_spec(path)
-    hw = resolve_hardware(hw_arg, spec)
+    The file goes through `api.lower` first, so it gets the same verdict as `mapc compile` (parallel degrees,
+    memory, size guard); hardware without PIM units is refused (exit 2): there is no dispatch to decide."""
+    spec = api.load(path)
+    hw = api.hardware(hw_arg, spec)
+    if spec.workload is not None:
+        progress(f"checking {path} on {hw.name}")
+        api.lower(spec, hw)
+    if not hw.pim:
+        with_pim = [n for n in presets.PRESETS if presets.get(n).pim]
+        raise HardwareError(f"{hw.name} has no PIM units: a PIM dispatch policy needs hardware with `pim` blocks",
+                            hint="use a PIM preset (" + ", ".join(with_pim) + ") or add a `pim` block to the "
+                                 "hardware description")
     served = [sv for sv in (spec.workload.serves if spec.workload else ())]
     if model is None:
         dec = [sv for sv in served if isinstance(spec.models.get(sv.model), TransformerModel)
@@ -381,6 +388,49 @@ def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str
              f"{min(batches)}..{max(batches)}, context {context}")
     pol = dispatch_policy(m, hw, widths, batches, context=context)
     progress("comparing dynamic dispatch with all-on-NPU and all-on-PIM")
-    rows = compare_dispatch(m, hw, compare_batches, 1, context=context, policy=pol) if hw.pim else []
+    rows = compare_dispatch(m, hw, compare_batches, 1, context=context, policy=pol)
     target = Path(out_dir) if out_dir is not None else Path.cwd() / f"{Path(path).stem}.policy"
     return pol, rows, write_policy(pol, target, rows)
+
+
+def add_arguments(po: argparse.ArgumentParser) -> None:
+    po.add_argument("file", type=nonempty, help="mapc source file serving a decoder model")
+    po.add_argument("--hw", type=nonempty, help="preset or hardware file (default: the file's hardware block)")
+    po.add_argument("-o", "--out", type=nonempty, metavar="DIR", help="output directory (default ./<stem>.policy/)")
+    po.add_argument("--model", default=None, help="served model to sweep (default: the first decoder)")
+    po.add_argument("--widths", default="1..8", help="decoding widths, e.g. 1..8 or 1,2,4 (default 1..8)")
+    po.add_argument("--batches", default="1..256", help="batch sizes swept (default 1..256)")
+    po.add_argument("--compare", default="1,2,4,8,16,32,64,128,256", help="batches of the dispatch comparison")
+    po.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """`mapc policy FILE --hw HW`: PIM dispatch thresholds per kernel class and decoding width
+    (`mapc.apps.policy.policy_for_file`)."""
+    widths, batches, cmp = (_int_list(a) for a in (args.widths, args.batches, args.compare))
+    if args.out is not None:
+        check_output_dir(args.out)
+    with progress(not args.json, f"reading {args.file}") as step:
+        pol, rows, files = policy_for_file(args.file, args.hw, args.out, model=args.model, widths=widths,
+                                           batches=batches, compare_batches=cmp, progress=step)
+    if args.json:
+        print_json({"ok": True, "command": "policy", "files": files, "policy": pol.to_dict(), "comparison": rows})
+        return EXIT_OK
+    classes = list(dict.fromkeys(r.op_class for r in pol.rules))
+    t = Table(title=f"{pol.model} on {pol.hardware}: run on PIM while batch < N", box=box.SIMPLE_HEAD)
+    t.add_column("width", justify="right")
+    for c in classes:
+        t.add_column(c, justify="right")
+    for w in pol.widths:
+        th = {r.op_class: r for r in pol.rules if r.width == w}
+        t.add_row(str(w), *(str(th[c].pim_below_batch) + ("" if th[c].monotone else "*") if c in th else "-"
+                            for c in classes))
+    console().print(t)
+    if any(not r.monotone for r in pol.rules):
+        print("* not monotone in batch: see pim_batches in policy.json")
+    if rows:
+        print(f"decode step, width 1: dynamic vs all-on-NPU x{geomean(r['speedup_vs_npu'] for r in rows):.2f},"
+              f" vs all-on-PIM x{geomean(r['speedup_vs_pim'] for r in rows):.2f} (geomean over batches "
+              f"{','.join(str(r['batch']) for r in rows)})")
+    print("wrote " + ", ".join(files))
+    return EXIT_OK

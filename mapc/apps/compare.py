@@ -1,9 +1,8 @@
 """`mapc compare`: several solvers on one problem with the same budget and seed, measured the same way.
 
-`compare(problem, solvers, budget)` runs each solver through the registry, checks its schedule with the
-independent checker (a schedule that fails is never reported: its row says `rejected` and carries no
-numbers), evaluates it with `compiler.evaluate` against one shared lower bound, and returns one `Row` per
-solver. `write_compare(out_dir, rows, meta)` writes `compare.csv`, `compare.json` and `anytime.png` (best
+`compare(problem, solvers, options)` runs each solver through `mapc.api.solve`, which checks its schedule with
+the independent checker (a schedule that fails is never reported: its row says `rejected` and carries no
+numbers) and evaluates it, and returns one `Row` per solver. `write_compare(out_dir, rows, meta)` writes `compare.csv`, `compare.json` and `anytime.png` (best
 objective vs wall time, one line per solver) atomically: into a temporary directory first, then moved.
 
 EDP vs baseline is `100 * (edp / edp_baseline - 1)` (negative = less EDP than the even layer pipeline); the
@@ -12,18 +11,27 @@ baseline is always computed for it (it takes milliseconds), even when not listed
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from mapc.core.errors import MapcError
-from mapc.solvers.base import Budget, Problem
+from rich.table import Table
+
+from mapc import api
+from mapc.apps.common import add_budget_arguments, console, nonempty, options_from, positive_int, print_json, progress
+from mapc.compiler import plots
+from mapc.compiler.files import check_output_dir, jsonable, write_dir_atomic
+from mapc.compiler.problem import Problem
+from mapc.compiler.report import fmt_si
+from mapc.core.errors import InvalidScheduleError, MapcError
+from mapc.core.options import SOLVER_NAMES, SolveOptions
 
 OUTPUT_FILES = ("compare.csv", "compare.json", "anytime.png")
 CSV_FIELDS = ("solver", "status", "latency_s", "energy_j", "edp_js", "objective", "edp_vs_baseline_pct",
@@ -39,7 +47,7 @@ class Row:
     latency_s: float | None = None
     energy_j: float | None = None
     edp_js: float | None = None
-    objective: float | None = None       # value of problem.objective
+    objective: float | None = None       # value of the objective minimised
     edp_vs_baseline_pct: float | None = None
     makespan_over_bound: float | None = None
     gap: float | None = None             # solver's proven gap (CP-SAT), else None
@@ -56,11 +64,10 @@ class Row:
 
 def parse_solvers(text: str) -> list[str]:
     """`"cpsat,ga"` -> ["cpsat", "ga"]; unknown names raise `MapcError` listing the known ones."""
-    from mapc.solvers import registry
     names = [s.strip() for s in str(text).split(",") if s.strip()]
     if not names:
         raise MapcError("--solvers needs at least one solver name", hint="e.g. --solvers greedy,ga,scar")
-    known = registry.names()
+    known = list(api.solver_names())
     bad = [s for s in names if s not in known]
     if bad:
         folded = {k.lower(): k for k in known}
@@ -71,68 +78,44 @@ def parse_solvers(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def available_solvers() -> list[str]:
-    """Registered solvers whose module imports (cpsat only once it lands)."""
-    import importlib
-    from mapc.solvers import registry
-    out = []
-    for name in registry.names():
-        try:
-            importlib.import_module(f"mapc.solvers.{registry.KNOWN[name]}")
-        except ImportError:
-            continue
-        out.append(name)
-    return out
-
-
 def _finite(x):
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def run_one(problem: Problem, name: str, budget: Budget, bound=None, edp_base: float | None = None):
-    """(Row, SolveResult or None) for one solver; every failure becomes a row, never an exception."""
-    from mapc.compiler.check import check
-    from mapc.compiler.evaluate import evaluate
-    from mapc.solvers import registry
-
+def run_one(problem: Problem, options: SolveOptions, edp_base: float | None = None) -> tuple[Row, api.Result | None]:
+    """(Row, Result or None) for `options.solver`; every failure becomes a row, never an exception."""
+    name = options.solver
     t0 = time.perf_counter()
     try:
-        res = registry.run(name, problem, budget)
+        r = api.solve(problem, options)
+    except InvalidScheduleError as e:
+        first = e.message.splitlines()[1] if "\n" in e.message else e.message
+        return Row(name, "rejected", wall_s=time.perf_counter() - t0,
+                   message=f"schedule fails the checker ({first.strip()})"), None
     except MapcError as e:
         return Row(name, "error", wall_s=time.perf_counter() - t0, message=e.message), None
     except Exception as e:                   # a solver bug must not cost the other solvers' results
         return Row(name, "error", wall_s=time.perf_counter() - t0,
                    message=f"internal error in {name}: {type(e).__name__}: {e}"), None
-    if res.schedule is None:
-        return Row(name, res.status, wall_s=res.wall_time, message=res.message, trace=tuple(res.trace)), res
-    bad = check(res.schedule, problem.cost)
-    if bad:
-        return Row(name, "rejected", wall_s=res.wall_time, trace=tuple(res.trace),
-                   message=f"schedule fails the checker ({len(bad)} violation(s), first: "
-                           f"[{bad[0].kind}] {bad[0].message})"), None
-    m = evaluate(res.schedule, problem.cost, problem.graph, bound=bound)
+    m, res = r.metrics, r.solution
     vs = 100.0 * (m.edp / edp_base - 1.0) if edp_base and edp_base > 0 else None
-    eps = res.stats.get("evals_per_s") if isinstance(res.stats, dict) else None
+    eps = getattr(res.stats, "evals_per_s", None)
     return Row(name, res.status, m.makespan, m.energy, m.edp, res.objective, _finite(vs),
                _finite(m.bound_ratio), _finite(res.gap), res.wall_time, _finite(eps), res.message,
-               tuple(res.trace)), res
+               tuple(res.trace)), r
 
 
-def compare(problem: Problem, solvers: list[str], budget: Budget,
+def compare(problem: Problem, solvers: list[str], options: SolveOptions = SolveOptions(),
             progress: Callable[[str], None] | None = None) -> list[Row]:
-    """Run `solvers` in order on `problem` with the same `budget`; one `Row` each (see the module doc)."""
-    from mapc.compiler.evaluate import lower_bound, evaluate
-    from mapc.solvers import baseline
-
+    """Run `solvers` in order on `problem` with the same options (budget, seed, objective); one `Row` each."""
     say = progress or (lambda _m: None)
-    bound = lower_bound(problem.cost)
     say("baseline reference")
-    base = baseline.solve(problem, budget)
-    edp_base = evaluate(base.schedule, problem.cost, problem.graph, bound=bound).edp
+    base = api.solve(problem, replace(options, solver="baseline"))
+    edp_base = base.metrics.edp
     rows = []
     for k, name in enumerate(solvers):
-        say(f"[{k + 1}/{len(solvers)}] {name} ({budget.time_limit:g} s budget)")
-        row, _ = run_one(problem, name, budget, bound, edp_base)
+        say(f"[{k + 1}/{len(solvers)}] {name} ({options.time_limit:g} s budget)")
+        row, _ = run_one(problem, replace(options, solver=name), edp_base)
         rows.append(row)
     return rows
 
@@ -153,43 +136,14 @@ def rows_csv(rows: list[Row]) -> str:
 
 
 def plot_anytime(rows: list[Row], path, objective: str = "edp", title: str = "") -> bool:
-    """Best objective vs wall time, one step line per solver (log axes where values span > 10x). False when no
+    """Best objective vs wall time, one step line per solver (`mapc.compiler.plots.render_anytime`). False when no
     solver has a trace."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    lines = [(r.solver, r.trace, r.wall_s) for r in rows if r.trace and r.status != "rejected"]
-    if not lines:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    ts, vs = [], []
-    for name, tr, wall in lines:
-        t = [max(float(a), 1e-4) for a, _ in tr]
-        v = [float(b) for _, b in tr]
-        t.append(max(float(wall), t[-1])); v.append(v[-1])
-        ax.step(t, v, where="post", label=name, marker="o", markersize=3)
-        ts += t; vs += [x for x in v if x > 0]
-    if ts and max(ts) / min(ts) > 10:
-        ax.set_xscale("log")
-    if vs and max(vs) / min(vs) > 10:
-        ax.set_yscale("log")
-    unit = {"edp": "EDP (J*s)", "energy": "energy (J)", "latency": "makespan (s)"}[objective]
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel(f"best {unit}")
-    ax.set_title(title or "anytime: best objective vs time")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return plots.render_anytime([(r.solver, r.trace, r.wall_s) for r in rows if r.trace and r.status != "rejected"],
+                                path, objective, title)
 
 
 def write_compare(out_dir, rows: list[Row], meta: dict | None = None, objective: str = "edp") -> list[str]:
     """Write compare.csv, compare.json, anytime.png into `out_dir` atomically; returns the paths written."""
-    from mapc.compiler.emit import jsonable, write_dir_atomic
-
     def build(tmp: Path) -> None:
         (tmp / "compare.csv").write_text(rows_csv(rows), encoding="utf-8")
         doc = {"meta": meta or {}, "rows": [r.record() for r in rows]}
@@ -200,11 +154,8 @@ def write_compare(out_dir, rows: list[Row], meta: dict | None = None, objective:
     return write_dir_atomic(out_dir, build, OUTPUT_FILES)
 
 
-def table(rows: list[Row], title: str = ""):
+def table(rows: list[Row], title: str = "") -> Table:
     """A rich Table of the rows, in human units."""
-    from rich.table import Table
-    from mapc.compiler.emit import fmt_si
-
     t = Table(title=title or None)
     for c in ("solver", "status", "latency", "energy", "EDP", "EDP vs baseline", "makespan/bound", "gap", "wall"):
         t.add_column(c, justify="left" if c in ("solver", "status") else "right")
@@ -218,22 +169,13 @@ def table(rows: list[Row], title: str = ""):
 
 
 # ---- command line ------------------------------------------------------------------------------------------
-def add_arguments(p) -> None:
-    """Arguments of `mapc compare` (called by mapc.cli; the same argument types as `mapc compile`)."""
-    from mapc.cli import nonempty, seed_int, positive_float, positive_int, threads_int
-    from mapc.compiler.driver import OBJECTIVES
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of `mapc compare` (the same budget arguments as `mapc compile`, per solver)."""
     p.add_argument("file", type=nonempty, help="mapc source file")
     p.add_argument("--hw", type=nonempty, default=None, metavar="HW", help="hardware preset or file (default: the file's own)")
     p.add_argument("--solvers", default=None, metavar="LIST",
                    help="comma-separated solvers (default: every available one: cpsat,ga,scar,greedy,baseline)")
-    p.add_argument("--time-limit", type=positive_float, default=10.0, metavar="S",
-                   help="seconds per solver (default 10)")
-    p.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--threads", type=threads_int, default=2, metavar="N",
-                   help="solver threads (default 2; cpsat uses them with --wall-clock)")
-    p.add_argument("--wall-clock", action="store_true",
-                   help="stop solvers on wall time (cpsat: parallel workers); results may differ between runs")
-    p.add_argument("--objective", choices=OBJECTIVES, default="edp", help="objective (default edp)")
+    add_budget_arguments(p)
     p.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's)")
     p.add_argument("-o", "--out", type=nonempty, default=None, metavar="DIR",
@@ -241,37 +183,32 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def cli_main(args) -> int:
+def cli_main(args: argparse.Namespace) -> int:
     """`mapc compare`: build the problem, run the solvers, print the table (or JSON), write the files."""
-    from mapc.cli import _console, _print_json, _progress
-    from mapc.compiler import driver
-
-    from mapc.compiler.emit import check_output_dir
-
-    solvers = parse_solvers(args.solvers) if args.solvers else order_default(available_solvers())
-    budget = Budget(time_limit=args.time_limit, seed=args.seed, threads=args.threads,
-                    deterministic=not args.wall_clock)
+    solvers = parse_solvers(args.solvers) if args.solvers else order_default(list(api.solver_names()))
+    options = options_from(args, solvers[0])
+    api.check_options(options)
     out = Path(args.out) if args.out else Path.cwd() / f"{Path(args.file).stem}.compare"
     check_output_dir(out)                      # before the solvers run, not after
-    with _progress(not args.json, f"reading {args.file}") as progress:
-        spec, hw = driver.load_inputs(args.file, args.hw)
-        problem = driver.build_problem(spec, hw, objective=args.objective, segment=args.segment,
-                                       progress=progress)
-        rows = compare(problem, solvers, budget, progress=progress)
-    meta = {"input": str(args.file), "input_sha256": driver.file_sha256(args.file), "hardware": hw.name,
-            "tasks": problem.graph.n, "objective": args.objective, "time_limit_s": args.time_limit,
+    with progress(not args.json, f"reading {args.file}") as step:
+        spec = api.load(args.file)
+        problem = api.lower(spec, args.hw, segment=args.segment, progress=step)
+        rows = compare(problem, solvers, options, progress=step)
+    hw = problem.hw
+    meta = {"input": str(args.file), "input_sha256": spec.sha256, "hardware": hw.name,
+            "tasks": problem.graph.n, "objective": options.goal, "time_limit_s": args.time_limit,
             "seed": args.seed, "threads": args.threads, "title": f"{Path(args.file).name} on {hw.name}"}
-    files = write_compare(out, rows, meta, args.objective)
+    files = write_compare(out, rows, meta, options.goal)
     if args.json:
-        _print_json({"ok": True, "command": "compare", "output_dir": str(out), "files": files, "meta": meta,
+        print_json({"ok": True, "command": "compare", "output_dir": str(out), "files": files, "meta": meta,
                      "rows": [r.record() for r in rows]})
     else:
-        _console().print(table(rows, meta["title"]))
+        console().print(table(rows, meta["title"]))
         print(f"wrote {out}{os.sep} ({', '.join(Path(f).name for f in files)})")
     return 0
 
 
 def order_default(names: list[str]) -> list[str]:
     """The issue's order: cpsat, ga, scar, greedy, baseline (those available)."""
-    pref = ["cpsat", "ga", "scar", "greedy", "baseline"]
+    pref = list(reversed(SOLVER_NAMES))
     return [n for n in pref if n in names] + [n for n in names if n not in pref]

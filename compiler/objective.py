@@ -1,0 +1,21 @@
+"""The objectives a schedule is scored by: makespan (s), energy (J) and their product, EDP (J*s)."""
+
+from __future__ import annotations
+
+from mapc.core.options import Objective
+from mapc.core.schedule import Schedule
+from mapc.hw.cost import CostModel
+
+
+def energy_of(schedule: Schedule, cost: CostModel) -> float:
+    """Total energy (J): dynamic energy of tasks and transfers plus the package's static power x makespan."""
+    dyn = sum(t.energy for t in schedule.tasks) + sum(x.energy for x in schedule.transfers)
+    return float(dyn + cost.static_power * schedule.makespan)
+
+
+def score(schedule: Schedule, cost: CostModel, objective: Objective) -> float:
+    """The objective value of a schedule: makespan (s), energy (J) or EDP (J*s)."""
+    if objective == "latency":
+        return float(schedule.makespan)
+    e = energy_of(schedule, cost)
+    return e if objective == "energy" else e * float(schedule.makespan)

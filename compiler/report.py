@@ -1,0 +1,73 @@
+"""The terminal summary of a compile, in human units (`fmt_si`: 0.01234 s -> 12.34 ms)."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.table import Table
+
+from mapc.compiler.result import Result
+
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"))
+
+
+def fmt_si(x: float | None, unit: str, digits: int = 4) -> str:
+    """`0.01234, "s"` -> `12.34 ms`; None or non-finite -> `n/a`."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    if x == 0:
+        return f"0 {unit}"
+    a = abs(x)
+    for scale, p in _PREFIXES:
+        if a >= scale * 0.9995:
+            return f"{x / scale:.{digits}g} {p}{unit}"
+    return f"{x:.{digits}g} {unit}"
+
+
+def summary_rows(r: Result) -> list[tuple[str, str]]:
+    """(label, value) rows of the terminal summary, in human units."""
+    m, s, g, hw = r.metrics, r.solution, r.problem.graph, r.problem.hw
+    meta = g.meta or {}
+    rows = [
+        ("input", r.source_file or "(built in memory)"),
+        ("hardware", f"{hw.name} ({hw.n} chiplets, {fmt_si(hw.peak_flops, 'FLOP/s')} peak)"),
+        ("workload", f"{meta.get('workload', '?')}: {g.n} tasks, {len(g.edges)} edges, "
+                     f"{fmt_si(float(g.flops.sum()) if g.n else 0.0, 'FLOP')}"),
+        ("solver", f"{s.solver} ({s.status}), objective {r.options.goal}"
+                   + (f", gap {s.gap:.1%}" if s.gap is not None else "")),
+        ("latency (makespan)", fmt_si(m.makespan, "s")),
+        ("lower bound", f"{fmt_si(m.bound.value, 's')} (makespan / bound = "
+                        + (f"{m.bound_ratio:.3f}x)" if math.isfinite(m.bound_ratio) else "n/a)")),
+        ("energy", fmt_si(m.energy, "J")),
+        ("EDP", fmt_si(m.edp, "J*s")),
+    ]
+    if m.tokens:
+        rows.append(("throughput", f"{m.throughput:,.1f} tokens/s ({m.tokens} tokens)"))
+    if m.requests_per_s:
+        rows.append(("requests", f"{m.requests_per_s:,.2f} requests/s"))
+    if m.ttft_mean is not None:
+        rows.append(("TTFT", f"mean {fmt_si(m.ttft_mean, 's')}, max {fmt_si(m.ttft_max, 's')}"))
+    if m.tpot is not None:
+        rows.append(("TPOT", fmt_si(m.tpot, "s")))
+    rows.append(("utilisation", f"{m.utilisation:.1%}"))
+    rows.append(("transfers", f"{len(r.schedule.transfers)}"))
+    wall = r.timings.get("total")
+    rows.append(("wall time", f"solver {fmt_si(s.wall_time, 's')}" + (f", total {fmt_si(wall, 's')}" if wall else "")))
+    if r.out_dir:
+        rows.append(("output", str(r.out_dir)))
+    for n in r.notes:
+        rows.append(("note", n))
+    return rows
+
+
+def print_summary(r: Result, console: Console | None = None) -> None:
+    """Print the summary table with rich (to stdout unless `console` says otherwise)."""
+    console = console or Console()
+    tab = Table(title="mapc compile", show_header=False, box=None, pad_edge=False)
+    tab.add_column(style="bold")
+    tab.add_column()
+    for k, v in summary_rows(r):
+        tab.add_row(k, v)
+    console.print(tab)

@@ -1,0 +1,86 @@
+"""`mapc presets` (the built-in hardware) and `mapc models` (the model zoo, or a Hugging Face config.json)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich import box
+from rich.table import Table
+
+from mapc.apps.common import console, nonempty, print_json
+from mapc.core.errors import EXIT_OK, MapcError
+from mapc.core.spec import CNNModel, Model
+from mapc.dsl import zoo
+from mapc.dsl.hfconfig import load_hf_config
+from mapc.hw import presets
+
+
+def add_presets_arguments(r: argparse.ArgumentParser) -> None:
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def add_models_arguments(m: argparse.ArgumentParser) -> None:
+    m.add_argument("path", nargs="?", default=None, type=nonempty, metavar="PATH/config.json",
+                   help="a Hugging Face config.json (read locally)")
+    m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    descs = [presets.describe(presets.get(name)) for name in presets.PRESETS]
+    if args.json:
+        print_json({"ok": True, "command": "presets", "presets": descs})
+        return EXIT_OK
+    tab = Table(title="hardware presets (mapc compile --hw NAME)", box=box.SIMPLE_HEAD)
+    for col in ("name", "grid", "chiplets", "PEs", "TFLOP/s", "SRAM MiB", "DRAM GB/s", "link GB/s", "PIM"):
+        tab.add_column(col, justify="left" if col in ("name", "types") else "right", no_wrap=col != "types")
+    for d in descs:
+        types = "+".join(f"{t['count']}{t['dataflow']}" for t in d["types"].values())
+        pes = ",".join(dict.fromkeys(f"{t['pes'][0]}x{t['pes'][1]}" for t in d["types"].values()))
+        tab.add_row(d["name"], f"{d['grid'][0]}x{d['grid'][1]}", types, pes, f"{d['peak_flops'] / 1e12:,.1f}",
+                    f"{d['sram_total_bytes'] / 2**20:,.0f}", f"{d['dram_bandwidth'] / 1e9:,.0f}",
+                    f"{d['nop']['link_bw'] / 1e9:,.0f}", str(len(d["pim"])) if d["pim"] else "-")
+    console().print(tab)
+    return EXIT_OK
+
+
+def _model_record(name: str, m: Model) -> dict:
+    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
+           "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
+           "weight_bytes": float(zoo.weight_bytes(m))}
+    if rec["kind"] == "cnn":
+        rec["layers"] = len(m.layers)
+    else:
+        for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only"):
+            rec[k] = getattr(m, k, None)
+    return rec
+
+
+def _count(n: int) -> str:
+    """6738415616 -> '6.74B', 25557032 -> '25.6M' (parameter counts, not bytes)."""
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    if args.path is not None:
+        if not Path(args.path).is_file():
+            raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file'}: {args.path}",
+                            hint="give the path of a Hugging Face config.json, or no path to list the model zoo")
+        m = load_hf_config(args.path)
+        recs = [_model_record(m.name, m)]
+    else:
+        recs = [_model_record(name, m) for name, m in zoo.MODELS.items()]
+    if args.json:
+        print_json({"ok": True, "command": "models", "models": recs})
+        return EXIT_OK
+    tab = Table(title="models" if args.path is None else f"model from {args.path}")
+    for col in ("name", "kind", "layers", "hidden", "heads", "kv", "ffn", "experts", "params", "weights"):
+        tab.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    dash = lambda v: "-" if v in (None, 0) else str(v)
+    for r in recs:
+        moe = f"{r['experts']} (top {r['top_k']})" if r.get("experts") else "-"
+        tab.add_row(r["name"], r["kind"], dash(r.get("layers")), dash(r.get("hidden")), dash(r.get("heads")),
+                    dash(r.get("kv_heads")), dash(r.get("ffn")), moe, _count(r["params"]),
+                    f"{r['weight_bytes'] / 1e9:.2f} GB")
+    console().print(tab)
+    return EXIT_OK

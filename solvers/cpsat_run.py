@@ -1,0 +1,185 @@
+"""Running CP-SAT calls for `cpsat` and its decomposition: limits, seeds, hints, the anytime trace.
+
+`Driver` owns the budget of one `cpsat` solve: every CP-SAT call it runs gets threads, seed and time limits
+from the `SolveOptions` (deterministic time in the default mode, wall time with `wall_clock`), and every
+schedule found (heuristic or CP-SAT) is kept with the anytime trace of the best objective.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
+from mapc.solvers.base import SolverStats
+from mapc.solvers.listsched import objective_of
+
+
+@dataclass(frozen=True)
+class CpsatStats(SolverStats):
+    """What one `cpsat` solve did. `strategy`: "at-bound" (a heuristic met the lower bound), "whole" (one
+    CP-SAT model) or "decompose" (chain LNS); the fields of the other strategies keep their defaults."""
+
+    strategy: str = ""
+    variables: int = 0                    # of the (largest) CP-SAT model
+    constraints: int = 0
+    hints: tuple[str, ...] = ()           # heuristic schedules the search started from
+    pareto: tuple[tuple[float, float], ...] = ()   # (makespan s, energy J) front of every schedule found
+    chosen: str = ""                      # where the returned schedule came from
+    calls: tuple[dict[str, Any], ...] = ()  # per CP-SAT call: kind, status, wall/deterministic seconds
+    solutions: int = 0
+    # whole model
+    booleans: int = 0
+    candidates: int = 0                   # option literals after pruning
+    pruned_options: int = 0
+    cut_options: int = 0
+    exact_options: bool = True            # only provably safe pruning: CP-SAT's bound holds for the full problem
+    tick_s: float = 0.0
+    energy_unit_j: float = 0.0
+    build_s: float = 0.0
+    bound_makespan_s: float = 0.0
+    bound_energy_j: float = 0.0
+    intervals: int = 0
+    tasks_free: int = 0
+    hop_vars: int = 0
+    sram_keys: int = 0
+    chain_symmetry: int = 0
+    symmetry: tuple[str, ...] = ()
+    # decomposition
+    neighbourhoods: int = 0
+    passes: int = 0
+    windows: int = 0                      # CP-SAT calls on neighbourhoods
+    accepted: int = 0                     # improvements kept
+    restarts: int = 0
+    window_statuses: dict[str, int] | None = None
+    window_model_max: tuple[int, int] | None = None
+    start: str = ""
+
+WALL_CAP = 1.0     # x options.time_limit: wall safety cap on every CP-SAT call (binds only when the machine is slower than DET_PER_S assumes; then determinism is lost, the budget kept)
+HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
+                           # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
+                           # 384 tasks x 68 placements 0.54 s, on 256 x 68 0.31 s)
+DET_PER_S = 0.05   # deterministic seconds granted per budget second (single worker). Measured on the shared 2-core
+                   # machine: one CP-SAT worker advances 0.03-0.12 deterministic s per wall s (0.03 on the
+                   # presolve-heavy 48-task windows of llama2_7b_chat under load 3.5, 0.05-0.12 on whole models
+                   # and idle), so runs use ~50-90 % of the budget; where a worker is slower than 0.05 (those llama2
+                   # windows under load) the wall cap binds first and determinism is lost (stats "calls" show it)
+
+
+
+def point(cost, pi, res, st) -> tuple[float, float]:
+    """(makespan, energy) of a schedule given by its decision arrays."""
+    return (objective_of(cost, pi, res, st, "latency"), objective_of(cost, pi, res, st, "energy"))
+
+
+class _Trace(cp_model.CpSolverSolutionCallback):
+    def __init__(self, t0, scale, sink):
+        super().__init__()
+        self.t0, self.scale, self.sink = t0, scale, sink
+
+    def on_solution_callback(self):
+        self.sink.append((time.perf_counter() - self.t0, float(self.objective_value) * self.scale))
+
+
+class Driver:
+    """Runs CP-SAT calls on one built model, keeps every schedule found, and the anytime trace."""
+
+    def __init__(self, problem: Problem, options: SolveOptions, t0: float):
+        self.p, self.b, self.t0 = problem, options, t0
+        self.deadline = t0 + WALL_CAP * float(options.time_limit)   # wall safety cap over every call
+        self.cost = problem.cost
+        self.found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.trace: list[tuple[float, float]] = []
+        self.calls: list[dict] = []
+        self.best_val = math.inf
+
+    def add(self, name, pi, res, st):
+        self.found.append((name, pi, res, st))
+        v = objective_of(self.cost, pi, res, st, self.b.goal)
+        if v < self.best_val:
+            self.best_val = v
+            self.trace.append((time.perf_counter() - self.t0, float(v)))
+
+    def past_deadline(self) -> bool:
+        return time.perf_counter() >= self.deadline - 0.05
+
+    def configure(self, solver, limit: float, probing: int = 2) -> None:
+        """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
+        prm = solver.parameters
+        prm.num_workers = max(1, int(self.b.threads))
+        prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
+        prm.cp_model_probing_level = int(probing)   # 0 for small fixed-context windows: probing their long
+                                                    # time domains costs seconds of wall time for nothing
+        limit = max(0.05, float(limit))
+        wall_left = max(0.05, self.deadline - time.perf_counter())
+        if self.b.deterministic:
+            # one worker, no interleaving: deterministic, and measured as good as a 2-worker interleaved
+            # search at equal wall time on the examples (which advances 2-3x slower in deterministic time)
+            prm.num_workers = 1
+            prm.max_deterministic_time = limit * DET_PER_S
+            prm.max_time_in_seconds = wall_left
+        else:
+            prm.max_time_in_seconds = min(limit, wall_left)
+
+    def record(self, solver, status, kind: str, cap, sink) -> tuple[str, float]:
+        """Log one finished call (`status` = what `solve` returned) in `calls`; returns (status name,
+        budget seconds it used)."""
+        resp = solver.response_proto
+        name = solver.status_name(status)
+        self.calls.append({"kind": kind, "cap_ticks": cap, "status": name, "wall_s": round(resp.wall_time, 3),
+                           "deterministic_s": round(resp.deterministic_time, 3), "solutions": len(sink)})
+        used = resp.deterministic_time / DET_PER_S if self.b.deterministic else resp.wall_time
+        return name, used
+
+    def run(self, bm, kind: str, limit: float, hint, cap: int | None = None, objective=None, probing: int = 2):
+        """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
+        optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
+        DET_PER_S x limit (deterministic mode), the wall limit what is left before the safety deadline.
+        `hint` = (option indices, start ticks). Returns (status name, solution or None, bound, det time)."""
+        m = bm.model
+        if cap is not None:
+            m.add(bm.makespan <= int(cap))
+        if objective is not None:
+            m.minimize(objective)
+        elif kind == "compact":     # LNS windows: finish early, then every task early
+            m.minimize(len(bm.start) * bm.makespan + sum(bm.ends))
+        else:
+            m.minimize(bm.makespan if kind == "latency" else bm.energy)
+        m.clear_hints()
+        if hint is not None:
+            chosen, sticks = hint
+            on = np.zeros(bm.opts.size, bool)
+            on[chosen] = True
+            for o, x in enumerate(bm.lits):
+                m.add_hint(x, bool(on[o]))
+            for j, s in enumerate(bm.start):
+                m.add_hint(s, int(sticks[j]))
+            m.add_hint(bm.makespan, int(max((sticks[j] + bm.dur[chosen[j]] for j in range(len(chosen))),
+                                            default=0)))
+        solver = cp_model.CpSolver()
+        self.configure(solver, limit, probing)
+        scale = bm.eunit if kind == "energy" else bm.tick
+        cb = _Trace(self.t0, scale, [])
+        st = solver.solve(m, cb)
+        name, _ = self.record(solver, st, kind, cap, cb.sink)
+        resp = solver.response_proto
+        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return name, None, None, resp.deterministic_time
+        vals = np.asarray(resp.solution, dtype=np.int64)
+        lit_idx = np.array([x.index for x in bm.lits], dtype=np.int64)
+        on = vals[lit_idx] > 0
+        chosen = np.empty(len(bm.start), np.int64)
+        for j in range(len(bm.start)):
+            r = bm.opts.of(j)
+            chosen[j] = r.start + int(np.argmax(on[r.start:r.stop]))
+        sticks = vals[np.array([s.index for s in bm.start], dtype=np.int64)]
+        bound = float(solver.best_objective_bound)
+        return name, (chosen, sticks), bound, resp.deterministic_time
+
+
