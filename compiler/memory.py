@@ -65,6 +65,11 @@ def memory_report(weights: float, graph, hw) -> MemoryReport:
 def check_memory(weights: float, graph, hw) -> MemoryReport:
     """The report, or `InfeasibleError` naming weights, KV cache and capacity when they do not fit."""
     r = memory_report(weights, graph, hw)
+    if not r.fits and r.weights > r.capacity:
+        raise InfeasibleError(
+            f"the served models' weights alone ({r.weights / GiB:.2f} GiB) exceed the {r.capacity / GiB:.2f} GiB "
+            f"of DRAM/HBM of {hw.name} ({len(hw.dram)} channel(s))",
+            hint="quantise the weights (`weights=int4`), serve fewer models, or use hardware with more memory")
     if not r.fits:
         raise InfeasibleError(
             f"weights {r.weights / GiB:.2f} GiB + KV cache {r.kv_peak / GiB:.2f} GiB = "

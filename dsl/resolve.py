@@ -830,7 +830,9 @@ def resolve(units: list[tuple[str, Tree]], main_file: str) -> Spec:
 
 
 def validate(spec: Spec, hw: Hardware) -> None:
-    """Checks of `spec` against `hw` (parallel degrees, PD split, memory); DslError at the offending line."""
+    """Checks of `spec` against `hw` (parallel degrees against chiplets, heads and layers; the PD split); DslError
+    at the offending line. Memory capacity is not checked here: `mapc.compiler.memory.check_memory` is the one
+    memory check (weights plus the peak KV cache, `InfeasibleError`, exit 3)."""
     p, n = spec.parallel, hw.n
 
     def at(key: str) -> Loc | None:
@@ -855,12 +857,10 @@ def validate(spec: Spec, hw: Hardware) -> None:
                            f"decode={p.pd_decode})", at("tensor"))
     if spec.workload is None:
         return
-    total_w = 0.0
     for s in spec.workload.serves:
         m = spec.models.get(s.model) or zoo.MODELS.get(s.model)
         if m is None:
             raise error_at(f"unknown model `{s.model}`", s.loc)
-        total_w += zoo.weight_bytes(m)
         if isinstance(m, TransformerModel):
             if m.heads % p.tensor:
                 raise error_at(f"tensor {p.tensor} does not divide heads={m.heads} of `{s.model}`", at("tensor"),
@@ -871,7 +871,3 @@ def validate(spec: Spec, hw: Hardware) -> None:
         elif p.pipeline is not None and p.pipeline > len(m.layers):
             raise error_at(f"pipeline {p.pipeline} has more stages than the {len(m.layers)} layers of "
                            f"`{s.model}`", at("pipeline"))
-    capacity = sum(ch.capacity for ch in hw.dram) + sum(u.capacity for u in hw.pim)
-    if total_w > capacity:
-        raise error_at(f"the served models' weights ({total_w / 2**30:.1f} GiB) exceed the memory of `{hw.name}` "
-                       f"({capacity / 2**30:.1f} GiB)", spec.workload.loc)
