@@ -77,6 +77,7 @@ from mapc.core.errors import MapcError
 from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
+from mapc.hw.placement import dram_link_factors, group_tiles, ring_allgather, ring_stats
 from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.core.hardware import Hardware
 
@@ -101,103 +102,6 @@ class TransferCost:
     latency: float
     energy: float
     route: tuple[int, ...]
-
-
-def group_tiles(hw: Hardware, k: int, policy: str = "block") -> list[tuple[int, ...]]:
-    """Disjoint groups of k chiplets that tile the grid under a core-placement policy (row, column, block, snake).
-
-    Members are listed in ring order: a block is walked boustrophedon (row 0 left to right, row 1 right to left,
-    ...), so consecutive members are neighbours; the first member (the lead) is the block's top-left chiplet.
-    """
-    R, C = hw.rows, hw.cols
-    grid = [[y * C + x for x in range(C)] for y in range(R)]
-    if k == 1:
-        return [(c.id,) for c in hw.chiplets]
-    if policy == "block":
-        best = None
-        for a in range(1, k + 1):
-            if k % a == 0:
-                b = k // a
-                if a <= R and b <= C and R % a == 0 and C % b == 0:
-                    if best is None or abs(a - b) < abs(best[0] - best[1]):
-                        best = (a, b)
-        if best is None:
-            policy = "snake"
-        else:
-            a, b = best
-            return [tuple(grid[y0 + dy][x0 + dx] for dy in range(a)
-                          for dx in (range(b) if dy % 2 == 0 else range(b - 1, -1, -1)))
-                    for y0 in range(0, R, a) for x0 in range(0, C, b)]
-    if policy == "row" and C % k == 0:
-        return [tuple(grid[y][x0:x0 + k]) for y in range(R) for x0 in range(0, C, k)]
-    if policy == "column" and R % k == 0:
-        return [tuple(grid[y][x] for y in range(y0, y0 + k)) for x in range(C) for y0 in range(0, R, k)]
-    order = [grid[y][x] for y in range(R) for x in (range(C) if y % 2 == 0 else range(C - 1, -1, -1))]
-    return [tuple(order[i:i + k]) for i in range(0, len(order) - k + 1, k)]
-
-
-def ring_stats(hw: Hardware, members: tuple[int, ...]) -> tuple[int, int, int]:
-    """(longest ring hop count, total ring hop count, largest number of ring routes on one directed link)
-    for a ring over `members` in the given order, each step on the hardware's route (XY on meshes)."""
-    k = len(members)
-    if k <= 1:
-        return 0, 0, 0
-    load: Counter = Counter()
-    hmax = hsum = 0
-    for i in range(k):
-        a, b = members[i], members[(i + 1) % k]
-        r = hw.route(a, b)
-        h = len(r) - 1
-        hmax, hsum = max(hmax, h), hsum + h
-        load.update(zip(r[:-1], r[1:]))
-    return hmax, hsum, max(load.values()) if load else 0
-
-
-def ring_allgather(hw: Hardware, members: tuple[int, ...], nbytes: float) -> tuple[float, float]:
-    """(time s, energy J) of a ring all-gather of `nbytes` (the full gathered size) over `members`."""
-    k = len(members)
-    if k <= 1 or nbytes <= 0:
-        return 0.0, 0.0
-    hmax, hsum, load = ring_stats(hw, members)
-    nop = hw.nop
-    chunk = nbytes / k
-    return ((k - 1) * (hmax * nop.hop_latency + chunk * load / nop.link_bw),
-            (k - 1) * chunk * 8 * hsum * nop.energy_per_bit)
-
-
-def dram_link_factors(hw: Hardware) -> np.ndarray:
-    """[n] fraction (<= 1) of its static DRAM share each chiplet gets when every chiplet streams its share at
-    once from its nearest attach chiplet(s) over XY routes (module docstring, "DRAM model")."""
-    n = hw.n
-    f = np.ones(n)
-    if not hw.dram or hw.dram_bandwidth <= 0:
-        return f
-    s = min(hw.dram_bandwidth / n, hw.nop.link_bw)
-    chans = [ch for ch in hw.dram if ch.attach]
-    if not chans:
-        return f
-    dist = np.array([[hw.hops[c, list(ch.attach)].min() for ch in chans] for c in range(n)])
-    draws = []                                    # (chiplet, channel index, bytes/s, route)
-    for c in range(n):
-        near = np.nonzero(dist[c] == dist[c].min())[0]
-        for j in near:
-            srcs = [a for a in chans[j].attach if hw.hops[c, a] == dist[c, j]]
-            for a in srcs:
-                draws.append((c, int(j), s / len(near) / len(srcs), hw.route(int(a), c)))
-    port_cap = {j: ch.bandwidth for j, ch in enumerate(chans)}
-    port_load: Counter = Counter()
-    link_load: Counter = Counter()
-    for c, a, r, route in draws:
-        port_load[a] += r
-        for l in zip(route[:-1], route[1:]):
-            link_load[l] += r
-    fac = lambda load, cap: cap / load if load > cap * (1 + 1e-9) else 1.0      # float sums: no spurious < 1
-    for c, a, r, route in draws:
-        x = fac(port_load[a], port_cap[a])
-        for l in zip(route[:-1], route[1:]):
-            x = min(x, fac(link_load[l], hw.nop.link_bw))
-        f[c] = min(f[c], x)
-    return f
 
 
 class CostModel:
