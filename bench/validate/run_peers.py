@@ -694,7 +694,7 @@ def write_md(path: Path, rows: list[dict], meta: dict, hw_desc: list[dict], chec
         "`ideal@1024` = ceil(MACs/1024)."
     )
     L.append("")
-    hdr = ["shape", "dims", "MACs", "ideal@1024", "ZZ tpu_like", "ZZ/ideal", "ZZ stall at", "ZZ eyeriss_like (168 MAC)", "SS ws", "SS os", "SS is"]
+    hdr = ["shape", "dims", "MACs", "ideal@1024", "ZZ tpu_like", "ZZ/ideal", "ZZ energy uJ", "ZZ stall at", "ZZ eyeriss_like (168 MAC)", "SS ws", "SS os", "SS is"]
     trs = []
     for s in shapes:
         sh = sh_by[s]
@@ -704,7 +704,8 @@ def write_md(path: Path, rows: list[dict], meta: dict, hw_desc: list[dict], chec
         ratio = fmt_num(float(zt["cycles_total"]) / ideal, 3) if zt and zt["status"] == "ok" else ""
         stall = (zt["stall_at"].split(" [")[0] if zt and zt["status"] == "ok" else "")
         trs.append(
-            [s, sh.dims, sh.macs, ideal, cyc(zt), ratio, stall, cyc(ze)]
+            [s, sh.dims, sh.macs, ideal, cyc(zt), ratio,
+             f"{float(zt['energy_total_pJ']) / 1e6:.4g}" if zt and zt["status"] == "ok" else "", stall, cyc(ze)]
             + [cyc(get(s, "scalesim", f"{ARRAY}x{ARRAY}", df)) for df in ("ws", "os", "is")]
         )
     L.append(md_table(hdr, trs))
@@ -921,7 +922,7 @@ def main() -> int:
                     print(f"    -> {r['status']} {r['method']} cycles={r['cycles_total']} ({r['runtime_s']} s) {r['note']}", flush=True)
                     rows.append(r)
             if not args.no_check:
-                for name in ("gemm_small", "gemm_tiny"):
+                for name in ("gemm_small", "gemm_tiny", "attn_score", "gemv_4096"):
                     sh = next((s for s in SHAPES if s.name == name), None)
                     topo = topo_dir / f"{name}.csv"
                     if sh is None:
