@@ -51,7 +51,8 @@ from mapc.core.errors import InfeasibleError, MapcError
 from mapc.core.options import SolveOptions
 from mapc.solvers import baseline, decompose, greedy
 from mapc.solvers.base import SolveResult
-from mapc.solvers.cpsat_model import ENERGY_UNITS, build, candidates, choose_tick, identical_components, retime
+from mapc.solvers.cpsat_model import ENERGY_UNITS, build, choose_tick, retime
+from mapc.solvers.cpsat_options import candidates, identical_components
 from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, point
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, upward_rank
 from mapc.solvers.pareto import front

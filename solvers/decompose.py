@@ -44,7 +44,8 @@ from mapc.compiler.problem import Problem
 from mapc.core.options import SolveOptions
 from mapc.solvers.base import SolveResult
 from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, point
-from mapc.solvers.cpsat_model import ENERGY_UNITS, Options, build, candidates, retime
+from mapc.solvers.cpsat_model import ENERGY_UNITS, build, retime
+from mapc.solvers.cpsat_options import Options, candidates
 from mapc.solvers.listsched import objective_of, task_latency
 from mapc.solvers.pareto import front
 
