@@ -77,7 +77,7 @@ from mapc.core.errors import MapcError
 from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
-from mapc.hw.placement import dram_link_factors, group_tiles, ring_allgather, ring_stats
+from mapc.hw.placement import dram_link_factors, group_tiles
 from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.core.hardware import Hardware
 
