@@ -77,7 +77,8 @@ from mapc.core.errors import MapcError
 from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
-from mapc.hw.placement import dram_link_factors, group_tiles
+from mapc.hw.pim import check_classes, check_pim_mode
+from mapc.hw.placement import check_regions, dram_link_factors, group_tiles
 from mapc.hw.constants import BYTES_PER_ELEMENT
 from mapc.core.hardware import Hardware
 
@@ -87,7 +88,6 @@ WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest d
 GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
 BREAKDOWN_KEYS = ("compute", "memory", "collective", "dram_bytes", "sram_bytes",
                   "e_mac", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim")
-PIM_MODES = ("auto", "off", "all")
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ class CostModel:
         if tp_scheme not in tpm.SCHEMES:
             raise MapcError(f"unknown tensor-parallel scheme {tp_scheme!r}", hint="use one of: " + ", ".join(tpm.SCHEMES))
         self.tp_scheme = tp_scheme
-        self.regions = _check_regions(hw, regions)
-        self.pim_mode = _check_pim_mode(pim)
+        self.regions = check_regions(hw, regions)
+        self.pim_mode = check_pim_mode(pim)
         self.graph = graph
         self.allow_streaming = allow_streaming
         self.weight_fraction = weight_fraction
@@ -271,7 +271,7 @@ class CostModel:
                 first.setdefault(u, i)
             ch = np.zeros_like(present)
             for u, i in first.items():
-                names = _check_classes(mode(self.graph.tasks[i]))
+                names = check_classes(mode(self.graph.tasks[i]))
                 for c in names:
                     ch[pimk.CLASSES.index(c), u] = True
             return ch & present
@@ -477,44 +477,3 @@ class CostModel:
             rows = np.array([t.phase == phase for t in self.graph.tasks], dtype=bool)
             ok[rows] &= inside[None, :]
         return ok
-
-
-def _check_regions(hw: Hardware, regions) -> dict | None:
-    """{phase: frozenset of chiplet ids} or None; ids must exist on `hw`."""
-    if not regions:
-        return None
-    out = {}
-    for phase, chips in regions.items():
-        cs = frozenset(int(c) for c in chips)
-        bad = sorted(c for c in cs if not 0 <= c < hw.n)
-        if bad or not cs:
-            raise MapcError(f"region of {phase} names chiplets {bad or '(none)'} that {hw.name} (0..{hw.n - 1}) lacks")
-        out[phase] = cs
-    return out
-
-
-def _check_classes(names) -> frozenset:
-    try:
-        names = frozenset(names)
-    except TypeError:
-        raise MapcError(f"a PIM dispatch must name kernel classes, got {names!r}",
-                        hint="classes: " + ", ".join(pimk.CLASSES)) from None
-    bad = sorted(str(c) for c in names if c not in pimk.CLASSES)
-    if bad:
-        raise MapcError(f"unknown PIM kernel class(es) {', '.join(bad)}", hint="classes: " + ", ".join(pimk.CLASSES))
-    return names
-
-
-def _check_pim_mode(mode):
-    """"auto" | "off" | "all" | a collection of class names | {class: bool} | callable(task) -> class names."""
-    if isinstance(mode, str):
-        if mode not in PIM_MODES:
-            raise MapcError(f"unknown PIM dispatch mode {mode!r}", hint="use one of: " + ", ".join(PIM_MODES)
-                            + ", or a set of kernel classes (" + ", ".join(pimk.CLASSES) + ")")
-        return mode
-    if callable(mode):
-        return mode
-    if isinstance(mode, dict):
-        _check_classes(mode)
-        return frozenset(c for c, on in mode.items() if on)
-    return _check_classes(mode)

@@ -34,6 +34,7 @@ from typing import Iterable, Literal, Sequence
 
 import numpy as np
 
+from mapc.core.errors import MapcError
 from mapc.core.graph import Operator
 from mapc.core.hardware import ChipletType, Hardware, PimUnit
 
@@ -180,3 +181,33 @@ def characterise(op: Operator | Iterable[Operator], unit: Unit | PimUnit) -> Cha
     i = intensity(op)
     r = unit.ridge
     return Characterisation(i, r, "compute" if i >= r else "memory")
+
+
+PIM_MODES = ("auto", "off", "all")
+
+
+def check_classes(names) -> frozenset:
+    try:
+        names = frozenset(names)
+    except TypeError:
+        raise MapcError(f"a PIM dispatch must name kernel classes, got {names!r}",
+                        hint="classes: " + ", ".join(CLASSES)) from None
+    bad = sorted(str(c) for c in names if c not in CLASSES)
+    if bad:
+        raise MapcError(f"unknown PIM kernel class(es) {', '.join(bad)}", hint="classes: " + ", ".join(CLASSES))
+    return names
+
+
+def check_pim_mode(mode):
+    """"auto" | "off" | "all" | a collection of class names | {class: bool} | callable(task) -> class names."""
+    if isinstance(mode, str):
+        if mode not in PIM_MODES:
+            raise MapcError(f"unknown PIM dispatch mode {mode!r}", hint="use one of: " + ", ".join(PIM_MODES)
+                            + ", or a set of kernel classes (" + ", ".join(CLASSES) + ")")
+        return mode
+    if callable(mode):
+        return mode
+    if isinstance(mode, dict):
+        check_classes(mode)
+        return frozenset(c for c, on in mode.items() if on)
+    return check_classes(mode)

@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 
+from mapc.core.errors import MapcError
 from mapc.core.hardware import Hardware
 
 
@@ -107,3 +108,17 @@ def dram_link_factors(hw: Hardware) -> np.ndarray:
             x = min(x, fac(link_load[l], hw.nop.link_bw))
         f[c] = min(f[c], x)
     return f
+
+
+def check_regions(hw: Hardware, regions) -> dict | None:
+    """{phase: frozenset of chiplet ids} or None; ids must exist on `hw`."""
+    if not regions:
+        return None
+    out = {}
+    for phase, chips in regions.items():
+        cs = frozenset(int(c) for c in chips)
+        bad = sorted(c for c in cs if not 0 <= c < hw.n)
+        if bad or not cs:
+            raise MapcError(f"region of {phase} names chiplets {bad or '(none)'} that {hw.name} (0..{hw.n - 1}) lacks")
+        out[phase] = cs
+    return out

@@ -10,6 +10,7 @@ output (`sigint_guard`), also while a native solver (CP-SAT) runs.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import os
 import signal
@@ -68,8 +69,6 @@ def sigint_guard(grace: float = INTERRUPT_GRACE_S) -> Iterator[None]:
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield
         return
-    import _thread
-
     # block first, then import: NumPy's BLAS threads started by the imports below inherit the blocked mask
     # (a thread that does not block SIGINT would receive it and run CP-SAT's handler there, which aborts)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
