@@ -12,7 +12,7 @@ from mapc.dsl import loads, validate
 from mapc.core.errors import DslError
 from mapc.hw import presets
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
 SOURCES = [open(f).read() for f in sorted(glob.glob(os.path.join(EXAMPLES, "*.dsl")))]
 TOKENS = ["0", "-1", "1.5", "1e999", "..", "x", "{", "}", "(", ")", "=", ",", "[", "]", "/", "GB/s", "ns", "MiB",
           "pJ/bit", "serve", "prefill", "decode", "forward", "tensor", "pipeline", "model", "hardware", "grid",

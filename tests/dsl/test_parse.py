@@ -13,8 +13,8 @@ from mapc.core.spec import CNNModel, TransformerModel
 from mapc.core.errors import DslError, Loc
 from mapc.hw import presets
 
-HERE = os.path.dirname(__file__)
-EXAMPLES = os.path.join(HERE, "..", "examples")
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(HERE, "..", "..", "examples")
 
 
 def err(text: str, file: str = "t.dsl") -> DslError:

@@ -12,7 +12,7 @@ from mapc.dsl.hfconfig import load_hf_config
 from mapc.core.spec import CNNModel, TransformerModel
 from mapc.core.errors import DslError
 
-EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
 
 
 @pytest.mark.parametrize("name,published", [

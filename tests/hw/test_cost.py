@@ -11,7 +11,8 @@ from conftest import make_hw
 from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.hw import dataflow as df
 from mapc.hw.bench_cost import llama_layer_ops, synthetic_graph
-from mapc.hw.cost import CostModel, group_tiles, ring_allgather, ring_stats
+from mapc.hw.cost import CostModel
+from mapc.hw.placement import group_tiles, ring_allgather, ring_stats
 from mapc.hw.presets import PRESETS, get
 
 
@@ -263,6 +264,13 @@ def test_decode_is_dram_bound_and_prefill_compute_bound_on_npu4x4():
 
 
 # ---- speed ---------------------------------------------------------------------------------------------------
+def test_ten_thousand_tasks_price():
+    cm = CostModel(get("mcm6x6"), synthetic_graph(10_000))
+    assert cm.lat_stream.shape == (10_000, len(cm.placements)) and len(cm.placements) >= 60
+    assert np.isfinite(cm.lat_stream).all()
+
+
+@pytest.mark.benchmark
 def test_ten_thousand_tasks_price_well_under_a_second():
     g = synthetic_graph(10_000)
     hw = get("mcm6x6")

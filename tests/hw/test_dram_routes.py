@@ -1,4 +1,4 @@
-"""DRAM bandwidth limited by the NoP routes from the channels (hw.cost.dram_link_factors)."""
+"""DRAM bandwidth limited by the NoP routes from the channels (hw.placement.dram_link_factors)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from mapc.compiler.evaluate import lower_bound
 from mapc.compiler.lower import lower
 from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, WorkloadSpec
 from mapc.dsl.zoo import MODELS
-from mapc.hw.cost import CostModel, dram_link_factors
+from mapc.hw.cost import CostModel
+from mapc.hw.placement import dram_link_factors
 from mapc.hw.presets import get
 
 

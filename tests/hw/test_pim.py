@@ -15,8 +15,9 @@ from mapc.hw import constants as K
 from mapc.hw import pim as pimk
 from mapc.hw.cost import CostModel
 from mapc.hw.presets import get
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
 from mapc.solvers import registry
-from mapc.solvers.base import Budget, Problem
 
 LLAMA = zoo.get("llama2_7b")
 
@@ -141,7 +142,7 @@ def test_schedules_with_pim_pass_the_checker(solver):
     g = decode_graph(2, 1, layers=tuple(range(24, 32)))
     hw = get("npu-pim")
     cm = CostModel(hw, g, group_sizes=(1, 4))
-    r = registry.run(solver, Problem(g, hw, cm, "latency"), Budget(time_limit=2.0))
+    r = registry.run(Problem(g, hw, cm), SolveOptions(solver=solver, objective="latency", time_limit=2.0))
     assert r.schedule is not None and check(r.schedule, cm) == []
     rows = np.arange(g.n)
     assert (cm.breakdown(False)["pim"][rows, r.schedule.placement_index] > 0).all()   # PIM really used

@@ -84,7 +84,7 @@ def test_constant_table_cites_everything_in_si():
 
 
 def test_npu8x8_is_the_study_mesh_with_hbm3_on_west_and_east():
-    from mapc.hw.cost import dram_link_factors
+    from mapc.hw.placement import dram_link_factors
     hw = get("npu8x8")
     assert (hw.rows, hw.cols, hw.n) == (8, 8, 64)
     assert {(c.type.pe_rows, c.type.pe_cols, c.type.dataflow, c.type.freq) for c in hw.chiplets} == \

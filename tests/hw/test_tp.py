@@ -10,7 +10,8 @@ from mapc.compiler.ops import transformer_layer
 from mapc.core.spec import TransformerModel
 from mapc.core.errors import MapcError
 from mapc.hw import tp as tpm
-from mapc.hw.cost import CostModel, group_tiles
+from mapc.hw.cost import CostModel
+from mapc.hw.placement import group_tiles
 from mapc.hw.presets import get
 
 SMALL = TransformerModel("small", layers=2, hidden=1024, heads=16, kv_heads=16, ffn=2816, vocab=32000)

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from conftest import chain_graph, make_hw, random_graph
 
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.core.options import CpsatOptions, SolveOptions
 from mapc.core.spec import ParallelSpec
 from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.solvers import cpsat
-from mapc.solvers.base import Budget, Problem, score
 
 
 # ---- independent exhaustive search ----------------------------------------------------------------------
@@ -89,14 +91,16 @@ def tiny(seed, n=5):
     return hw, g, CostModel(hw, g, group_sizes=(1,))
 
 
-B = Budget(time_limit=5.0, seed=0, threads=2)
+def B(obj):
+    """5 s, seed 0, 2 threads (deterministic), minimising `obj`."""
+    return SolveOptions(solver="cpsat", objective=obj, time_limit=5.0, seed=0, threads=2)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_latency_optimum_matches_exhaustive(seed):
     hw, g, cost = tiny(seed)
     opt_t, _ = exhaustive(cost)
-    r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
+    r = cpsat.solve(Problem(g, hw, cost), B("latency"))
     assert r.status == "optimal"
     assert r.objective == pytest.approx(opt_t, rel=1e-3)
     assert r.objective >= opt_t * (1 - 1e-9)
@@ -107,7 +111,7 @@ def test_latency_optimum_matches_exhaustive(seed):
 def test_energy_optimum_matches_exhaustive(seed):
     hw, g, cost = tiny(seed)
     _, opt_e = exhaustive(cost)
-    r = cpsat.solve(Problem(g, hw, cost, "energy"), B)
+    r = cpsat.solve(Problem(g, hw, cost), B("energy"))
     assert r.status == "optimal"
     assert r.objective == pytest.approx(opt_e, rel=1e-3)
     assert r.bound <= opt_e * (1 + 1e-9)
@@ -118,8 +122,8 @@ def test_sram_is_modelled_and_binding():
     seen = 0
     for seed in range(5, 12):
         hw, g, cost = tiny(seed, n=4)
-        r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
-        if r.stats.get("sram_keys"):
+        r = cpsat.solve(Problem(g, hw, cost), B("latency"))
+        if r.stats.sram_keys:
             seen += 1
             assert r.objective == pytest.approx(exhaustive(cost)[0], rel=1e-3)
     assert seen
@@ -136,30 +140,34 @@ def test_never_worse_than_greedy_and_valid(obj):
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(3, 3)
     cost = CostModel(hw, g)
-    p = Problem(g, hw, cost, obj)
-    r = cpsat.solve(p, Budget(time_limit=2.0))
-    h = greedy.solve(p, Budget(time_limit=2.0))
+    p = Problem(g, hw, cost)
+    r = cpsat.solve(p, SolveOptions(solver="cpsat", objective=obj, time_limit=2.0))
+    h = greedy.solve(p, SolveOptions(objective=obj, time_limit=2.0))
     assert r.objective <= h.objective * (1 + 1e-12)
     assert r.objective == pytest.approx(score(r.schedule, cost, obj), rel=1e-12)
     assert r.bound is not None and r.bound <= r.objective
     assert r.bound <= h.objective
     assert _check(r.schedule, cost) == []
-    assert r.stats["variables"] > 0 and r.stats["constraints"] > 0 and r.stats["candidates"] > 0
+    assert r.stats.variables > 0 and r.stats.constraints > 0 and r.stats.candidates > 0
 
 
 def test_pareto_front_monotone_and_written(tmp_path):
-    from mapc.solvers.pareto import front, write_pareto
+    from mapc.compiler.emit import pareto_csv
+    from mapc.compiler.plots import render_pareto
+    from mapc.solvers.pareto import front
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(3, 3)
     cost = CostModel(hw, g)
-    r = cpsat.solve(Problem(g, hw, cost, "edp"), Budget(time_limit=3.0))
-    pts = r.stats["pareto"]
+    r = cpsat.solve(Problem(g, hw, cost), SolveOptions(solver="cpsat", objective="edp", time_limit=3.0))
+    pts = r.stats.pareto
     assert pts
     for (t0, e0), (t1, e1) in zip(pts, pts[1:]):
         assert t1 > t0 and e1 < e0                      # no point dominates another
     assert min(t * e for t, e in pts) == pytest.approx(r.objective, rel=1e-9)
-    csv_path, png_path = write_pareto(pts, tmp_path)
-    rows = open(csv_path).read().strip().splitlines()
+    # what mapc.compiler.emit.write_outputs writes for a cpsat result with a front
+    (tmp_path / "pareto.csv").write_text(pareto_csv(pts), encoding="utf-8")
+    render_pareto(pts, tmp_path / "pareto.png")
+    rows = (tmp_path / "pareto.csv").read_text().strip().splitlines()
     assert rows[0] == "makespan_s,energy_j,edp_js" and len(rows) == len(pts) + 1
     assert (tmp_path / "pareto.png").stat().st_size > 1000
     assert front([(1, 5), (2, 5), (2, 4), (3, 6), (0.5, 9)]) == [(0.5, 9.0), (1.0, 5.0), (2.0, 4.0)]
@@ -169,9 +177,9 @@ def test_deterministic_same_seed_same_schedule():
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = random_graph(np.random.default_rng(7), 10, n_keys=3)
     cost = CostModel(hw, g)
-    b = Budget(time_limit=1.0, seed=3, threads=2, deterministic=True)
-    a = cpsat.solve(Problem(g, hw, cost, "edp"), b)
-    c = cpsat.solve(Problem(g, hw, cost, "edp"), b)
+    b = SolveOptions(solver="cpsat", objective="edp", time_limit=1.0, seed=3, threads=2, wall_clock=False)
+    a = cpsat.solve(Problem(g, hw, cost), b)
+    c = cpsat.solve(Problem(g, hw, cost), b)
     assert np.array_equal(a.schedule.start, c.schedule.start)
     assert np.array_equal(a.schedule.placement_index, c.schedule.placement_index)
 
@@ -181,7 +189,7 @@ def test_infeasible_weights_named():
     g = chain_graph(2, 1, K=256, N=256)
     cost = CostModel(hw, g, allow_streaming=False)
     with pytest.raises(InfeasibleError) as ei:
-        cpsat.solve(Problem(g, hw, cost, "latency"), B)
+        cpsat.solve(Problem(g, hw, cost), B("latency"))
     msg = ei.value.message
     assert "m.L0.mb0" in msg and "131072 B" in msg and "32768 B" in msg and "768 B" in msg and "disabled" in msg
 
@@ -191,41 +199,41 @@ def test_infeasible_tensor_degree():
     g = chain_graph(2, 1)
     cost = CostModel(hw, g, group_sizes=(1, 2, 4))
     with pytest.raises(InfeasibleError, match="tensor-parallel degree 8"):
-        cpsat.solve(Problem(g, hw, cost, "latency", ParallelSpec(tensor=8)), B)
+        cpsat.solve(Problem(g, hw, cost, ParallelSpec(tensor=8)), B("latency"))
 
 
-def _decomp_problem(obj="edp"):
+# forces the chain decomposition: a 36-task graph would otherwise be solved whole
+DECOMPOSE = CpsatOptions(small_tasks=10, neighbourhood_tasks=12)
+
+
+def _decomp_problem():
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(6, 6)
     cost = CostModel(hw, g)
-    return Problem(g, hw, cost, obj)
+    return Problem(g, hw, cost)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("obj", ["edp", "energy"])
-def test_decompose_path_valid_and_never_worse(monkeypatch, obj):
+def test_decompose_path_valid_and_never_worse(obj):
     """Force the chain decomposition on a small graph: every window is feasible (the current schedule is a
     feasible hint), the result is valid and never worse than greedy."""
-    from mapc.solvers import decompose, greedy
-    monkeypatch.setattr(cpsat, "SMALL_TASKS", 10)  # (a 36-task graph would otherwise be solved whole)
-    monkeypatch.setattr(decompose, "NB_MAX", 12)
-    p = _decomp_problem(obj)
-    r = cpsat.solve(p, Budget(time_limit=8.0))
-    h = greedy.solve(p, Budget())
-    assert r.stats["strategy"] == "decompose" and r.stats["windows"] >= 2
-    assert "INFEASIBLE" not in r.stats["window_statuses"]
+    from mapc.solvers import greedy
+    p = _decomp_problem()
+    r = cpsat.solve(p, SolveOptions(solver="cpsat", objective=obj, time_limit=8.0, cpsat=DECOMPOSE))
+    h = greedy.solve(p, SolveOptions(objective=obj))
+    assert r.stats.strategy == "decompose" and r.stats.windows >= 2
+    assert "INFEASIBLE" not in r.stats.window_statuses
     assert r.objective <= h.objective * (1 + 1e-12)
     assert r.objective == pytest.approx(score(r.schedule, p.cost, obj), rel=1e-12)
     assert r.bound <= r.objective
     assert _check(r.schedule, p.cost) == []
 
 
-def test_decompose_deterministic(monkeypatch):
-    from mapc.solvers import decompose
-    monkeypatch.setattr(cpsat, "SMALL_TASKS", 10)
-    monkeypatch.setattr(decompose, "NB_MAX", 12)
-    p = _decomp_problem("edp")
-    b = Budget(time_limit=2.0, seed=5, threads=2, deterministic=True)
+def test_decompose_deterministic():
+    p = _decomp_problem()
+    b = SolveOptions(solver="cpsat", objective="edp", time_limit=2.0, seed=5, threads=2, wall_clock=False,
+                     cpsat=DECOMPOSE)
     a, c = cpsat.solve(p, b), cpsat.solve(p, b)
     assert np.array_equal(a.schedule.start, c.schedule.start)
     assert np.array_equal(a.schedule.placement_index, c.schedule.placement_index)
@@ -248,8 +256,8 @@ def test_latency_at_bound_is_optimal_without_search():
     hw = make_hw(1, 2)
     g = chain_graph(4, 1)
     cost = CostModel(hw, g, group_sizes=(1,))
-    r = cpsat.solve(Problem(g, hw, cost, "latency"), B)
-    assert r.status == "optimal" and r.stats["strategy"] == "at-bound"
+    r = cpsat.solve(Problem(g, hw, cost), B("latency"))
+    assert r.status == "optimal" and r.stats.strategy == "at-bound"
     assert r.bound == pytest.approx(r.objective) and _check(r.schedule, cost) == []
 
 
@@ -261,9 +269,10 @@ def test_identical_chains_proven_optimal():
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(2, 6)
     cost = CostModel(hw, g)
-    r = cpsat.solve(Problem(g, hw, cost, "latency"), Budget(time_limit=10, threads=2, deterministic=True))
-    assert r.stats["strategy"] == "whole" and r.stats["chain_symmetry"] == 5
-    assert r.status == "optimal" and r.stats["calls"][-1]["status"] == "OPTIMAL"
+    r = cpsat.solve(Problem(g, hw, cost),
+                    SolveOptions(solver="cpsat", objective="latency", time_limit=10, threads=2, wall_clock=False))
+    assert r.stats.strategy == "whole" and r.stats.chain_symmetry == 5
+    assert r.status == "optimal" and r.stats.calls[-1]["status"] == "OPTIMAL"
     assert r.bound == pytest.approx(r.objective, rel=1e-3)
     assert _check(r.schedule, cost) == []
     from mapc.compiler.evaluate import lower_bound
@@ -276,13 +285,12 @@ def test_hint_chains_sorted_into_symmetry_order():
     objective. The test instance is chosen so greedy's own order violates the break (else it proves nothing)."""
     from mapc.compiler.schedule import materialize
     from mapc.solvers import greedy
-    from mapc.solvers.cpsat_model import candidates
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(2, 4)
     cost = CostModel(hw, g)
-    s = greedy.solve(Problem(g, hw, cost, "edp"), Budget()).schedule
+    s = greedy.solve(Problem(g, hw, cost), SolveOptions(objective="edp")).schedule
     pi, res, st = np.asarray(s.placement_index), np.asarray(s.resident), np.asarray(s.start)
-    opts = candidates(cost, keep=(pi, res))
+    opts = cpsat.candidates(cost, keep=(pi, res))      # the option literals cpsat builds its model from
     firsts = [0, 2, 4, 6]
 
     def keys(p, r):

@@ -11,8 +11,9 @@ from mapc.compiler.schedule import materialize
 from mapc.core.spec import ParallelSpec
 from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
+from mapc.compiler.problem import Problem
+from mapc.core.options import SolveOptions
 from mapc.solvers import baseline, greedy
-from mapc.solvers.base import Budget, Problem
 from mapc.solvers.listsched import choose_residency, list_schedule
 
 KiB = 1024
@@ -49,10 +50,10 @@ def test_solvers_always_valid(inst):
     cost = CostModel(hw, g, allow_streaming=streaming)
     if tensor not in set(cost.group_size.tolist()):
         tensor = 1
-    pr = Problem(g, hw, cost, "edp", ParallelSpec(tensor=tensor, pipeline=pipeline))
+    pr = Problem(g, hw, cost, ParallelSpec(tensor=tensor, pipeline=pipeline))
     for mod in (baseline, greedy):
         try:
-            r = mod.solve(pr, Budget())
+            r = mod.solve(pr, SolveOptions(objective="edp"))
         except InfeasibleError:
             assert not streaming            # with streaming every placement can run every task
             continue
