@@ -15,9 +15,14 @@ import os
 import sys
 import time
 
-from mapc.compiler.driver import build_problem, load_spec, resolve_hardware
-from mapc.solvers import baseline, cpsat, greedy
-from mapc.solvers.base import Budget, Problem
+from mapc import api
+from mapc.compiler.problem import Problem
+from mapc.core.errors import MapcError
+from mapc.core.options import SolveOptions
+from mapc.hw.cost import CostModel
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from conftest import chain_graph, make_hw  # noqa: E402  (the tests' small hand-built instances)
 
 
 def examples_table(hw_name: str, budgets, threads: int, objective: str) -> list[str]:
@@ -26,25 +31,21 @@ def examples_table(hw_name: str, budgets, threads: int, objective: str) -> list[
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     here = os.path.dirname(os.path.abspath(__file__))
     for f in sorted(glob.glob(os.path.join(here, "..", "examples", "*.dsl"))):
-        spec = load_spec(f)
-        try:
-            hw = resolve_hardware(hw_name, spec)
-        except Exception:
-            continue
-        if getattr(spec, "workload", None) is None and "custom_hw" in f:
+        spec = api.load(f)
+        if spec.workload is None:
             continue
         try:
-            p = build_problem(spec, hw, objective=objective)
-        except Exception as e:       # e.g. a hardware-only file
-            print(f"skip {f}: {e}", file=sys.stderr)
+            p = api.lower(spec, hw_name)
+        except MapcError as e:       # the example does not fit this hardware
+            print(f"skip {f}: {e.message}", file=sys.stderr)
             continue
-        g = greedy.solve(p, Budget()).objective
-        b = baseline.solve(p, Budget()).objective
+        g = api.solve(p, SolveOptions(solver="greedy", objective=objective)).solution.objective
+        b = api.solve(p, SolveOptions(solver="baseline", objective=objective)).solution.objective
         for tl in budgets:
             t = time.perf_counter()
-            r = cpsat.solve(p, Budget(time_limit=tl, threads=threads, seed=0, deterministic=True))
+            res = api.solve(p, SolveOptions(solver="cpsat", objective=objective, time_limit=tl, threads=threads))
             wall = time.perf_counter() - t
-            s = r.stats
+            r, s = res.solution, res.solution.stats.to_dict()
             rows.append(f"| {os.path.basename(f)} | {p.graph.n} | {tl:g} | {r.objective:.5g} | {r.bound:.5g} | "
                         f"{(r.gap or 0):.1%} | {wall:.1f} | {s.get('strategy')} | {s.get('variables')} / "
                         f"{s.get('constraints')} | {g:.5g} | {b:.5g} | {1 - r.objective / g:+.2%} |")
@@ -54,9 +55,6 @@ def examples_table(hw_name: str, budgets, threads: int, objective: str) -> list[
 
 def optimality(sizes, limit: float) -> list[str]:
     """chain graphs (layers x micro-batches) on a 2x2 heterogeneous mesh, latency and energy objectives."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-    from conftest import chain_graph, make_hw
-    from mapc.hw.cost import CostModel
     rows = ["| tasks (layers x mbs) | objective | status | objective value | bound | wall s | strategy |",
             "|---|---|---|---|---|---|---|"]
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
@@ -66,9 +64,9 @@ def optimality(sizes, limit: float) -> list[str]:
         cost = CostModel(hw, g)
         for obj in ("latency", "energy"):
             t = time.perf_counter()
-            r = cpsat.solve(Problem(g, hw, cost, obj), Budget(time_limit=limit, threads=2))
+            r = api.solve(Problem(g, hw, cost), SolveOptions(solver="cpsat", objective=obj, time_limit=limit)).solution
             rows.append(f"| {g.n} ({layers}x{g.n // layers}) | {obj} | {r.status} | {r.objective:.6g} | "
-                        f"{r.bound:.6g} | {time.perf_counter() - t:.1f} | {r.stats.get('strategy')} |")
+                        f"{r.bound:.6g} | {time.perf_counter() - t:.1f} | {r.stats.to_dict().get('strategy')} |")
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
 

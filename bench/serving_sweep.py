@@ -8,21 +8,19 @@ the best configuration's speedup in throughput over the naive one (1-D TP across
 `--hw` picks the preset (default npu4x4), `--tensor` the TP degrees to sweep (comma list, default 4);
 disaggregated mode splits the cores in half (prefill=n/2, decode=n/2).
 Every configuration compiles the same workload text with a different `parallel` block, through the same
-driver path as `mapc compile` (lower, price, solve, check, evaluate).
+pipeline as `mapc compile` (`mapc.api`: lower, price, solve, check, evaluate).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
+from dataclasses import replace
 
-from mapc.compiler import driver
-from mapc.dsl.loader import load
-from mapc.hw.presets import get
-from mapc.solvers.base import Budget
+from mapc import api
+from mapc.compiler.evaluate import Metrics
+from mapc.core.options import SolveOptions
 
 MODELS = {
     "7b": "serve llama2_7b",
@@ -46,18 +44,12 @@ def pds(n: int) -> tuple[str, str]:
     return ("fused", f"disaggregated(prefill={n // 2}, decode={n - n // 2})")
 
 
-def run(model: str, tp: str, pl: str, pd: str, solver: str, budget: Budget, hw_name: str = "npu4x4",
-        tensor: int = 4):
+def run(model: str, tp: str, pl: str, pd: str, solver: str, options: SolveOptions, hw_name: str = "npu4x4",
+        tensor: int = 4) -> Metrics:
     pre, serve = MODELS[model] if isinstance(MODELS[model], tuple) else ("", MODELS[model])
     seg = 8 if model == "70b" else 4
     text = pre + WORKLOAD.format(serve=serve, tensor=tensor, tp=tp, pl=pl, pd=pd, seg=seg)
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "sweep.dsl")
-        with open(path, "w") as f:
-            f.write(text)
-        spec = load(path)
-    cr = driver.compile_spec(spec, get(hw_name), solver, budget)
-    return cr.metrics
+    return api.solve(api.lower(api.load(text), hw_name), replace(options, solver=solver)).metrics
 
 
 def main(argv=None) -> int:
@@ -68,8 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hw", default="npu4x4", help="hardware preset")
     ap.add_argument("--tensor", default="4", help="TP degrees, comma list")
     a = ap.parse_args(argv)
-    budget = Budget(time_limit=a.time_limit, seed=0)
-    n = get(a.hw).n
+    budget = SolveOptions(time_limit=a.time_limit, seed=0)
+    n = api.hardware(a.hw).n
     modes = pds(n)
     try:
         tensors = [int(t) for t in a.tensor.split(",")]
@@ -80,7 +72,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def sweep(a, budget: Budget, modes: tuple[str, str], tensor: int, n: int) -> None:
+def sweep(a, budget: SolveOptions, modes: tuple[str, str], tensor: int, n: int) -> None:
     """One table (and best-vs-naive lines) per TP degree."""
     print(f"solver {a.solver}, budget {a.time_limit:g} s, hardware {a.hw}, tensor {tensor}\n")
     print("| model | tp | placement | pd | tokens/s | TPOT (ms) | decode step (ms) | TTFT mean (ms) |")
