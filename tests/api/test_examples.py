@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.dsl"))
 HAS_WORKLOAD = re.compile(r"^\s*workload\s", re.M)
 WITH_WORKLOAD = [p for p in EXAMPLES if HAS_WORKLOAD.search(p.read_text(encoding="utf-8"))]
@@ -34,14 +34,13 @@ def test_examples_exist():
 @pytest.fixture(scope="module")
 def problems():
     """Problem per example, built once and shared by both solvers."""
-    from mapc.compiler import driver
+    from mapc import api
     cache = {}
 
     def get(path: Path):
         if path not in cache:
-            spec = driver.load_spec(path)
-            hw = driver.resolve_hardware(HW, spec)
-            cache[path] = (spec, driver.build_problem(spec, hw, objective="edp"))
+            spec = api.load(path)
+            cache[path] = (spec, api.lower(spec, HW))
         return cache[path]
     return get
 
@@ -52,23 +51,26 @@ def test_example_compiles(path, solver, problems, tmp_path):
     missing = _missing()
     if missing:
         pytest.skip(f"{missing} not written yet")
-    from mapc.compiler import driver, emit
+    from mapc import api
+    from mapc.compiler import emit
     from mapc.compiler.check import check
-    from mapc.solvers.base import Budget
+    from mapc.compiler.report import fmt_si
+    from mapc.core.options import SolveOptions
 
     spec, problem = problems(path)
-    cr = driver.compile_problem(problem, solver, Budget(time_limit=5.0, seed=0), input_path=str(path),
-                                input_sha256=driver.file_sha256(path), spec=spec)
-    assert check(cr.result.schedule, cr.cost) == []
+    cr = api.solve(problem, SolveOptions(solver=solver, objective="edp", time_limit=5.0, seed=0))
+    assert cr.source_file == str(path) and cr.source_sha256 == spec.sha256 and len(spec.sha256) == 64
+    assert check(cr.schedule, cr.problem.cost) == []
     m = cr.metrics
     assert m.makespan > 0 and m.energy > 0 and m.edp == pytest.approx(m.energy * m.makespan)
     assert m.makespan >= m.bound.value * (1 - 1e-9)
     EDP.setdefault(path.stem, {})[solver] = m.edp
     if solver == "greedy":
-        files, _ = emit.write_outputs(tmp_path / "out", cr, gantt=problem.graph.n <= 2000)
+        formats = ("json", "trace", "csv") + (("png",) if problem.graph.n <= 2000 else ())
+        files, _ = emit.write_outputs(tmp_path / "out", cr, formats)
         emit.validate_schedule_document(json.loads((tmp_path / "out" / "schedule.json").read_text()))
-    print(f"\n{path.stem:28s} {solver:8s} tasks {problem.graph.n:6d}  makespan {emit.fmt_si(m.makespan, 's'):>10s}"
-          f"  energy {emit.fmt_si(m.energy, 'J'):>10s}  EDP {m.edp:.4g} J*s  bound ratio {m.bound_ratio:.3g}")
+    print(f"\n{path.stem:28s} {solver:8s} tasks {problem.graph.n:6d}  makespan {fmt_si(m.makespan, 's'):>10s}"
+          f"  energy {fmt_si(m.energy, 'J'):>10s}  EDP {m.edp:.4g} J*s  bound ratio {m.bound_ratio:.3g}")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,13 +96,13 @@ def test_cpsat_never_worse_than_greedy_on_example(path, problems):
     """Issue 3: on every example, cpsat (warm-started from the heuristics) is never worse than greedy, and its
     schedule passes the independent checker."""
     from mapc.compiler.check import check
+    from mapc.core.options import SolveOptions
     from mapc.solvers import registry
-    from mapc.solvers.base import Budget
 
     _, problem = problems(path)
-    budget = Budget(time_limit=3.0, seed=0, threads=2)
-    greedy = registry.run("greedy", problem, budget)
-    cp = registry.run("cpsat", problem, budget)
+    options = SolveOptions(time_limit=3.0, seed=0, threads=2)
+    greedy = registry.run(problem, options.with_(solver="greedy"))
+    cp = registry.run(problem, options.with_(solver="cpsat"))
     assert cp.schedule is not None and cp.status in ("optimal", "feasible")
     assert check(cp.schedule, problem.cost) == []
     assert cp.objective <= greedy.objective * (1 + 1e-9)

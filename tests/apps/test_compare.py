@@ -10,20 +10,21 @@ import pytest
 from conftest import chain_graph, make_hw
 
 from mapc.apps import compare
+from mapc.compiler.problem import Problem
 from mapc.core.errors import MapcError
+from mapc.core.options import SolveOptions
 from mapc.hw.cost import CostModel
-from mapc.solvers.base import Budget, Problem
 
 
 @pytest.fixture(scope="module")
 def problem():
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(layers=4, microbatches=3)
-    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)), "edp")
+    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)))
 
 
 def test_compare_rows_and_files(problem, tmp_path):
-    rows = compare.compare(problem, ["baseline", "greedy", "ga"], Budget(time_limit=0.3, seed=0))
+    rows = compare.compare(problem, ["baseline", "greedy", "ga"], SolveOptions(time_limit=0.3, seed=0))
     assert [r.solver for r in rows] == ["baseline", "greedy", "ga"]
     assert rows[0].edp_vs_baseline_pct == pytest.approx(0.0, abs=1e-9)
     for r in rows:
@@ -41,18 +42,16 @@ def test_compare_rows_and_files(problem, tmp_path):
 
 
 def test_rejected_schedule_not_reported(problem, monkeypatch):
-    from mapc.solvers import registry
+    from mapc.solvers import greedy, registry
 
-    real = registry.run
-
-    def broken(name, p, budget):
-        r = real("greedy", p, budget)
+    def broken(p, options):
+        r = greedy.solve(p, options)
         s = r.schedule
         tasks = tuple(replace(t, start=0.0, end=t.end - t.start) for t in s.tasks)   # breaks dependencies
         return replace(r, schedule=replace(s, tasks=tasks))
 
-    monkeypatch.setattr(registry, "run", broken)
-    row, res = compare.run_one(problem, "greedy", Budget(0.2))
+    monkeypatch.setitem(registry.SOLVERS, "greedy", broken)
+    row, res = compare.run_one(problem, SolveOptions(solver="greedy", time_limit=0.2))
     assert row.status == "rejected" and row.edp_js is None and res is None
     assert "checker" in row.message
 

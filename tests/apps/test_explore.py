@@ -10,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mapc.cli import main
-from mapc.compiler import driver
+from mapc import api
 from mapc.apps import explore as E
+from mapc.cli import main
 from mapc.compiler.evaluate import lower_bound
 from mapc.core.errors import MapcError
+from mapc.core.options import SolveOptions
 from mapc.hw import presets
-from mapc.solvers.base import Budget
+from mapc.hw import variants as V
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+GREEDY_2S = SolveOptions(solver="greedy", time_limit=2.0)
 ARVR = str(ROOT / "examples" / "arvr_mix.dsl")       # 33 tasks: a sweep point takes ~0.1 s
 CHAT = str(ROOT / "examples" / "llama2_7b_chat.dsl")
 MiB, GiB = 2**20, 2**30
@@ -26,18 +28,18 @@ MiB, GiB = 2**20, 2**30
 
 @pytest.fixture(scope="module")
 def arvr():
-    return driver.load_spec(ARVR)
+    return api.load(ARVR)
 
 
 @pytest.fixture(scope="module")
 def small_sweep(arvr):
-    axes = E.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"])
-    return E.explore(arvr, presets.get("mcm6x6"), axes, "greedy", Budget(time_limit=2.0))
+    axes = V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"])
+    return E.explore(arvr, presets.get("mcm6x6"), axes, GREEDY_2S)
 
 
 # ---- parsing -----------------------------------------------------------------------------------------------
 def test_parse_vary_units_and_dims():
-    axes = dict(E.parse_vary(["sram=1MiB, 2 MiB", "link=50GB/s", "grid=4x4,8", "dataflow=WS,mix", "freq=500MHz"]))
+    axes = dict(V.parse_vary(["sram=1MiB, 2 MiB", "link=50GB/s", "grid=4x4,8", "dataflow=WS,mix", "freq=500MHz"]))
     assert [v for _, v in axes["sram"]] == [MiB, 2 * MiB]
     assert [v for _, v in axes["link"]] == [50e9]
     assert [v for _, v in axes["grid"]] == [(4, 4), (8, 8)]
@@ -53,13 +55,13 @@ def test_parse_vary_units_and_dims():
 ])
 def test_parse_vary_errors(text, needle):
     with pytest.raises(MapcError) as ei:
-        E.parse_vary([text])
+        V.parse_vary([text])
     assert needle in ei.value.message
 
 
 def test_parse_vary_twice_is_an_error():
     with pytest.raises(MapcError, match="given twice"):
-        E.parse_vary(["sram=1MiB", "sram=2MiB"])
+        V.parse_vary(["sram=1MiB", "sram=2MiB"])
 
 
 def test_cli_bad_key_exits_2_with_the_keys(tmp_path, capsys):
@@ -67,7 +69,7 @@ def test_cli_bad_key_exits_2_with_the_keys(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert "unknown key 'bogus'" in err
-    for k in E.KNOBS:
+    for k in V.KNOBS:
         assert k in err
     assert not (tmp_path / "o").exists()
 
@@ -75,7 +77,7 @@ def test_cli_bad_key_exits_2_with_the_keys(tmp_path, capsys):
 # ---- deriving variants -------------------------------------------------------------------------------------
 def test_derive_grid_keeps_layout_and_dram():
     base = presets.get("mcm6x6")                      # ws rows 0..2, os rows 3..5, 2 channels west + 2 east
-    hw = E.derive(base, {"grid": (8, 8)})
+    hw = V.derive(base, {"grid": (8, 8)})
     assert (hw.rows, hw.cols, hw.n) == (8, 8, 64)
     assert {c.type.dataflow for c in hw.chiplets if c.y < 4} == {"ws"}
     assert {c.type.dataflow for c in hw.chiplets if c.y >= 4} == {"os"}
@@ -90,7 +92,7 @@ def test_derive_grid_keeps_layout_and_dram():
 def test_derive_dataflow_mix_pes_sram_freq():
     base = presets.get("mcm6x6-homo")
     t0 = base.chiplets[0].type
-    hw = E.derive(base, {"grid": (4, 4), "dataflow": "mix", "pes": (64, 64), "sram": 8 * MiB, "freq": 2e9})
+    hw = V.derive(base, {"grid": (4, 4), "dataflow": "mix", "pes": (64, 64), "sram": 8 * MiB, "freq": 2e9})
     assert [hw.chiplets[y * 4].type.dataflow for y in range(4)] == ["ws", "ws", "os", "os"]
     t = hw.chiplets[0].type
     assert (t.pe_rows, t.pe_cols, t.sram, t.freq) == (64, 64, 8 * MiB, 2e9)
@@ -101,29 +103,29 @@ def test_derive_dataflow_mix_pes_sram_freq():
 
 def test_derive_link_dram_memory_hop():
     base = presets.get("npu4x4")
-    hw = E.derive(base, {"link": 50e9, "dram": 1e12, "memory": 32 * GiB, "hop": 5e-9})
+    hw = V.derive(base, {"link": 50e9, "dram": 1e12, "memory": 32 * GiB, "hop": 5e-9})
     assert hw.nop.link_bw == 50e9 and hw.nop.hop_latency == 5e-9
     assert hw.dram_bandwidth == pytest.approx(1e12)
     assert sum(ch.capacity for ch in hw.dram) == pytest.approx(32 * GiB)
 
 
 def test_variants_cap_and_order():
-    axes = E.parse_vary(["sram=1MiB,2MiB,4MiB", "link=50GB/s,100GB/s,400GB/s"])
-    vs, total = E.variants(presets.get("mcm6x6"), axes, max_points=4)
+    axes = V.parse_vary(["sram=1MiB,2MiB,4MiB", "link=50GB/s,100GB/s,400GB/s"])
+    vs, total = V.variants(presets.get("mcm6x6"), axes, max_points=4)
     assert total == 9 and len(vs) == 4
     assert [v.params for v in vs][:2] == [(("sram", "1MiB"), ("link", "50GB/s")), (("sram", "1MiB"), ("link", "100GB/s"))]
     assert vs[3].hw.chiplets[0].type.sram == 2 * MiB
 
 
 def test_area_proxy_mcm6x6():
-    a = E.area_of(presets.get("mcm6x6"))
+    a = V.area_of(presets.get("mcm6x6"))
     assert a["pes"] == 36 * 1024 and a["sram_bytes"] == 36 * 2 * MiB
     # per chiplet (1024 x 463.2 + 2 MiB x 0.7712) um^2 x 2.2 x 1.05^2; DRAM 256/44 x 6.5759 mm^2 x 1.05^2
     chip = (1024 * 463.2 + 2 * MiB * 0.7712) * 2.2 * 1.1025 * 1e-12
     io_ = 256 / 44 * 6.5759e-6 * 1.1025
     assert a["area_m2"] == pytest.approx(36 * chip + io_, rel=1e-3)
     assert 200e-6 < a["area_m2"] < 250e-6
-    bigger = E.area_of(E.derive(presets.get("mcm6x6"), {"sram": 8 * MiB}))
+    bigger = V.area_of(V.derive(presets.get("mcm6x6"), {"sram": 8 * MiB}))
     assert bigger["area_m2"] > a["area_m2"]
 
 
@@ -159,8 +161,8 @@ def test_small_sweep_runs_and_pareto_is_non_dominated(small_sweep):
 
 
 def test_sweep_is_deterministic(arvr, small_sweep):
-    again = E.explore(arvr, presets.get("mcm6x6"), E.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"]),
-                      "greedy", Budget(time_limit=2.0))
+    again = E.explore(arvr, presets.get("mcm6x6"), V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"]),
+                      GREEDY_2S)
     strip = lambda ex: [{k: v for k, v in p.record().items() if k != "wall_s"} for p in ex.points]
     assert strip(again) == strip(small_sweep)
 
@@ -188,16 +190,16 @@ def test_cli_small_sweep_json(tmp_path, capsys):
 
 
 def test_cap_note(arvr):
-    ex = E.explore(arvr, presets.get("mcm6x6"), E.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,100GB/s"]),
-                   "greedy", Budget(time_limit=2.0), max_points=3)
+    ex = E.explore(arvr, presets.get("mcm6x6"), V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,100GB/s"]),
+                   GREEDY_2S, max_points=3)
     assert len(ex.points) == 3 and ex.total == 4 and ex.capped
     assert any("4 points" in n and "--max-points 3" in n for n in ex.notes)
 
 
 # ---- variants that do not fit --------------------------------------------------------------------------------
 def test_weights_exceeding_dram_are_skipped_not_errors():
-    spec = driver.load_spec(CHAT)                     # Llama-2-7B: 12.6 GiB of fp16 weights
-    ex = E.explore(spec, presets.get("mcm6x6"), E.parse_vary(["memory=4GiB"]), "greedy", Budget(time_limit=2.0))
+    spec = api.load(CHAT)                     # Llama-2-7B: 12.6 GiB of fp16 weights
+    ex = E.explore(spec, presets.get("mcm6x6"), V.parse_vary(["memory=4GiB"]), GREEDY_2S)
     (p,) = ex.points
     assert p.status == "skipped" and "exceed" in p.reason and p.edp_js is None
     assert not p.pareto_edp_area
@@ -218,8 +220,8 @@ def test_more_bandwidth_never_raises_the_lower_bound(arvr, hw_name, key):
     b0 = base.nop.link_bw if key == "link" else base.dram_bandwidth
     bounds = []
     for m in (0.25, 0.5, 1.0, 2.0, 4.0):
-        hw = E.derive(base, {key: b0 * m})
-        bounds.append(lower_bound(driver.build_problem(arvr, hw).cost).value)
+        hw = V.derive(base, {key: b0 * m})
+        bounds.append(lower_bound(api.lower(arvr, hw).cost).value)
     assert all(math.isfinite(b) and b > 0 for b in bounds)
     for lo, hi in zip(bounds, bounds[1:]):
         assert hi <= lo * (1 + 1e-9), bounds

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from mapc import api
 from mapc.compiler.check import check
+from mapc.core.options import SolveOptions
 from mapc.hw import presets
-from mapc.solvers.base import Budget
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_peer():
@@ -29,7 +30,7 @@ def _load_peer():
 
 
 peer = _load_peer()
-BUDGET = Budget(time_limit=2.0, seed=0, threads=2)
+BUDGET = SolveOptions(time_limit=2.0, seed=0, threads=2)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def _run(graph, hw, solver="greedy"):
     row, cr = peer.run_case(graph, hw, solver, BUDGET)
     print(f"{graph.meta['case']} {solver}: {time.perf_counter() - t0:.3f} s, {row.chiplets} chiplets, "
           f"makespan {row.makespan * 1e3:.3f} ms, makespan/LB {row.ratio:.2f}")
-    assert check(cr.result.schedule, cr.problem.cost) == []
+    assert check(cr.schedule, cr.problem.cost) == []
     assert row.violations == 0
     return row, cr
 
@@ -99,8 +100,8 @@ def test_ffn_tiled_schedules(hw):
 @pytest.mark.parametrize("kw", [{}, {"seq": 512, "d_model": 4096, "d_head": 128}])
 def test_attention_head_schedules(hw, kw):
     row, cr = _run(peer.attention_head(**kw), hw)
-    s = cr.result.schedule
-    for e in cr.graph.edges:                                           # dependencies respected (also checked)
+    s = cr.schedule
+    for e in cr.problem.graph.edges:                                           # dependencies respected (also checked)
         assert s.tasks[e.dst].start >= s.tasks[e.src].end
     assert row.ratio >= 1.0 - 1e-9
 
@@ -124,11 +125,8 @@ def test_cli_table(capsys):
 def test_dsl_examples_match_the_bench_graphs(hw):
     """examples/peer_gemm.dsl lowers to the bench's GEMM; examples/peer_ffn.dsl to the same weights and GEMM
     FLOPs as the bench's SwiGLU graph (gate and up fused, no elementwise tasks), and schedules with streaming."""
-    from mapc.compiler import driver
-
     def problem(name):
-        spec = driver.load_spec(ROOT / "examples" / name)
-        return driver.build_problem(spec, driver.resolve_hardware("mcm6x6", spec))
+        return api.lower(api.load(ROOT / "examples" / name), "mcm6x6")
 
     pg = problem("peer_gemm.dsl")
     (op,) = pg.graph.tasks[0].ops
@@ -139,18 +137,18 @@ def test_dsl_examples_match_the_bench_graphs(hw):
     gemm_flops = sum(t.flops for t in bench_ffn.tasks if t.weight_bytes > 0)
     assert pf.graph.flops.sum() == pytest.approx(gemm_flops)
     assert pf.graph.weight_bytes.sum() == pytest.approx(bench_ffn.weight_bytes.sum())
-    cr = driver.compile_problem(pf, "greedy", BUDGET)
-    assert check(cr.result.schedule, pf.cost) == []
-    assert not any(st.resident for st in cr.result.schedule.tasks)      # 235 MB + 117 MB: streamed
+    cr = api.solve(pf, BUDGET.with_(solver="greedy"))
+    assert check(cr.schedule, pf.cost) == []
+    assert not any(st.resident for st in cr.schedule.tasks)      # 235 MB + 117 MB: streamed
 
 
 @pytest.mark.parametrize("build", [peer.attention_head, peer.swiglu_ffn], ids=["attention", "ffn"])
 def test_cpsat_schedules_the_peer_cases(hw, build):
     """The normal cpsat path also schedules what Stream refuses, validly and no worse than its greedy hint."""
     g = build()
-    row, cr = peer.run_case(g, hw, "cpsat", Budget(time_limit=1.0, seed=0, threads=2))
+    row, cr = peer.run_case(g, hw, "cpsat", SolveOptions(time_limit=1.0, seed=0, threads=2))
     greedy, _ = peer.run_case(g, hw, "greedy", BUDGET)
     print(f"{g.meta['case']} cpsat: {row.wall:.2f} s, status {row.status}, EDP {row.edp:.4g} "
           f"vs greedy {greedy.edp:.4g}")
-    assert row.violations == 0 and check(cr.result.schedule, cr.problem.cost) == []
+    assert row.violations == 0 and check(cr.schedule, cr.problem.cost) == []
     assert row.edp <= greedy.edp * (1 + 1e-6)

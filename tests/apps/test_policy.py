@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from mapc.apps.policy import SCHEMA, compare_dispatch, dispatch_policy, write_policy
-from mapc.core.errors import MapcError
+from pathlib import Path
+
+from mapc.apps.policy import SCHEMA, compare_dispatch, dispatch_policy, policy_for_file, write_policy
+from mapc.core.errors import HardwareError, MapcError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +92,11 @@ def test_bad_inputs_raise_mapc_errors():
 
 
 def test_command_line_on_the_example(tmp_path, capsys):
-    from pathlib import Path
-
     from mapc.cli import main as cli_main
 
     def main(argv):
         return cli_main(["policy", *argv])
-    ex = Path(__file__).resolve().parent.parent / "examples" / "decode_pim.dsl"
+    ex = EXAMPLES / "decode_pim.dsl"
     rc = main([str(ex), "-o", str(tmp_path / "p"), "--widths", "1,8", "--batches", "1..4,64,256",
                "--compare", "1,256"])
     assert rc == 0
@@ -103,3 +105,22 @@ def test_command_line_on_the_example(tmp_path, capsys):
     assert "attention" in capsys.readouterr().out
     assert main([str(tmp_path / "missing.dsl")]) == 2
     assert main([str(ex), "--widths", "1,x"]) == 2          # a bad list is a user error, not a traceback
+
+
+def test_hardware_without_pim_is_refused_and_nothing_is_written(tmp_path, capsys, monkeypatch):
+    """`mapc policy` on hardware without PIM units has no dispatch to decide: exit 2 naming the hardware,
+    before any sweep, and no output folder (neither -o nor the default ./<stem>.policy/)."""
+    from mapc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    ex = str(EXAMPLES / "decode_pim.dsl")
+    assert main(["policy", ex, "--hw", "npu4x4"]) == 2
+    err = capsys.readouterr().err
+    assert "npu4x4 has no PIM units" in err and "npu-pim" in err and "Traceback" not in err
+    assert main(["policy", ex, "--hw", "npu4x4", "-o", str(tmp_path / "p"), "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and doc["error"]["exit_code"] == 2 and "no PIM units" in doc["error"]["message"]
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(HardwareError, match="npu4x4 has no PIM units"):
+        policy_for_file(ex, "npu4x4", tmp_path / "q")
+    assert list(tmp_path.iterdir()) == []

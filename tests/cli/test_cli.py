@@ -1,20 +1,27 @@
 """The `mapc` command line, run in-process through `main([...])`: exit codes, --json, error rendering, and the
-compile driver (on hand-built problems here; on real source files in the DSL section below)."""
+pipeline under it (`mapc.api`, on hand-built problems here; on small real source files in the sections below)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from conftest import chain_graph, make_hw
 
-from mapc import cli
-from mapc.compiler import driver
+from mapc import api, cli
 from mapc.compiler.check import check
-from mapc.core.errors import DslError, HardwareError, InfeasibleError, Loc, MapcError, NoSolutionError
+from mapc.compiler.problem import MAX_TASKS, Problem, group_sizes_for
+from mapc.core.errors import (DslError, HardwareError, InfeasibleError, InvalidScheduleError, Loc, MapcError,
+                              NoSolutionError)
+from mapc.core.options import DEFAULT_SOLVER, SolveOptions
+from mapc.core.solution import SolveResult
+from mapc.core.spec import ParallelSpec, Spec
 from mapc.hw.cost import CostModel
-from mapc.solvers.base import Budget, Problem
+from mapc.solvers import greedy, registry
+
+EX = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(capsys, *argv):
@@ -72,10 +79,17 @@ def _raiser(exc):
     return f
 
 
+def _presets_raises(monkeypatch, exc):
+    """Make `mapc presets` raise `exc` (the command's function replaced in the command table)."""
+    table = tuple((name, help_, add, _raiser(exc) if name == "presets" else fn, desc)
+                  for name, help_, add, fn, desc in cli.COMMANDS)
+    monkeypatch.setattr(cli, "COMMANDS", table)
+
+
 def test_mapc_error_renders_file_line_col(capsys, monkeypatch):
     e = DslError("unknown keyword 'modle'", Loc("m.dsl", 3, 5), hint="did you mean 'model'?",
                  source_line="    modle x = y")
-    monkeypatch.setattr(cli, "cmd_presets", _raiser(e))
+    _presets_raises(monkeypatch, e)
     code, out, err = run(capsys, "presets")
     assert code == 2
     assert "m.dsl:3:5: error: unknown keyword 'modle'" in err
@@ -85,7 +99,7 @@ def test_mapc_error_renders_file_line_col(capsys, monkeypatch):
 @pytest.mark.parametrize("exc,code", [(InfeasibleError("no room"), 3), (NoSolutionError("out of time"), 4),
                                       (HardwareError("bad hw"), 2), (KeyboardInterrupt(), 130)])
 def test_exit_codes(capsys, monkeypatch, exc, code):
-    monkeypatch.setattr(cli, "cmd_presets", _raiser(exc))
+    _presets_raises(monkeypatch, exc)
     got, _, err = run(capsys, "presets")
     assert got == code
     assert "Traceback" not in err
@@ -93,7 +107,7 @@ def test_exit_codes(capsys, monkeypatch, exc, code):
 
 def test_internal_error_is_70_without_traceback(capsys, monkeypatch):
     monkeypatch.delenv("MAPC_DEBUG", raising=False)
-    monkeypatch.setattr(cli, "cmd_presets", _raiser(ValueError("oops")))
+    _presets_raises(monkeypatch, ValueError("oops"))
     code, out, err = run(capsys, "presets", "--json")
     assert code == 70
     assert "internal error: ValueError: oops" in err and "please report" in err
@@ -103,7 +117,7 @@ def test_internal_error_is_70_without_traceback(capsys, monkeypatch):
 
 def test_internal_error_traceback_with_debug(capsys, monkeypatch):
     monkeypatch.setenv("MAPC_DEBUG", "1")
-    monkeypatch.setattr(cli, "cmd_presets", _raiser(ValueError("oops")))
+    _presets_raises(monkeypatch, ValueError("oops"))
     code, _, err = run(capsys, "presets")
     assert code == 70 and "Traceback" in err
 
@@ -124,94 +138,82 @@ def test_presets_table(capsys):
     assert code == 0 and "mcm6x6-homo" in out and "18ws+18os" in out
 
 
-# ---- driver on hand-built problems -------------------------------------------------------------------------
+# ---- the pipeline on hand-built problems -------------------------------------------------------------------
 def test_resolve_hardware():
-    assert driver.resolve_hardware("mcm6x6").n == 36
+    assert api.hardware("mcm6x6").n == 36
     with pytest.raises(HardwareError) as e:
-        driver.resolve_hardware("mcm6x7")
+        api.hardware("mcm6x7")
     assert "mcm6x6" in e.value.hint
     with pytest.raises(HardwareError, match="no hardware given"):
-        driver.resolve_hardware(None, None)
+        api.hardware(None, None)
     with pytest.raises(HardwareError, match="not found"):
-        driver.resolve_hardware("hw/missing.dsl")
+        api.hardware("hw/missing.dsl")
 
 
 def test_resolve_hardware_spec_block():
-    class S:
-        hardware = make_hw(2, 2)
-        hardware_blocks = {"mine": make_hw(1, 2)}
-    assert driver.resolve_hardware(None, S()) is S.hardware
-    assert driver.resolve_hardware("mine", S()).n == 2
-    assert driver.resolve_hardware("npu4x4", S()).n == 16      # a preset wins over the spec's own block
+    spec = Spec("s.dsl", {}, None, ParallelSpec(), hardware=make_hw(2, 2), hardware_blocks={"mine": make_hw(1, 2)})
+    assert api.hardware(None, spec) is spec.hardware
+    assert api.hardware("mine", spec).n == 2
+    assert api.hardware("npu4x4", spec).n == 16      # a preset wins over the spec's own block
 
 
 def test_group_sizes():
-    class P:
-        tensor = 4
-        loc = None
-    class S:
-        parallel = P()
+    def spec(tensor):
+        return Spec("s.dsl", {}, None, ParallelSpec(tensor=tensor))
     hw = make_hw(2, 2)
-    assert driver.group_sizes_for(S(), hw) == (1, 4)
-    P.tensor = 1
-    assert driver.group_sizes_for(S(), hw) == (1, 2, 4)
-    P.tensor = 8
+    assert group_sizes_for(spec(4), hw) == (1, 4)
+    assert group_sizes_for(spec(1), hw) == (1, 2, 4)
     with pytest.raises(HardwareError, match="tensor 8"):
-        driver.group_sizes_for(S(), hw)
+        group_sizes_for(spec(8), hw)
 
 
-def _problem(objective="edp"):
+def _problem():
     hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
     g = chain_graph(4, 3, M=32, K=64, N=64)
-    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)), objective)
+    return Problem(g, hw, CostModel(hw, g, group_sizes=(1, 2)))
 
 
 @pytest.mark.parametrize("solver", ["greedy", "baseline"])
-def test_compile_problem_checks_and_evaluates(solver):
-    cr = driver.compile_problem(_problem(), solver, Budget(time_limit=2.0))
-    assert cr.result.solver == solver and cr.result.schedule is not None
-    assert check(cr.result.schedule, cr.cost) == []
-    assert cr.metrics.makespan == pytest.approx(cr.result.schedule.makespan)
-    assert cr.metrics.edp == pytest.approx(cr.metrics.energy * cr.metrics.makespan)
-    assert set(cr.timings) >= {"solve", "check", "evaluate"}
+def test_solve_checks_and_evaluates(solver):
+    r = api.solve(_problem(), SolveOptions(solver=solver, time_limit=2.0))
+    assert r.solution.solver == solver and r.solution.schedule is not None
+    assert check(r.schedule, r.problem.cost) == []
+    assert r.metrics.makespan == pytest.approx(r.schedule.makespan)
+    assert r.metrics.edp == pytest.approx(r.metrics.energy * r.metrics.makespan)
+    assert set(r.timings) >= {"solve", "check", "evaluate"}
 
 
 def test_unknown_solver_is_input_error():
     with pytest.raises(MapcError, match="unknown solver 'gredy'") as e:
-        driver.solve(_problem(), "gredy", Budget())
+        api.solve(_problem(), SolveOptions(solver="gredy"))
     assert "greedy" in e.value.hint and e.value.exit_code == 2
 
 
 def test_invalid_schedule_is_refused(monkeypatch):
     """A solver whose schedule breaks a dependency is caught by the checker; nothing is returned or written."""
-    from mapc.solvers import registry
-    real = registry.run
-
-    def broken(name, problem, budget):
-        r = real(name, problem, budget)
+    def broken(problem, options):
+        r = greedy.solve(problem, options)
         s = r.schedule
         t = s.tasks
         shifted = replace(t[1], start=0.0, end=t[1].end - t[1].start)      # starts before its producer ends
         return replace(r, schedule=replace(s, tasks=(t[0], shifted) + t[2:]))
-    monkeypatch.setattr(registry, "run", broken)
-    with pytest.raises(driver.InvalidScheduleError) as e:
-        driver.compile_problem(_problem(), "greedy", Budget())
+    monkeypatch.setitem(registry.SOLVERS, "greedy", broken)
+    with pytest.raises(InvalidScheduleError) as e:
+        api.solve(_problem(), SolveOptions(solver="greedy"))
     assert e.value.exit_code == 70 and "dependency" in str(e.value)
 
 
 def test_no_schedule_maps_to_exit_codes(monkeypatch):
-    from mapc.solvers import registry
     for status, exc in (("infeasible", InfeasibleError), ("no_solution", NoSolutionError)):
-        monkeypatch.setattr(registry, "run", lambda n, p, b, s=status: replace(
-            registry.SolveResult(None, s, None), solver=n))
+        monkeypatch.setitem(registry.SOLVERS, "greedy", lambda p, o, s=status: SolveResult(None, s, None))
         with pytest.raises(exc):
-            driver.solve(_problem(), "greedy", Budget())
+            api.solve(_problem(), SolveOptions(solver="greedy"))
 
 
 def test_default_out_dir_is_stem_in_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert driver.default_out_dir("some/where/model.dsl") == tmp_path / "model.schedule"
-    assert driver.default_out_dir("chat.txt") == tmp_path / "chat.schedule"
+    assert api.default_out_dir("some/where/model.dsl") == tmp_path / "model.schedule"
+    assert api.default_out_dir("chat.txt") == tmp_path / "chat.schedule"
 
 
 # ---- models ------------------------------------------------------------------------------------------------
@@ -253,26 +255,36 @@ def test_models_hf_config_errors(capsys, tmp_path):
     assert code == 2 and "invalid JSON" in err and "Traceback" not in err
 
 
-# ---- compile end to end on an in-memory Spec (the DSL text path is covered in test_examples) -------------
-def tiny_spec(file="model.dsl", hardware=None):
-    from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
-    m = TransformerModel("tiny", layers=4, hidden=256, heads=4, kv_heads=4, ffn=512, vocab=1000)
-    wl = WorkloadSpec("chat", (ServeSpec("tiny", (PhaseSpec("prefill", 4, (64, 128)),
-                                                  PhaseSpec("decode", 4, (256,), steps=2)), microbatches=2),))
-    return Spec(file, {"tiny": m}, wl, ParallelSpec(), hardware)
+# ---- compile end to end on a small source file (the examples are covered in tests/api/test_examples.py) ----
+TINY = """\
+model tiny = transformer(layers=4, hidden=256, heads=4, kv_heads=4, ffn=512, vocab=1000)
+workload chat {
+  serve tiny
+  prefill batch=4 seq=[64, 128]
+  decode batch=4 context=256 steps=2
+  microbatches 2
+}
+"""
+
+TEST2X2 = """\
+hardware test2x2 {
+  grid 2 x 2
+  chiplet c { pes 8x8  dataflow ws  freq 1 GHz  sram 1 MiB }
+  dram hbm { at west  bandwidth 64 GB/s  capacity 16 GiB }
+}
+"""
 
 
 @pytest.fixture
-def fake_source(tmp_path, monkeypatch):
-    """`model.dsl` in a fresh cwd whose Spec is built in Python (load_spec patched)."""
+def tiny_source(tmp_path, monkeypatch):
+    """`model.dsl` (a tiny chat workload, no hardware block) in a fresh cwd."""
     monkeypatch.chdir(tmp_path)
     src = tmp_path / "model.dsl"
-    src.write_text("# tiny chat workload (spec built in the test)\n")
-    monkeypatch.setattr(driver, "load_spec", lambda path: tiny_spec(str(path)))
+    src.write_text(TINY)
     return src
 
 
-def test_compile_default_out_dir_and_summary(capsys, fake_source, tmp_path):
+def test_compile_default_out_dir_and_summary(capsys, tiny_source, tmp_path):
     code, out, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6")
     assert code == 0, err
     out_dir = tmp_path / "model.schedule"
@@ -282,12 +294,12 @@ def test_compile_default_out_dir_and_summary(capsys, fake_source, tmp_path):
     doc = json.loads((out_dir / "schedule.json").read_text())
     from mapc.compiler.emit import validate_schedule_document
     validate_schedule_document(doc)
-    assert doc["hardware"]["name"] == "mcm6x6" and doc["solver"]["name"] == driver.DEFAULT_SOLVER
+    assert doc["hardware"]["name"] == "mcm6x6" and doc["solver"]["name"] == DEFAULT_SOLVER
     assert doc["input"]["file"] == "model.dsl" and len(doc["input"]["sha256"]) == 64
     assert len(doc["tasks"]) == doc["workload"]["tasks"] > 0
 
 
-def test_compile_json_quiet_and_out(capsys, fake_source, tmp_path):
+def test_compile_json_quiet_and_out(capsys, tiny_source, tmp_path):
     code, out, _ = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "--solver", "baseline", "-o", "o1",
                        "--json", "--objective", "latency", "--seed", "3")
     doc = json.loads(out)
@@ -299,7 +311,7 @@ def test_compile_json_quiet_and_out(capsys, fake_source, tmp_path):
     assert code == 0 and out.strip() == str(tmp_path / "o2")
 
 
-def test_compile_deterministic(capsys, fake_source, tmp_path):
+def test_compile_deterministic(capsys, tiny_source, tmp_path):
     for d in ("a", "b"):
         assert run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "-q", "-o", d)[0] == 0
     ta = json.loads((tmp_path / "a" / "schedule.json").read_text())
@@ -307,7 +319,7 @@ def test_compile_deterministic(capsys, fake_source, tmp_path):
     assert ta["tasks"] == tb["tasks"] and ta["transfers"] == tb["transfers"]
 
 
-def test_compile_errors_write_nothing(capsys, fake_source, tmp_path):
+def test_compile_errors_write_nothing(capsys, tiny_source, tmp_path):
     code, _, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x7")
     assert code == 2 and "unknown hardware preset 'mcm6x7'" in err and "mcm6x6" in err
     code, _, err = run(capsys, "compile", "model.dsl")
@@ -319,67 +331,117 @@ def test_compile_errors_write_nothing(capsys, fake_source, tmp_path):
 
 def test_compile_uses_the_files_hardware_block(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "m.txt").write_text("x\n")
-    monkeypatch.setattr(driver, "load_spec", lambda path: tiny_spec(str(path), make_hw(2, 2)))
+    (tmp_path / "m.txt").write_text(TINY + TEST2X2)
     code, out, _ = run(capsys, "compile", "m.txt", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["hardware"] == "test2x2"
     assert doc["output_dir"] == str(tmp_path / "m.schedule")
 
 
-def test_check_command(capsys, fake_source):
+def test_check_command(capsys, tiny_source):
     code, out, _ = run(capsys, "check", "model.dsl", "--json")
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and doc["workload"] == "chat" and doc["tasks"] > 0 and doc["hardware"] is None
     code, out, _ = run(capsys, "check", "model.dsl", "--hw", "npu4x4")
     assert code == 0 and out.startswith("ok: model.dsl") and "npu4x4" in out
+    code, out, _ = run(capsys, "check", "model.dsl")
+    assert code == 0 and out.startswith("ok: model.dsl") and "no hardware (pass --hw" in out
+
+
+def test_compile_emit_writes_only_the_chosen_formats(capsys, tiny_source, tmp_path):
+    code, out, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "--emit", "json,csv", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    out_dir = tmp_path / "model.schedule"
+    assert sorted(p.name for p in out_dir.iterdir()) == ["schedule.json", "tasks.csv"]
+    assert sorted(Path(f).name for f in doc["files"]) == ["schedule.json", "tasks.csv"]
+    code, _, err = run(capsys, "compile", "model.dsl", "--hw", "mcm6x6", "--emit", "json,pdf", "-o", "x")
+    assert code == 2 and "unknown output format(s): pdf" in err and not (tmp_path / "x").exists()
+
+
+# ---- `mapc check` gives the verdict `mapc compile` gives --------------------------------------------------
+def _same_verdict(capsys, tmp_path, path, *hw):
+    """(exit code, first line of stderr) of check and compile on `path`; compile writes nothing."""
+    got = []
+    for command in (["check", str(path), *hw], ["compile", str(path), *hw, "-o", str(tmp_path / "out")]):
+        code, _, err = run(capsys, *command)
+        got.append((code, err.splitlines()[0] if err else ""))
+        assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    return got
+
+
+def test_check_refuses_a_workload_above_the_task_guard_like_compile(capsys, tmp_path):
+    # Llama-2-7B (32 layers, segment 1): (32 + 1) x min(64 micro-batches, batch 64) x 100 steps = 211,200 tasks
+    big = tmp_path / "big.dsl"
+    big.write_text("workload w {\n  serve llama2_7b\n  decode batch=64 context=128 steps=100\n  microbatches 64\n}\n")
+    assert 33 * 64 * 100 == 211_200 > MAX_TASKS
+    (check_code, check_err), (compile_code, compile_err) = _same_verdict(capsys, tmp_path, big, "--hw", "mcm6x6")
+    assert check_code == compile_code == 2
+    assert check_err == compile_err
+    assert "about 211,200 tasks" in check_err and f"{MAX_TASKS:,}" in check_err and check_err.startswith(str(big))
+    code, _, err = run(capsys, "check", str(big))                # the guard needs no hardware
+    assert code == 2 and err.splitlines()[0] == check_err
+
+
+def test_check_refuses_a_tensor_degree_that_does_not_divide_the_heads_like_compile(capsys, tmp_path):
+    t3 = tmp_path / "t3.dsl"
+    t3.write_text("workload w {\n  serve llama2_7b\n  decode batch=8 context=128\n}\nparallel { tensor 3 }\n")
+    (check_code, check_err), (compile_code, compile_err) = _same_verdict(capsys, tmp_path, t3, "--hw", "mcm6x6")
+    assert check_code == compile_code == 2
+    assert check_err == compile_err and "tensor 3 does not divide heads=32" in check_err
+    code, out, _ = run(capsys, "check", str(t3))                 # without hardware there is nothing to check it against
+    assert code == 0 and "no hardware" in out
 
 
 # ---- review cleanups: one input loader, solver-name case, empty path, policy ----------------------------------
-from pathlib import Path as _Path
-
-_EX = _Path(__file__).resolve().parent.parent / "examples"
-
-
 def test_wrong_case_solver_suggests_lower_case(capsys):
-    code, _, err = run(capsys, "compile", str(_EX / "arvr_mix.dsl"), "--hw", "mcm6x6", "--solver", "GA", "-o", "x")
+    code, _, err = run(capsys, "compile", str(EX / "arvr_mix.dsl"), "--hw", "mcm6x6", "--solver", "GA", "-o", "x")
     assert code == 2 and "did you mean 'ga'?" in err
-    code, _, err = run(capsys, "compare", str(_EX / "arvr_mix.dsl"), "--solvers", "GA,greedy")
+    code, _, err = run(capsys, "compare", str(EX / "arvr_mix.dsl"), "--solvers", "GA,greedy")
     assert code == 2 and "'ga'" in err and "lower case" in err
 
 
 def test_empty_source_path_has_a_clear_message():
     with pytest.raises(MapcError, match="no source file given"):
-        driver.load_spec("")
+        api.load("")
 
 
-def test_load_inputs_validates_spec_with_hardware(monkeypatch):
-    calls = []
-    monkeypatch.setattr(driver, "_validator", lambda: lambda spec, hw: calls.append((spec.file, hw.name)))
-    spec, hw = driver.load_inputs(_EX / "arvr_mix.dsl", "mcm6x6")
-    assert hw.name == "mcm6x6" and calls == [(spec.file, "mcm6x6")]
-    spec, hw = driver.load_inputs(_EX / "arvr_mix.dsl", None, required=False)   # no hardware block, no --hw
-    assert hw is None and len(calls) == 1
+def test_lower_validates_spec_with_hardware_check_without_skips_it():
+    """The spec is validated against the hardware when there is one (`lower`, `check` with hardware); `check`
+    without hardware skips those checks (and says so); `lower` without any hardware is an input error."""
+    spec = api.load(TINY.replace("microbatches 2", "microbatches 2\n}\nparallel {\n  tensor 3"))
+    with pytest.raises(DslError, match="tensor 3 does not divide heads=4"):
+        api.lower(spec, "mcm6x6")
+    with pytest.raises(DslError, match="tensor 3 does not divide heads=4"):
+        api.check(spec, "mcm6x6")
+    rep = api.check(spec)                                        # no hardware block, no hardware given
+    assert rep.hardware is None and rep.tasks and rep.tasks > 0
+    ok = api.load(EX / "arvr_mix.dsl")
+    assert api.check(ok, "mcm6x6").hardware.name == "mcm6x6"
     with pytest.raises(HardwareError, match="no hardware given"):
-        driver.load_inputs(_EX / "arvr_mix.dsl", None)
+        api.lower(ok)
 
 
-def test_verify_lists_violations_with_check_report(monkeypatch):
+def test_verify_lists_violations_with_check_report():
     from mapc.compiler import check as chk
-    vs = [chk.Violation("overlap", f"v{i}", (i,)) for i in range(chk.MAX_LISTED + 3)]
-    monkeypatch.setattr(chk, "check", lambda s, c: vs)
-    with pytest.raises(driver.InvalidScheduleError) as e:
-        driver.verify(None, None)
-    assert chk.report(vs) in e.value.message and "... and 3 more" in e.value.message
+    problem = _problem()
+    s = api.solve(problem, SolveOptions(solver="baseline")).schedule
+    bad = replace(s, tasks=tuple(replace(t, start=0.0, end=t.end - t.start) for t in s.tasks))   # all at t=0
+    vs = chk.check(bad, problem.cost)
+    assert len(vs) > chk.MAX_LISTED
+    with pytest.raises(InvalidScheduleError) as e:
+        api.verify(problem, bad)
+    assert chk.report(vs) in e.value.message and f"... and {len(vs) - chk.MAX_LISTED} more" in e.value.message
 
 
 def test_policy_command(tmp_path, capsys):
-    code, out, _ = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "1",
+    code, out, _ = run(capsys, "policy", str(EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "1",
                        "--batches", "1..4", "--compare", "1", "--json", "-o", str(tmp_path / "p"))
     doc = json.loads(out)
     assert code == 0 and doc["command"] == "policy" and doc["policy"]["schema"] == "mapc.policy/1"
     assert (tmp_path / "p" / "policy.json").is_file() and doc["policy"]["widths"] == [1]
-    code, _, err = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "x")
+    code, _, err = run(capsys, "policy", str(EX / "decode_pim.dsl"), "--hw", "npu-pim", "--widths", "x")
     assert code == 2 and "expected integers" in err
-    code, _, err = run(capsys, "policy", str(_EX / "decode_pim.dsl"), "--hw", "nope")
+    code, _, err = run(capsys, "policy", str(EX / "decode_pim.dsl"), "--hw", "nope")
     assert code == 2 and "Traceback" not in err

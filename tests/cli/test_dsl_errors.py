@@ -12,7 +12,7 @@ import pytest
 
 from mapc import cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("mapc.dsl.resolve") is None,

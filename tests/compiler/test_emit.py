@@ -7,22 +7,32 @@ import copy
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from conftest import chain_graph, make_hw
 
-from mapc.compiler import emit
-from mapc.compiler.driver import CompileResult
+from mapc.compiler import emit, plots, report
 from mapc.compiler.evaluate import evaluate
+from mapc.compiler.files import jsonable
+from mapc.compiler.objective import score
+from mapc.compiler.problem import Problem
+from mapc.compiler.result import Result
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import MapcError
+from mapc.core.options import SolveOptions
+from mapc.core.solution import SolveResult, SolverStats
 from mapc.hw.cost import CostModel
-from mapc.solvers.base import Budget, Problem, SolveResult, score
 from mapc.solvers.listsched import choose_residency, list_schedule
 
 
-def make_result(layers=3, microbatches=2, rows=2, cols=2, spread=True) -> CompileResult:
+@dataclass(frozen=True)
+class HandStats(SolverStats):
+    evaluations: int = 0
+
+
+def make_result(layers=3, microbatches=2, rows=2, cols=2, spread=True) -> Result:
     """A 3-layer x 2-micro-batch chain on a 2x2 mesh, layer l on chiplet l (so there are transfers)."""
     hw = make_hw(rows, cols, ["ws", "os", "os", "ws"][: rows * cols] if rows * cols == 4 else None)
     g = chain_graph(layers, microbatches, M=32, K=64, N=64)
@@ -31,14 +41,14 @@ def make_result(layers=3, microbatches=2, rows=2, cols=2, spread=True) -> Compil
     res = choose_residency(cost, pi)
     start = list_schedule(cost, pi, res)
     sched = materialize(cost, pi, res, start)
-    problem = Problem(g, hw, cost, "edp")
+    problem = Problem(g, hw, cost)
     sr = SolveResult(sched, "heuristic", score(sched, cost, "edp"), solver="handmade", wall_time=0.001,
-                     stats={"evaluations": 1})
-    return CompileResult("model.dsl", "0" * 64, hw, problem, sr, evaluate(sched, cost, g), Budget(time_limit=1.0))
+                     stats=HandStats(evaluations=1))
+    return Result(problem, sr, evaluate(sched, cost, g), SolveOptions(time_limit=1.0))
 
 
 @pytest.fixture
-def cr() -> CompileResult:
+def cr() -> Result:
     return make_result()
 
 
@@ -46,7 +56,7 @@ def test_schedule_document_validates_and_is_complete(cr):
     doc = emit.schedule_document(cr)
     emit.validate_schedule_document(doc)
     assert doc["schema"] == "mapc.schedule/1"
-    assert len(doc["tasks"]) == cr.graph.n == 6
+    assert len(doc["tasks"]) == cr.problem.graph.n == 6
     assert len(doc["hardware"]["chiplets"]) == 4
     # layer l runs on chiplet l: two edges per micro-batch cross chiplets
     assert len(doc["transfers"]) == 4
@@ -81,7 +91,7 @@ def test_broken_document_fails_schema(cr, breakage):
 
 
 def test_jsonable_turns_non_finite_into_null():
-    assert emit.jsonable({"a": float("inf"), "b": (np.float64(1.5), np.int64(2)), "c": np.bool_(True)}) == \
+    assert jsonable({"a": float("inf"), "b": (np.float64(1.5), np.int64(2)), "c": np.bool_(True)}) == \
         {"a": None, "b": [1.5, 2], "c": True}
 
 
@@ -91,14 +101,14 @@ def test_trace_has_tracks_per_chiplet_and_link(cr):
     json.dumps(tr, allow_nan=False)
     x_chip = [e for e in ev if e["ph"] == "X" and e["pid"] == emit.PID_CHIPLETS]
     x_link = [e for e in ev if e["ph"] == "X" and e["pid"] == emit.PID_LINKS]
-    assert len(x_chip) == cr.graph.n                   # single-chiplet placements: one event per task
+    assert len(x_chip) == cr.problem.graph.n                   # single-chiplet placements: one event per task
     assert {e["tid"] for e in x_chip} == {0, 1, 2}
-    hops = sum(len(x.route) - 1 for x in cr.result.schedule.transfers)
+    hops = sum(len(x.route) - 1 for x in cr.schedule.transfers)
     assert len(x_link) == hops > 0
     names = {(e["pid"], e["tid"]) for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
     assert {(emit.PID_CHIPLETS, c) for c in range(4)} <= names
     assert {(emit.PID_LINKS, e["tid"]) for e in x_link} <= names
-    t0 = cr.result.schedule.tasks[0]
+    t0 = cr.schedule.tasks[0]
     e0 = next(e for e in x_chip if e["args"]["task"] == 0)
     assert e0["ts"] == pytest.approx(t0.start * 1e6) and e0["dur"] == pytest.approx((t0.end - t0.start) * 1e6)
 
@@ -106,8 +116,8 @@ def test_trace_has_tracks_per_chiplet_and_link(cr):
 def test_tasks_csv_rows(cr):
     rows = list(csv.DictReader(io.StringIO(emit.tasks_csv(cr))))
     assert tuple(rows[0]) == emit.CSV_COLUMNS
-    assert len(rows) == cr.graph.n
-    st = cr.result.schedule.tasks[4]
+    assert len(rows) == cr.problem.graph.n
+    st = cr.schedule.tasks[4]
     assert float(rows[4]["start_s"]) == st.start and float(rows[4]["end_s"]) == st.end
     assert rows[4]["chiplets"] == ";".join(map(str, st.placement)) and rows[4]["layers"] == "1-1"
 
@@ -123,12 +133,10 @@ def test_write_outputs_creates_all_files(cr, tmp_path):
 
 
 def test_write_outputs_skips_big_gantt_with_note(cr, tmp_path, monkeypatch):
-    monkeypatch.setattr(emit, "GANTT_MAX_TASKS", 3)
-    monkeypatch.setattr(emit.render_gantt, "__defaults__", (3,))
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "gantt.png").write_bytes(b"old")            # stale file from an earlier run
     (tmp_path / "o" / "mine.txt").write_text("keep")              # the user's own file
-    files, notes = emit.write_outputs(tmp_path / "o", cr)
+    files, notes = emit.write_outputs(tmp_path / "o", cr, gantt_max_tasks=3)
     assert any("gantt.png skipped" in n for n in notes)
     assert not (tmp_path / "o" / "gantt.png").exists()
     assert (tmp_path / "o" / "mine.txt").read_text() == "keep"
@@ -138,7 +146,7 @@ def test_write_outputs_skips_big_gantt_with_note(cr, tmp_path, monkeypatch):
 def test_write_outputs_is_atomic_on_error(cr, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr(emit, "render_gantt", boom)
+    monkeypatch.setattr(plots, "render_gantt", boom)
     with pytest.raises(RuntimeError):
         emit.write_outputs(tmp_path / "o", cr)
     assert list(tmp_path.iterdir()) == []
@@ -159,12 +167,12 @@ def test_invalid_document_is_never_written(cr, tmp_path, monkeypatch):
 
 
 def test_fmt_si_and_summary(cr):
-    assert emit.fmt_si(0.0123, "s") == "12.3 ms"
-    assert emit.fmt_si(2.5e-6, "J") == "2.5 uJ"
-    assert emit.fmt_si(1500.0, "tokens/s") == "1.5 ktokens/s"
-    assert emit.fmt_si(float("inf"), "s") == "n/a"
-    rows = dict(emit.summary_rows(cr))
-    assert rows["latency (makespan)"] == emit.fmt_si(cr.metrics.makespan, "s")
+    assert report.fmt_si(0.0123, "s") == "12.3 ms"
+    assert report.fmt_si(2.5e-6, "J") == "2.5 uJ"
+    assert report.fmt_si(1500.0, "tokens/s") == "1.5 ktokens/s"
+    assert report.fmt_si(float("inf"), "s") == "n/a"
+    rows = dict(report.summary_rows(cr))
+    assert rows["latency (makespan)"] == report.fmt_si(cr.metrics.makespan, "s")
     assert "makespan / bound" in rows["lower bound"]
     assert "handmade" in rows["solver"]
 
@@ -172,7 +180,7 @@ def test_fmt_si_and_summary(cr):
 def test_print_summary_renders(cr):
     from rich.console import Console
     con = Console(file=io.StringIO(), width=120)
-    emit.print_summary(cr, con)
+    report.print_summary(cr, con)
     out = con.file.getvalue()
     assert "EDP" in out and "utilisation" in out
 
@@ -193,7 +201,7 @@ def test_sampled_validation_checks_only_the_first_records(cr):
 def test_output_dir_has_normal_permissions(cr, tmp_path):
     import os
     import stat
-    emit.write_outputs(tmp_path / "o", cr, gantt=False)
+    emit.write_outputs(tmp_path / "o", cr, ("json", "trace", "csv"))
     um = os.umask(0)
     os.umask(um)
     assert stat.S_IMODE((tmp_path / "o").stat().st_mode) == 0o777 & ~um

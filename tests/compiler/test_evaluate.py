@@ -10,7 +10,7 @@ from mapc.core.spec import CNNLayer, CNNModel, ParallelSpec, PhaseSpec, ServeSpe
 from mapc.core.errors import InfeasibleError
 from mapc.hw.cost import CostModel
 from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP
-from mapc.solvers.base import energy_of, score
+from mapc.compiler.objective import energy_of, score
 
 # Test hardware: 2 x 2 chiplets, two dataflows. Constants: FP16 MAC 0.0873 pJ (Gemini / Compass code constants),
 # SRAM 20 pJ per 64-bit read of a 32 KB array = 2.5 pJ/B (Horowitz ISSCC 2014), HBM2 3.9 pJ/bit (O'Connor
@@ -172,8 +172,9 @@ def test_bound_is_frozen():
 def test_bound_below_solver_schedules_on_presets(preset):
     from mapc.compiler.check import check
     from mapc.hw import presets
+    from mapc.compiler.problem import Problem
+    from mapc.core.options import SolveOptions
     from mapc.solvers import registry
-    from mapc.solvers.base import Budget, Problem
     llama = TransformerModel("llama2_7b", layers=32, hidden=4096, heads=32, kv_heads=32, ffn=11008, vocab=32000)
     serve = ServeSpec("llama2_7b", (PhaseSpec("prefill", 4, (512, 1024, 2048, 1536)),
                                     PhaseSpec("decode", 32, (1024,), steps=2)), 8)
@@ -182,7 +183,7 @@ def test_bound_below_solver_schedules_on_presets(preset):
     c = CostModel(hw, g)
     b = lower_bound(c)
     for name in ("baseline", "greedy"):
-        r = registry.run(name, Problem(g, hw, c), Budget(time_limit=5))
+        r = registry.run(Problem(g, hw, c), SolveOptions(solver=name, time_limit=5))
         assert check(r.schedule, c) == []
         m = evaluate(r.schedule, c, g, b)
         assert m.makespan >= b.value * (1 - 1e-9), name

@@ -130,10 +130,19 @@ def test_meta_weight_bytes_near_model_size():
     assert g.meta["weight_bytes"] == (param_count(LLAMA7) - 32000 * 4096) * 2 + 2 * 1024 * 4096 * 2
 
 
+LLAMA70_64MB = ServeSpec("llama2_70b", (PhaseSpec("prefill", 64, (512, 1024, 2048)), PhaseSpec("decode", 64, (1024,))),
+                         64)
+
+
+def test_llama70b_64_microbatches_lowers():
+    g = lower(spec_of([LLAMA70], [LLAMA70_64MB]))
+    assert g.n == 80 * 64 * 2
+
+
+@pytest.mark.benchmark
 def test_llama70b_64_microbatches_lowers_under_one_second():
-    sv = ServeSpec("llama2_70b", (PhaseSpec("prefill", 64, (512, 1024, 2048)), PhaseSpec("decode", 64, (1024,))), 64)
     t0 = time.perf_counter()
-    g = lower(spec_of([LLAMA70], [sv]))
+    g = lower(spec_of([LLAMA70], [LLAMA70_64MB]))
     dt = time.perf_counter() - t0
     assert g.n == 80 * 64 * 2
     assert dt < 1.0, f"lowering took {dt:.2f} s"

@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mapc.compiler import driver
+from mapc import api
 from mapc.compiler.lower import lower
 from mapc.compiler.memory import check_memory, kv_peak, require_fit
 from mapc.dsl.loader import load
 from mapc.core.errors import DslError, InfeasibleError
 from mapc.hw.cost import CostModel
+from mapc.core.options import SolveOptions
 from mapc.hw.presets import get
-from mapc.solvers.base import Budget
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path, text, csv=None, name="w.dsl"):
@@ -85,19 +85,19 @@ def test_slo_attainment_counts_requests(tmp_path):
     csv = "\n".join(f"{p},4" for p in (64, 128, 1024, 2048)) + "\n"
     base = MIX.format(steps=2, mb=4, slo="slo ttft TT ms tpot PP ms")
     spec = load(write(tmp_path, base.replace("TT", "1000000").replace("PP", "1000000"), csv))
-    cr = driver.compile_spec(spec, get("npu4x4"), "greedy", Budget(time_limit=2))
+    cr = api.solve(api.lower(spec, get("npu4x4")), SolveOptions(solver="greedy", time_limit=2))
     m = cr.metrics
     assert m.slo_attainment == 1.0 and m.ttft_attainment == 1.0 and m.tpot_attainment == 1.0
     assert m.ttft_mean > 0 and m.tpot > 0 and m.requests_per_s > 0 and m.throughput > 0
     # a TTFT target between the fastest and the slowest request's first token: some, not all, meet it
     spec2 = load(write(tmp_path, base.replace("TT", f"{(m.ttft_max + min_ttft(cr)) / 2 * 1e3:.6f}").replace("PP", "1000000"), csv, "w2.dsl"))
-    m2 = driver.compile_spec(spec2, get("npu4x4"), "greedy", Budget(time_limit=2)).metrics
+    m2 = api.solve(api.lower(spec2, get("npu4x4")), SolveOptions(solver="greedy", time_limit=2)).metrics
     assert 0 < m2.slo_attainment < 1 and m2.ttft_attainment == m2.slo_attainment
     assert m2.to_dict()["slo_attainment"] == m2.slo_attainment
 
 
 def min_ttft(cr):
-    g, s = cr.graph, cr.result.schedule
+    g, s = cr.problem.graph, cr.schedule
     last = max(t.layers[1] for t in g.tasks)
     return min(s.tasks[t.id].end for t in g.tasks if t.phase == "prefill" and t.layers[1] == last)
 
@@ -109,9 +109,14 @@ def test_hbm_overflow_is_rejected_with_numbers(tmp_path):
     with pytest.raises(InfeasibleError) as ei:
         check_memory(128.5 * 2**30, g, get("npu4x4"))
     msg = ei.value.message
-    assert "128.50 GiB" in msg and "64.00 GiB" in msg and "KV cache" in msg
+    assert "128.50 GiB" in msg and "64.00 GiB" in msg and "weights alone" in msg
     # KV alone grows with context: 8 sequences x 2048 positions x 80 layers x 2 x 8 heads x 128 x 2 B
     assert kv_peak(g) == pytest.approx(8 * 2048 * 80 * 2 * 8 * 128 * 2, rel=1e-9)
+    # weights that fit alone but not with the KV cache (60 GiB + 5 GiB > 64 GiB): the message names both
+    with pytest.raises(InfeasibleError) as ei:
+        check_memory(60 * 2**30, g, get("npu4x4"))
+    msg = ei.value.message
+    assert "60.00 GiB" in msg and "KV cache 5.00 GiB" in msg and "65.00 GiB" in msg and "64.00 GiB" in msg
     # int4 weights fit (34 GiB) with the same KV
     check_memory(34.3 * 2**30, g, get("npu4x4"))
 
@@ -143,7 +148,7 @@ def test_weight_only_quantisation_shrinks_weights_not_kv(tmp_path):
 def test_placement_auto_carries_every_policy(tmp_path):
     t = "workload w { serve llama2_7b decode batch=4 context=128 }\nparallel { tensor 4 placement auto tp 2d }"
     spec = load(write(tmp_path, t))
-    p = driver.build_problem(spec, get("npu4x4"), segment=32)
+    p = api.lower(spec, get("npu4x4"), segment=32)
     assert p.cost.tp_scheme == "2d"
     fours = {pl for pl in p.cost.placements if len(pl) == 4}
     assert (0, 1, 2, 3) in fours and (0, 4, 8, 12) in fours and (0, 1, 5, 4) in fours

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mapc import cli
-from mapc.compiler import driver, emit
-from mapc.compiler.simulate import (ScheduleFileError, load_schedule, max_min_fair, simulate, validate_document)
+from mapc import api, cli
+from mapc.compiler import emit
+from mapc.compiler.schedule_file import ScheduleFileError, load_schedule, validate_document
+from mapc.compiler.simulate import max_min_fair, simulate
 from mapc.core.errors import MapcError
-from mapc.solvers.base import Budget
+from mapc.core.options import SolveOptions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "arvr_mix.dsl")
 US = 1e-6
 
@@ -22,7 +23,7 @@ US = 1e-6
 @pytest.fixture(scope="module")
 def doc():
     """schedule.json of a real compile (greedy on mcm6x6), as plain JSON values."""
-    cr = driver.compile_file(EXAMPLE, "mcm6x6", "greedy", Budget(time_limit=1), write=False)
+    cr = api.compile(EXAMPLE, "mcm6x6", SolveOptions(solver="greedy", time_limit=1))   # no `out`: nothing written
     return json.loads(json.dumps(emit.schedule_document(cr)))
 
 
