@@ -34,15 +34,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mapc import api
 from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.check import check
-from mapc.compiler.driver import compile_problem, group_sizes_for
+from mapc.compiler.problem import Problem, group_sizes_for
 from mapc.compiler.memory import check_memory
 from mapc.core.errors import MapcError
 from mapc.hw import constants as K
 from mapc.hw.cost import CostModel
 from mapc.core.hardware import Hardware
-from mapc.solvers.base import Budget, Problem
+from mapc.core.options import SolveOptions
+from mapc.core.spec import ParallelSpec, Spec
 
 BF16 = 2                         # bytes per element: every tensor of Stream's ONNX inputs is bfloat16 (elem_type 16)
 SOFTMAX_FLOPS = 5.0              # per element, as mapc.compiler.ops.SOFTMAX_FLOPS
@@ -232,32 +234,33 @@ class Row:
     status: str
 
 
-def run_case(graph: ExecutionGraph, hw: Hardware, solver: str, budget: Budget, *, case: str = "",
+def run_case(graph: ExecutionGraph, hw: Hardware, solver: str, options: SolveOptions, *, case: str = "",
              variant: str = "", t_graph: float = 0.0) -> tuple[Row, object]:
-    """Price `graph` on `hw`, solve with `solver` through the normal `Problem` / `registry.run` path, check and
-    evaluate. `t_graph` is the time already spent building the graph (added to the wall time)."""
+    """Price `graph` on `hw`, solve with `solver` (and the budget of `options`) through the normal `Problem` /
+    `mapc.api.solve` path, check and evaluate. `t_graph` is the time already spent building the graph (added to
+    the wall time)."""
     t0 = time.perf_counter()
     check_memory(float(graph.weight_bytes.sum()), graph, hw)
-    cost = CostModel(hw, graph, group_sizes=group_sizes_for(None, hw))
-    problem = Problem(graph=graph, hw=hw, cost=cost, objective="edp")
+    cost = CostModel(hw, graph, group_sizes=group_sizes_for(Spec("<peer>", {}, None, ParallelSpec()), hw))
+    problem = Problem(graph=graph, hw=hw, cost=cost)
     build = time.perf_counter() - t0 + t_graph
-    cr = compile_problem(problem, solver, budget)
+    cr = api.solve(problem, options.with_(solver=solver))
     wall = time.perf_counter() - t0 + t_graph
-    sched, m = cr.result.schedule, cr.metrics
+    sched, m = cr.schedule, cr.metrics
     viol = check(sched, cost)
     used = {c for st in sched.tasks for c in st.placement}
     res = np.array([st.resident for st in sched.tasks], dtype=bool)
     wb = graph.weight_bytes
     row = Row(case, variant, hw.name, solver, graph.n, wall, build, cr.timings.get("solve", 0.0), len(used),
               m.makespan, m.energy, m.edp, m.bound_ratio, float(wb.sum()), float(wb[~res].sum()),
-              float(wb.max()), len(viol), cr.result.status)
+              float(wb.max()), len(viol), cr.solution.status)
     return row, cr
 
 
 def run_all(solvers: list[str], hws: list[str], time_limit: float, tiles: int, cases: list[str] | None = None,
             seed: int = 0) -> list[Row]:
     rows = []
-    budget = Budget(time_limit=time_limit, seed=seed, threads=2)
+    options = SolveOptions(time_limit=time_limit, seed=seed, threads=2)
     for hw_name in hws:
         hw = get_hw(hw_name)
         for case in (cases or list(CASES)):
@@ -268,7 +271,7 @@ def run_all(solvers: list[str], hws: list[str], time_limit: float, tiles: int, c
                     g = build(**kw, tiles=t)
                     tg = time.perf_counter() - t0
                     try:
-                        row, _ = run_case(g, hw, solver, budget, case=case, variant=variant, t_graph=tg)
+                        row, _ = run_case(g, hw, solver, options, case=case, variant=variant, t_graph=tg)
                     except MapcError as e:
                         print(f"{case} / {variant} / {hw_name} / {solver}: {e}", file=sys.stderr)
                         continue
