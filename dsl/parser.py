@@ -46,6 +46,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from mapc.core.errors import DslError, Loc
+from mapc.dsl import syntax as S
+from mapc.dsl.transform import to_syntax
 
 _SOURCES: dict[str, list[str]] = {}   # file -> its lines, for error messages raised after parsing
 
@@ -162,13 +164,6 @@ def parse(text: str, file: str = "<string>") -> Tree:
         raise error_at(f"syntax error: {e}", Loc(file, 1, 1)) from None
 
 
-def _loc(file: str, node: Tree | Token) -> Loc:
-    if isinstance(node, Token):
-        return Loc(file, node.line or 1, node.column or 1)
-    meta = node.meta
-    return Loc(file, getattr(meta, "line", 1) or 1, getattr(meta, "column", 1) or 1)
-
-
 def read_source(path: str, loc: Loc | None = None) -> str:
     try:
         with open(path, "rb") as fh:
@@ -197,27 +192,30 @@ def _not_utf8(path: str, data: bytes, e: UnicodeDecodeError) -> DslError:
                                            "mapc source files are UTF-8")
 
 
-def parse_with_imports(text: str, file: str) -> list[tuple[str, Tree]]:
-    """(file, tree) for `file` and every file it imports, transitively, imported files first, each once.
+def parse_file(text: str, file: str = "<string>") -> S.File:
+    """The typed syntax tree (`mapc.dsl.syntax`) of one file's text (no imports followed)."""
+    return to_syntax(parse(text, file), file)
+
+
+def parse_with_imports(text: str, file: str) -> list[tuple[str, S.File]]:
+    """(file, syntax tree) for `file` and every file it imports, transitively, imported files first, each once.
 
     Imports are relative to the importing file (to the working directory for `<string>`). A cycle is an error
     at the import that closes it; a missing file is an error at its import line.
     """
-    out: list[tuple[str, Tree]] = []
+    out: list[tuple[str, S.File]] = []
     done: set[str] = set()
 
     def key(path: str) -> str:
         return os.path.realpath(path) if not path.startswith("<") else path
 
     def visit(text: str, file: str, stack: list[str]) -> None:
-        tree = parse(text, file)
+        tree = parse_file(text, file)
         stack = stack + [key(file)]
         base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
-        for node in tree.children:
-            if isinstance(node, Tree) and node.data == "import_stmt":
-                tok = node.children[0]
-                loc = _loc(file, tok)
-                rel = str(tok)[1:-1]
+        for node in tree.items:
+            if isinstance(node, S.Import):
+                loc, rel = node.path.loc, node.path.value
                 if not rel:
                     raise error_at("empty import path", loc)
                 path = os.path.normpath(os.path.join(base, rel))

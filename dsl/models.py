@@ -1,0 +1,171 @@
+"""Model definitions given meaning: `transformer(...)`, `cnn { layers }`, `hf("config.json")` and aliases.
+
+`ModelTable` holds the `model NAME = ...` definitions of a compilation (all files) and resolves a name on first
+use: a definition of that name, else a zoo model (`mapc.dsl.zoo`), else an "unknown model" error with a close
+match. An alias takes its target's numbers under the new name; a chain of aliases that comes back to itself is an
+error at the definition that closes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+
+from mapc.core.errors import DslError, Loc
+from mapc.core.spec import DTYPE_BYTES, CNNLayer, CNNModel, Model, TransformerModel
+from mapc.dsl import syntax as S
+from mapc.dsl import zoo
+from mapc.dsl.hfconfig import load_hf_config
+from mapc.dsl.parser import error_at
+from mapc.dsl.values import duplicate, kbool, kint, kwargs, kword, need_int
+
+TRANSFORMER_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "dtype", "experts", "top_k",
+                    "gated", "encoder_only", "max_seq", "weights")
+LAYER_KEYS = {"conv": ("in", "out", "k", "kh", "kw", "stride", "pad", "groups", "hw", "h", "w"),
+              "pool": ("k", "kh", "kw", "stride", "pad", "hw", "h", "w"),
+              "fc": ("in", "out")}
+
+
+def transformer(name: str, node: S.Transformer, loc: Loc) -> TransformerModel:
+    """`transformer(...)` named `name` (defined at `loc`): layers, hidden, heads, ffn and vocab are required;
+    heads must divide hidden, kv_heads divide heads, and top_k lie in 1..experts."""
+    kw = kwargs(node.args, TRANSFORMER_KEYS, "transformer(...)")
+    what = f"transformer `{name}`"
+    layers, hidden, heads, ffn, vocab = (need_int(kw, k, what, loc) for k in ("layers", "hidden", "heads", "ffn",
+                                                                                "vocab"))
+    kv = need_int(kw, "kv_heads", what, loc, default=heads)
+    experts = need_int(kw, "experts", what, loc, default=0, minimum=0)
+    top_k = need_int(kw, "top_k", what, loc, default=2 if experts else 0, minimum=0)
+    dtype = kword(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
+    if hidden % heads:
+        raise error_at(f"hidden={hidden} is not a multiple of heads={heads}", kw["hidden"][1])
+    if heads % kv:
+        raise error_at(f"kv_heads={kv} does not divide heads={heads}", kw.get("kv_heads", kw["heads"])[1])
+    if experts and not 1 <= top_k <= experts:
+        raise error_at(f"top_k={top_k} must be between 1 and experts={experts}", kw.get("top_k", kw["experts"])[1])
+    if top_k and not experts:
+        raise error_at("top_k needs experts > 0", kw["top_k"][1])
+    return TransformerModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn=ffn,
+                            vocab=vocab, dtype=dtype, gated_ffn=kbool(kw, "gated", True), experts=experts,
+                            top_k=top_k, encoder_only=kbool(kw, "encoder_only", False),
+                            max_seq=need_int(kw, "max_seq", what, loc, default=4096),
+                            weight_dtype=kword(kw, "weights", tuple(DTYPE_BYTES), None), loc=loc)
+
+
+def _layer(node: S.CnnLayer, c: int | None, h: int | None, w: int | None) -> CNNLayer:
+    """One CNN layer given the previous layer's output shape (channels c, height h, width w; None: first)."""
+    kind, lname, lloc = node.kind.text, node.name.text, node.name.loc
+    kw = kwargs(node.args, LAYER_KEYS[kind], f"a {kind} layer")
+    what = f"{kind} layer `{lname}`"
+    if kind == "fc":
+        prev = c * h * w if c is not None and h is not None and w is not None else None
+        in_ch = need_int(kw, "in", what, lloc, default=prev)
+        return CNNLayer(lname, "fc", in_ch, need_int(kw, "out", what, lloc), 1, 1)
+    in_ch = kint(kw, "in", what, default=c, required_loc=lloc) if kind == "conv" else c
+    if in_ch is None:
+        raise error_at(f"{what} cannot be the first layer (no input channels)", lloc)
+    hw = kint(kw, "hw", what)
+    ih = need_int(kw, "h", what, lloc, default=hw if hw is not None else h)
+    iw = need_int(kw, "w", what, lloc, default=hw if hw is not None else w)
+    k = kint(kw, "k", what)
+    kh = need_int(kw, "kh", what, lloc, default=k)
+    kwd = need_int(kw, "kw", what, lloc, default=k)
+    stride = need_int(kw, "stride", what, lloc, default=1 if kind == "conv" else kh)
+    pad = need_int(kw, "pad", what, lloc, default=kh // 2 if kind == "conv" else 0, minimum=0)
+    groups = need_int(kw, "groups", what, lloc, default=1)
+    out = need_int(kw, "out", what, lloc) if kind == "conv" else in_ch
+    if in_ch % groups or out % groups:
+        raise error_at(f"groups={groups} does not divide in={in_ch} and out={out}",
+                       kw["groups"][1] if "groups" in kw else lloc)
+    layer = CNNLayer(lname, kind, in_ch, out, ih, iw, kh, kwd, stride, pad, groups)
+    if layer.out_h < 1 or layer.out_w < 1:
+        raise error_at(f"{what}: a {kh}x{kwd} window with stride {stride} and pad {pad} does not fit "
+                       f"a {ih}x{iw} input", lloc)
+    return layer
+
+
+def cnn(name: str, node: S.Cnn, loc: Loc) -> CNNModel:
+    """`cnn [(dtype=..)] { layers }` named `name`: each layer's input shape is the previous layer's output
+    (a first `conv` needs `in=`, `h`/`w` or `hw`; an `fc` flattens), layer names are unique."""
+    kw = kwargs(node.args, ("dtype",), "cnn(...)")
+    dtype = kword(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
+    layers: list[CNNLayer] = []
+    seen: dict[str, Loc] = {}
+    c: int | None = None
+    h: int | None = None
+    w: int | None = None
+    for ln in node.layers:
+        lname, lloc = ln.name.text, ln.name.loc
+        if lname in seen:
+            raise duplicate("layer", lname, lloc, seen[lname])
+        seen[lname] = lloc
+        layer = _layer(ln, c, h, w)
+        layers.append(layer)
+        c, h, w = layer.out_ch, layer.out_h, layer.out_w
+    if not layers:
+        raise error_at(f"cnn `{name}` has no layers", loc, hint="e.g. `conv c1 in=3 out=64 k=7 stride=2 hw=224`")
+    return CNNModel(name, tuple(layers), dtype=dtype, loc=loc)
+
+
+def _hf(name: str, node: S.HfConfig) -> TransformerModel:
+    """`hf("path")`: the path is relative to the defining file (to the working directory for `<string>`)."""
+    file = node.path.loc.file
+    base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
+    path = os.path.join(base, node.path.value)
+    try:
+        return load_hf_config(path, name=name, loc=node.path.loc)
+    except DslError as e:
+        raise error_at(e.message, node.path.loc, hint=e.hint) from None
+
+
+class ModelTable:
+    """The `model` definitions of a compilation by name, each resolved once, on first use."""
+
+    def __init__(self) -> None:
+        self.defs: dict[str, S.ModelDef] = {}
+        self.resolved: dict[str, Model] = {}      # in the order resolutions finish (an alias after its target)
+
+    def define(self, node: S.ModelDef) -> None:
+        """Record a definition; a name defined twice is an error at the second one."""
+        name = node.name.text
+        if name in self.defs:
+            raise duplicate("model", name, node.name.loc, self.defs[name].name.loc)
+        self.defs[name] = node
+
+    def get(self, name: str, loc: Loc, stack: tuple[str, ...] = ()) -> Model:
+        """The model `name` (used at `loc`); `stack` holds the aliases being resolved, to catch a cycle."""
+        if name in self.resolved:
+            return self.resolved[name]
+        if name not in self.defs:
+            if name in zoo.MODELS:
+                return zoo.MODELS[name]
+            known = list(self.defs) + list(zoo.MODELS)
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = (f"did you mean `{close[0]}`? " if close else "") + "define it with `model` or use one of: " \
+                + ", ".join(known)
+            raise error_at(f"unknown model `{name}`", loc, hint=hint)
+        node = self.defs[name]
+        expr, mloc = node.expr, node.name.loc
+        if name in stack:
+            raise error_at(f"model `{name}` is defined in terms of itself", mloc)
+        m: Model
+        if isinstance(expr, S.Transformer):
+            m = transformer(name, expr, mloc)
+        elif isinstance(expr, S.Cnn):
+            m = cnn(name, expr, mloc)
+        elif isinstance(expr, S.HfConfig):
+            m = _hf(name, expr)
+        else:
+            target = expr.target.text
+            if target == name and name in zoo.MODELS:
+                m = zoo.MODELS[name]
+            else:
+                m = dataclasses.replace(self.get(target, expr.target.loc, stack + (name,)), name=name, loc=mloc)
+        self.resolved[name] = m
+        return m
+
+    def resolve_all(self) -> None:
+        """Resolve every definition, in definition order (so that an error in any of them is reported)."""
+        for name, node in self.defs.items():
+            self.get(name, node.name.loc)

@@ -1,0 +1,54 @@
+"""Checks of a resolved `Spec` against the hardware it will run on (known only after `--hw` is chosen), each a
+`DslError` at the offending setting of the parallel block (or the serve line)."""
+
+from __future__ import annotations
+
+from mapc.core.errors import Loc
+from mapc.core.hardware import Hardware
+from mapc.core.spec import Spec, TransformerModel
+from mapc.dsl import zoo
+from mapc.dsl.parser import error_at
+
+
+def validate(spec: Spec, hw: Hardware) -> None:
+    """Checks of `spec` against `hw` (parallel degrees against chiplets, heads and layers; the PD split); DslError
+    at the offending line. Memory capacity is not checked here: `mapc.compiler.memory.check_memory` is the one
+    memory check (weights plus the peak KV cache, `InfeasibleError`, exit 3)."""
+    p, n = spec.parallel, hw.n
+
+    def at(key: str) -> Loc | None:
+        return p.locs.get(key, p.loc)
+
+    if p.tensor > n:
+        raise error_at(f"tensor {p.tensor} needs more chiplets than the {n} of `{hw.name}`", at("tensor"))
+    if p.pipeline is not None and p.pipeline > n // p.tensor:
+        what = f"{n} chiplets" if p.tensor == 1 else f"{n} chiplets / tensor {p.tensor} = {n // p.tensor} groups"
+        raise error_at(f"pipeline {p.pipeline} has more stages than {what} of `{hw.name}`", at("pipeline"))
+    used = p.tensor * (p.pipeline or 1) * p.data
+    if used > n:
+        raise error_at(f"tensor {p.tensor} x pipeline {p.pipeline or 1} x data {p.data} = {used} chiplets, but "
+                       f"`{hw.name}` has {n}", at("data") if "data" in p.locs else at("tensor"))
+    if p.pd == "disaggregated":
+        total = (p.pd_prefill or 0) + (p.pd_decode or 0)
+        if total > n:
+            raise error_at(f"disaggregated split prefill={p.pd_prefill} + decode={p.pd_decode} = {total} chiplets, "
+                           f"but `{hw.name}` has {n}", at("pd"))
+        if p.tensor > min(p.pd_prefill or n, p.pd_decode or n):
+            raise error_at(f"tensor {p.tensor} does not fit in the disaggregated split (prefill={p.pd_prefill}, "
+                           f"decode={p.pd_decode})", at("tensor"))
+    if spec.workload is None:
+        return
+    for s in spec.workload.serves:
+        m = spec.models.get(s.model) or zoo.MODELS.get(s.model)
+        if m is None:
+            raise error_at(f"unknown model `{s.model}`", s.loc)
+        if isinstance(m, TransformerModel):
+            if m.heads % p.tensor:
+                raise error_at(f"tensor {p.tensor} does not divide heads={m.heads} of `{s.model}`", at("tensor"),
+                               hint="tensor parallelism splits attention heads evenly over the chiplets")
+            if p.pipeline is not None and p.pipeline > m.layers:
+                raise error_at(f"pipeline {p.pipeline} has more stages than the {m.layers} layers of `{s.model}`",
+                               at("pipeline"))
+        elif p.pipeline is not None and p.pipeline > len(m.layers):
+            raise error_at(f"pipeline {p.pipeline} has more stages than the {len(m.layers)} layers of "
+                           f"`{s.model}`", at("pipeline"))
