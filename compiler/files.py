@@ -16,29 +16,29 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from mapc.core.errors import MapcError
 
 
 # ---- JSON helpers ------------------------------------------------------------------------------------------
 def jsonable(x: Any) -> Any:
-    """Plain-JSON copy of `x`: NumPy scalars/arrays to Python, tuples to lists, non-finite floats to None."""
+    """Plain-JSON copy of `x`: NumPy scalars/arrays to Python (anything with `tolist`), tuples to lists,
+    non-finite floats to None. Written without importing NumPy: the command line imports this module before it
+    blocks Ctrl-C in every thread (see `mapc.cli.sigint_guard`), and NumPy starts BLAS threads on import."""
     if isinstance(x, dict):
         return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return [jsonable(v) for v in x.tolist()]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, int):
         return int(x)
-    if isinstance(x, (float, np.floating)):
+    if isinstance(x, float):
         f = float(x)
         return f if math.isfinite(f) else None
     if x is None or isinstance(x, str):
         return x
+    if hasattr(x, "tolist"):            # NumPy arrays and scalars (np.int64, np.bool_, ...)
+        return jsonable(x.tolist())
     return str(x)
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import chain_graph, make_hw
 
 from mapc import api, cli
+from mapc.apps import commands
 from mapc.compiler.check import check
 from mapc.compiler.problem import MAX_TASKS, Problem, group_sizes_for
 from mapc.core.errors import (DslError, HardwareError, InfeasibleError, InvalidScheduleError, Loc, MapcError,
@@ -82,8 +83,8 @@ def _raiser(exc):
 def _presets_raises(monkeypatch, exc):
     """Make `mapc presets` raise `exc` (the command's function replaced in the command table)."""
     table = tuple((name, help_, add, _raiser(exc) if name == "presets" else fn, desc)
-                  for name, help_, add, fn, desc in cli.COMMANDS)
-    monkeypatch.setattr(cli, "COMMANDS", table)
+                  for name, help_, add, fn, desc in commands.COMMANDS)
+    monkeypatch.setattr(commands, "COMMANDS", table)
 
 
 def test_mapc_error_renders_file_line_col(capsys, monkeypatch):
