@@ -8,8 +8,12 @@ grid cell exactly once (one chiplet type and no `place`: it fills the grid), at 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal
+
 from mapc.core.errors import Loc, MapcError
-from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
+from mapc.core.hardware import Chiplet, ChipletType, Dataflow, DramChannel, Hardware, NoP, PimUnit
 from mapc.dsl import syntax as S
 from mapc.dsl.parser import error_at
 from mapc.dsl.values import duplicate, int_of, number, quantity, whole
@@ -18,16 +22,23 @@ from mapc.hw import presets
 
 MAX_CELLS = 65536          # grid / PE-array cells (a 256x256 wafer mesh or PE array at most)
 
-EDGES = ("west", "east", "north", "south")
-CHIP_KINDS = {"freq": "frequency", "sram": "size", "mac": "energy_mac", "sram_energy": "energy_byte",
-              "static": "power", "sram_bw": "bandwidth"}
-NOP_KINDS = {"link": "bandwidth", "hop": "time", "energy": "energy_bit"}
-DRAM_KINDS = {"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size"}
-PIM_KINDS = {"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size", "compute": "compute",
-             "mac": "energy_mac"}
+Edge = Literal["west", "east", "north", "south"]
+Topology = Literal["mesh", "torus", "ring"]
+# the words a setting takes, in the order hints list them, and their typed values
+EDGES: Mapping[str, Edge] = MappingProxyType({"west": "west", "east": "east", "north": "north", "south": "south"})
+DATAFLOWS: Mapping[str, Dataflow] = MappingProxyType({"ws": "ws", "os": "os", "rs": "rs"})
+TOPOLOGIES: Mapping[str, Topology] = MappingProxyType({"mesh": "mesh", "torus": "torus", "ring": "ring"})
+# setting -> the unit kind it takes (mapc.core.units), per block
+CHIP_KINDS = MappingProxyType({"freq": "frequency", "sram": "size", "mac": "energy_mac", "sram_energy": "energy_byte",
+                               "static": "power", "sram_bw": "bandwidth"})
+NOP_KINDS = MappingProxyType({"link": "bandwidth", "hop": "time", "energy": "energy_bit"})
+DRAM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size"})
+PIM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size",
+                              "compute": "compute", "mac": "energy_mac"})
 
 
-def _settings(items: list[S.Setting] | tuple[S.Setting, ...], kinds: dict[str, str], what: str) -> dict[str, float]:
+def _settings(items: list[S.Setting] | tuple[S.Setting, ...], kinds: Mapping[str, str],
+              what: str) -> dict[str, float]:
     """key -> SI value for the settings of `what`, each a key of `kinds` (key -> unit kind), each at most once."""
     out: dict[str, float] = {}
     for it in items:
@@ -53,7 +64,7 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
     """A chiplet type; unstated energies and static power come from `mapc.hw.constants`."""
     name, loc = node.name.text, node.name.loc
     pes: tuple[int, int] | None = None
-    dataflow: str | None = None
+    dataflow: Dataflow | None = None
     precision = "fp16"
     settings: list[S.Setting] = []
     seen: set[str] = set()
@@ -69,10 +80,10 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
                 raise error_at(f"`{key}` given twice", it.loc)
             seen.add(key)
             if key == "dataflow":
-                if val not in ("ws", "os", "rs"):
+                if val not in DATAFLOWS:
                     raise error_at(f"unknown dataflow `{val}`", vloc,
                                    hint="ws (weight-stationary), os (output-stationary), rs (row-stationary)")
-                dataflow = val
+                dataflow = DATAFLOWS[val]
             else:
                 if val not in K.MAC_ENERGY:
                     raise error_at(f"unknown precision `{val}`", vloc, hint="one of " + ", ".join(K.MAC_ENERGY))
@@ -115,11 +126,11 @@ def _edge_runs(rows: int, cols: int, edge: str, n: int) -> list[tuple[int, ...]]
     return out
 
 
-def _memory(node: S.Memory, rows: int, cols: int, kinds: dict[str, str],
-            what: str) -> tuple[str, list[str], int, dict[str, float], Loc]:
+def _memory(node: S.Memory, rows: int, cols: int, kinds: Mapping[str, str],
+            what: str) -> tuple[str, list[Edge], int, dict[str, float], Loc]:
     """(name, edges, channels per edge, settings, location of the name) of a dram/pim block."""
     name, loc = node.name.text, node.name.loc
-    edges: list[str] = []
+    edges: list[Edge] = []
     channels: int | None = None
     settings: list[S.Setting] = []
     for it in node.items:
@@ -131,12 +142,12 @@ def _memory(node: S.Memory, rows: int, cols: int, kinds: dict[str, str],
                     raise error_at(f"unknown package edge `{e.text}`", e.loc, hint="edges: " + ", ".join(EDGES))
                 if e.text in edges:
                     raise error_at(f"edge `{e.text}` named twice", e.loc)
-                edges.append(e.text)
+                edges.append(EDGES[e.text])
         elif isinstance(it, S.Channels):
             if channels is not None:
                 raise error_at("`channels` given twice", it.loc)
             channels = whole(it.count, "`channels`")
-            edge_len = min(rows if e in ("west", "east") else cols for e in (edges or ["west"]))
+            edge_len = min(rows if e in ("west", "east") else cols for e in (edges or ("west",)))
             if channels > max(rows, cols) or channels > edge_len and edges:
                 raise error_at(f"{channels} channels per edge but an edge has only {edge_len} chiplets",
                                it.count.loc)
@@ -196,11 +207,13 @@ def _nop(node: S.HardwareBlock) -> NoP:
     nops = [it for it in node.items if isinstance(it, S.Nop)]
     if len(nops) > 1:
         raise error_at("`nop` given twice", nops[1].loc)
-    topo, ns = "mesh", {}
+    topo: Topology = "mesh"
+    ns: dict[str, float] = {}
     if nops:
-        topo = nops[0].topology.text
-        if topo not in ("mesh", "torus", "ring"):
-            raise error_at(f"unknown topology `{topo}`", nops[0].topology.loc, hint="mesh, torus or ring")
+        word = nops[0].topology.text
+        if word not in TOPOLOGIES:
+            raise error_at(f"unknown topology `{word}`", nops[0].topology.loc, hint="mesh, torus or ring")
+        topo = TOPOLOGIES[word]
         ns = _settings(nops[0].settings, NOP_KINDS, "nop")
     return NoP(topo, ns.get("link", K.TABLE["nop_link_bw_mcm"].value), ns.get("hop", K.NOP_HOP_LATENCY),
                ns.get("energy", K.NOP_MCM_E_BIT))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+from types import MappingProxyType
+from typing import Literal, cast
 
 from mapc.core.errors import DslError, Loc
 from mapc.core.spec import DTYPE_BYTES, CNNLayer, CNNModel, Model, TransformerModel
@@ -18,13 +20,13 @@ from mapc.dsl import syntax as S
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
 from mapc.dsl.parser import error_at
-from mapc.dsl.values import duplicate, kbool, kint, kwargs, kword, need_int
+from mapc.dsl.values import duplicate, kbool, kint, kwargs, kword, need_int, need_word
 
 TRANSFORMER_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "dtype", "experts", "top_k",
                     "gated", "encoder_only", "max_seq", "weights")
-LAYER_KEYS = {"conv": ("in", "out", "k", "kh", "kw", "stride", "pad", "groups", "hw", "h", "w"),
-              "pool": ("k", "kh", "kw", "stride", "pad", "hw", "h", "w"),
-              "fc": ("in", "out")}
+LAYER_KEYS = MappingProxyType({"conv": ("in", "out", "k", "kh", "kw", "stride", "pad", "groups", "hw", "h", "w"),
+                               "pool": ("k", "kh", "kw", "stride", "pad", "hw", "h", "w"),
+                               "fc": ("in", "out")})
 
 
 def transformer(name: str, node: S.Transformer, loc: Loc) -> TransformerModel:
@@ -37,7 +39,7 @@ def transformer(name: str, node: S.Transformer, loc: Loc) -> TransformerModel:
     kv = need_int(kw, "kv_heads", what, loc, default=heads)
     experts = need_int(kw, "experts", what, loc, default=0, minimum=0)
     top_k = need_int(kw, "top_k", what, loc, default=2 if experts else 0, minimum=0)
-    dtype = kword(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
+    dtype = need_word(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
     if hidden % heads:
         raise error_at(f"hidden={hidden} is not a multiple of heads={heads}", kw["hidden"][1])
     if heads % kv:
@@ -55,13 +57,14 @@ def transformer(name: str, node: S.Transformer, loc: Loc) -> TransformerModel:
 
 def _layer(node: S.CnnLayer, c: int | None, h: int | None, w: int | None) -> CNNLayer:
     """One CNN layer given the previous layer's output shape (channels c, height h, width w; None: first)."""
-    kind, lname, lloc = node.kind.text, node.name.text, node.name.loc
+    kind = cast(Literal["conv", "pool", "fc"], node.kind.text)     # the grammar allows only these
+    lname, lloc = node.name.text, node.name.loc
     kw = kwargs(node.args, LAYER_KEYS[kind], f"a {kind} layer")
     what = f"{kind} layer `{lname}`"
     if kind == "fc":
         prev = c * h * w if c is not None and h is not None and w is not None else None
-        in_ch = need_int(kw, "in", what, lloc, default=prev)
-        return CNNLayer(lname, "fc", in_ch, need_int(kw, "out", what, lloc), 1, 1)
+        return CNNLayer(lname, "fc", need_int(kw, "in", what, lloc, default=prev), need_int(kw, "out", what, lloc),
+                        1, 1)
     in_ch = kint(kw, "in", what, default=c, required_loc=lloc) if kind == "conv" else c
     if in_ch is None:
         raise error_at(f"{what} cannot be the first layer (no input channels)", lloc)
@@ -89,7 +92,7 @@ def cnn(name: str, node: S.Cnn, loc: Loc) -> CNNModel:
     """`cnn [(dtype=..)] { layers }` named `name`: each layer's input shape is the previous layer's output
     (a first `conv` needs `in=`, `h`/`w` or `hw`; an `fc` flattens), layer names are unique."""
     kw = kwargs(node.args, ("dtype",), "cnn(...)")
-    dtype = kword(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
+    dtype = need_word(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
     layers: list[CNNLayer] = []
     seen: dict[str, Loc] = {}
     c: int | None = None

@@ -3,21 +3,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Literal, TypedDict
+
 from mapc.core.errors import Loc
 from mapc.core.spec import ParallelSpec
 from mapc.dsl import syntax as S
 from mapc.dsl.parser import error_at
 from mapc.dsl.values import kwargs, need_int, whole
 
-PLACEMENTS = ("block", "row", "column", "snake", "auto")
-PD_MODES = ("fused", "disaggregated", "auto")
+Placement = Literal["block", "row", "column", "snake"]
+TpScheme = Literal["1d", "2d"]
+PdMode = Literal["fused", "disaggregated", "auto"]
+
+# the words each setting takes, in the order hints list them, and what they mean (`placement auto`: None)
+PLACEMENTS: Mapping[str, Placement | None] = MappingProxyType(
+    {"block": "block", "row": "row", "column": "column", "snake": "snake", "auto": None})
+TP_SCHEMES: Mapping[str, TpScheme] = MappingProxyType({"1d": "1d", "2d": "2d"})
+PD_MODES: Mapping[str, PdMode] = MappingProxyType({"fused": "fused", "disaggregated": "disaggregated",
+                                                   "auto": "auto"})
+
+
+class _Given(TypedDict, total=False):
+    """The `ParallelSpec` fields a parallel block sets (the others keep their defaults)."""
+
+    tensor: int
+    pipeline: int | None
+    data: int
+    placement: Placement | None
+    tp_scheme: TpScheme | None
+    pd: PdMode
+    pd_prefill: int | None
+    pd_decode: int | None
+    segment: int
 
 
 def build_parallel(node: S.Parallel | None) -> ParallelSpec:
     """The `ParallelSpec` of a parallel block (the defaults when there is none)."""
     if node is None:
         return ParallelSpec()
-    vals: dict[str, int | str | None] = {}
+    vals: _Given = {}
     locs: dict[str, Loc] = {}
     for it in node.items:
         key = "pd" if isinstance(it, S.Pd) else it.key.text
@@ -25,15 +51,21 @@ def build_parallel(node: S.Parallel | None) -> ParallelSpec:
             raise error_at(f"`{key}` given twice", it.loc)
         locs[key] = it.loc
         if isinstance(it, S.ParNum):
-            vals[key] = whole(it.value, f"`{key}`")
+            n = whole(it.value, f"`{key}`")
+            if key == "tensor":
+                vals["tensor"] = n
+            elif key == "data":
+                vals["data"] = n
+            else:
+                vals["segment"] = n
         elif isinstance(it, S.ParWord):
             _word(it, key, vals)
         else:
             _pd(it, vals)
-    return ParallelSpec(**vals, loc=node.loc, locs=locs)    # type: ignore[arg-type]
+    return ParallelSpec(**vals, loc=node.loc, locs=locs)
 
 
-def _word(it: S.ParWord, key: str, vals: dict[str, int | str | None]) -> None:
+def _word(it: S.ParWord, key: str, vals: _Given) -> None:
     """`pipeline N|auto`, `placement WORD`, `tp 1d|2d` into `vals`."""
     text, tloc = it.value.text, it.value.loc
     if key == "pipeline":
@@ -44,14 +76,14 @@ def _word(it: S.ParWord, key: str, vals: dict[str, int | str | None]) -> None:
     elif key == "placement":
         if text not in PLACEMENTS:
             raise error_at(f"unknown placement `{text}`", tloc, hint="one of " + ", ".join(PLACEMENTS))
-        vals["placement"] = None if text == "auto" else text
+        vals["placement"] = PLACEMENTS[text]
     else:   # tp
-        if text not in ("1d", "2d"):
+        if text not in TP_SCHEMES:
             raise error_at(f"`tp` takes `1d` or `2d`, got `{text}`", tloc)
-        vals["tp_scheme"] = text
+        vals["tp_scheme"] = TP_SCHEMES[text]
 
 
-def _pd(it: S.Pd, vals: dict[str, int | str | None]) -> None:
+def _pd(it: S.Pd, vals: _Given) -> None:
     """`pd fused|auto` or `pd disaggregated(prefill=N, decode=M)` into `vals`."""
     mode, mloc = it.mode.text, it.mode.loc
     if mode not in PD_MODES:
@@ -63,4 +95,4 @@ def _pd(it: S.Pd, vals: dict[str, int | str | None]) -> None:
         vals["pd_decode"] = need_int(kw, "decode", "`pd disaggregated(...)`", mloc)
     elif kw:
         raise error_at(f"`pd {mode}` takes no arguments", mloc)
-    vals["pd"] = mode
+    vals["pd"] = PD_MODES[mode]

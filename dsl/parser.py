@@ -30,17 +30,19 @@ A file holds `import`, `model`, `workload`, `parallel` and `hardware` blocks in 
 
 Comments start with `#` or `//`. Whitespace (newlines included) only separates tokens.
 
-`parse_with_imports(text, file)` gives the syntax trees of a file and its imports (`mapc.dsl.loader` resolves
-them to a `Spec`); every error is a `DslError` carrying file:line:col, the source line and (for syntax errors)
-the tokens that were expected.
+`parse(text, file)` gives Lark's parse tree of one file, `parse_file` its typed syntax tree (`mapc.dsl.syntax`,
+built by `mapc.dsl.transform`), and `parse_with_imports(text, file)` the syntax trees of a file and its imports
+(`mapc.dsl.resolve` gives them meaning, `mapc.dsl.loader` ties the two together). Every error is a `DslError`
+carrying file:line:col, the source line and (for syntax errors) the tokens that were expected.
 """
 
 from __future__ import annotations
 
 import difflib
-
 import os
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from types import MappingProxyType
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -81,21 +83,25 @@ class _WholeWords:
 
     always_accept = ("NAME",)
 
-    def process(self, stream):
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        """The token stream, unchanged."""
         return stream
 
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    """The LALR parser of `mapc.lark`, built once (positions on, None for absent optional parts)."""
     return Lark.open("mapc.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
                      maybe_placeholders=True, postlex=_WholeWords())
 
 
-_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string", "DIMS": "dimensions like `32x32`",
-          "UNIT": "a unit", "TP_SCHEME": "`1d` or `2d`", "$END": "end of file"}
+_NAMES = MappingProxyType({"NAME": "a name", "NUMBER": "a number", "STRING": "a quoted string",
+                           "DIMS": "dimensions like `32x32`", "UNIT": "a unit", "TP_SCHEME": "`1d` or `2d`",
+                           "$END": "end of file"})
 
 
 def _describe_terminal(name: str) -> str:
+    """How a hint names terminal `name`: a keyword in backquotes, else a phrase (`a number`)."""
     if name in _NAMES:
         return _NAMES[name]
     try:
@@ -107,14 +113,15 @@ def _describe_terminal(name: str) -> str:
     return name.lower()
 
 
-def _expected(names) -> str:
+def _expected(names: Iterable[str]) -> str:
+    """The terminals `names` as a hint: keywords first, alphabetically, then the other kinds of token."""
     described = sorted({_describe_terminal(n) for n in names})
     words = [d for d in described if d.startswith("`")]
     other = [d for d in described if not d.startswith("`")]
     return ", ".join(words + other)
 
 
-def _accepted(e: UnexpectedInput):
+def _accepted(e: UnexpectedToken | UnexpectedEOF) -> Iterable[str]:
     """Terminals that could really come next. LALR's `expected` lists every lookahead of the parser state,
     including ones a pending reduction would reject; the interactive parser's `accepts()` tries each."""
     try:
@@ -125,6 +132,8 @@ def _accepted(e: UnexpectedInput):
 
 
 def _syntax_error(e: UnexpectedInput, file: str, text: str) -> DslError:
+    """The located DslError for Lark's syntax error `e` (unexpected end, unknown keyword with a close match,
+    unexpected token or character), with the tokens the parser could accept there."""
     lines = text.splitlines()
     if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
         line = max(len(lines), 1)
@@ -144,7 +153,8 @@ def _syntax_error(e: UnexpectedInput, file: str, text: str) -> DslError:
         shown = str(tok) if tok.type != "STRING" else tok
         return error_at(f"unexpected `{shown}`", loc, hint=f"expected {exp}")
     if isinstance(e, UnexpectedCharacters):
-        ch = text[e.pos_in_stream] if 0 <= e.pos_in_stream < len(text) else "?"
+        pos = e.pos_in_stream
+        ch = text[pos] if pos is not None and 0 <= pos < len(text) else "?"
         allowed = getattr(e, "allowed", None) or ()
         return error_at(f"unexpected character `{ch}`", loc,
                         hint=f"expected {_expected(allowed)}" if allowed else None)
@@ -165,6 +175,8 @@ def parse(text: str, file: str = "<string>") -> Tree:
 
 
 def read_source(path: str, loc: Loc | None = None) -> str:
+    """The UTF-8 text of the file at `path`; a missing, unreadable or non-UTF-8 file is a DslError (at `loc`, the
+    import that names it, if any)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -207,9 +219,11 @@ def parse_with_imports(text: str, file: str) -> list[tuple[str, S.File]]:
     done: set[str] = set()
 
     def key(path: str) -> str:
+        """The identity of a file (its real path), so that a file imported twice is read once."""
         return os.path.realpath(path) if not path.startswith("<") else path
 
     def visit(text: str, file: str, stack: list[str]) -> None:
+        """Parse `file`, then its imports depth first (`stack`: the importing chain), then record it."""
         tree = parse_file(text, file)
         stack = stack + [key(file)]
         base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()

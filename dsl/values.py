@@ -133,6 +133,13 @@ def kword(kw: KwArgs, key: str, choices: tuple[str, ...], default: str | None) -
     return v.v
 
 
+def need_word(kw: KwArgs, key: str, choices: tuple[str, ...], default: str) -> str:
+    """`kword` with a default, so always a word."""
+    v = kword(kw, key, choices, default)
+    assert v is not None
+    return v
+
+
 def quantity(q: S.Quantity, kind: str, name: str | None = None) -> float:
     """A positive quantity of `kind` (see `mapc.core.units`) in SI units. A missing or wrong unit is an error at
     the unit (or the number if there is none), a value <= 0 an error at the number naming setting `name`."""

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import cast
 
 from mapc.core.errors import Loc
-from mapc.core.spec import CNNModel, Model, PhaseSpec, ServeSpec, TransformerModel, WorkloadSpec
+from mapc.core.spec import CNNModel, Model, Phase, PhaseSpec, ServeSpec, TransformerModel, WorkloadSpec
 from mapc.dsl import syntax as S
 from mapc.dsl.models import ModelTable
 from mapc.dsl.parser import error_at
 from mapc.dsl.requests import DISTRIBUTIONS, read_requests_csv, sample_lengths
-from mapc.dsl.values import Value, int_of, kint, kwargs, kword, need_int, quantity, whole
+from mapc.dsl.values import Value, int_of, kwargs, need_int, need_word, quantity, whole
 
 MAX_MICROBATCHES = 65536   # beyond this a graph cannot be scheduled anyway; keeps resolution bounded
 MAX_BATCH = 2**20          # requests per phase: lowering walks every request, so the batch is bounded
 
-PHASE_KEYS = {"prefill": ("batch", "seq", "dist", "seed"),
-              "decode": ("batch", "context", "steps", "width", "dist", "seed"),
-              "forward": ("batch", "seq", "dist", "seed")}
+PHASE_KEYS = MappingProxyType({"prefill": ("batch", "seq", "dist", "seed"),
+                               "decode": ("batch", "context", "steps", "width", "dist", "seed"),
+                               "forward": ("batch", "seq", "dist", "seed")})
 
 
 @dataclass
@@ -181,7 +183,7 @@ def lengths(v: Value, key: str, n: int, dist: str = "even", seed: int = 0, batch
 
 def _phase(s: _Serve, node: S.Phase, mb: int) -> PhaseSpec:
     """One phase line of serve `s` (with `mb` micro-batches) checked against its model's kind and context."""
-    phase, ploc, m = node.kind.text, node.loc, s.m
+    phase, ploc, m = cast(Phase, node.kind.text), node.loc, s.m      # the grammar allows only the three
     kw = kwargs(node.args, PHASE_KEYS[phase], f"`{phase}`")
     is_cnn = isinstance(m, CNNModel)
     if is_cnn and phase != "forward":
@@ -204,8 +206,7 @@ def _phase(s: _Serve, node: S.Phase, mb: int) -> PhaseSpec:
     else:
         if lkey not in kw:
             raise error_at(f"`{phase}` needs `{lkey}=`", ploc)
-        dist = kword(kw, "dist", DISTRIBUTIONS, "even")
-        assert dist is not None
+        dist = need_word(kw, "dist", DISTRIBUTIONS, "even")
         if dist != "even" and kw[lkey][0].kind != "range":
             raise error_at(f"`dist={dist}` needs a range `{lkey}=a..b`", kw["dist"][1])
         seed = need_int(kw, "seed", f"`{phase}`", ploc, default=0, minimum=0)

@@ -51,7 +51,8 @@ class _Net:
     """Builds a CNN layer list while tracking the feature-map shape (channels, size)."""
 
     def __init__(self, in_ch: int, hw: int):
-        self.c, self.hw, self.layers = in_ch, hw, []
+        self.c, self.hw = in_ch, hw
+        self.layers: list[CNNLayer] = []
 
     def conv(self, name: str, out: int, k: int, stride: int = 1, pad: int | None = None, groups: int = 1,
              in_ch: int | None = None, hw: int | None = None) -> None:
