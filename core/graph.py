@@ -21,7 +21,7 @@ class Operator:
     """One operator in GEMM view: `count` independent (M x K) @ (K x N) products.
 
     conv layers are in im2col view (M = batch*out_h*out_w, K = in_ch/groups*kh*kw, N = out_ch/groups,
-    count = groups); attention score/value are batched GEMMs over heads (count = batch*heads) whose second
+    count = groups, `taps` = kh*kw, so in_ch/groups = K / taps); attention score/value are batched GEMMs over heads (count = batch*heads) whose second
     operand is the KV cache, not weights. Non-GEMM ops (norm, pool, elementwise) have K = 1 and their FLOPs
     given directly.
     """
@@ -38,10 +38,18 @@ class Operator:
     out_bytes: float = 0.0       # activations out
     kv_read_bytes: float = 0.0   # KV cache read (decode attention)
     kv_write_bytes: float = 0.0  # KV cache appended
+    taps: int = 1                # filter positions kh*kw of a convolution (1 for GEMMs)
+    stored_weight_bytes: float | None = None   # parameters held (MoE: every expert); None = weight_bytes
 
     @property
     def macs(self) -> float:
         return self.flops / 2.0
+
+    @property
+    def held_weight_bytes(self) -> float:
+        """Bytes of parameters that must be stored to run the operator (what residency and capacity count:
+        every expert of a MoE layer, where `weight_bytes` counts the experts a micro-batch reads)."""
+        return self.weight_bytes if self.stored_weight_bytes is None else self.stored_weight_bytes
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,11 @@ class Task:
     @cached_property
     def weight_bytes(self) -> float:
         return float(sum(o.weight_bytes for o in self.ops))
+
+    @cached_property
+    def held_weight_bytes(self) -> float:
+        """Parameters the task needs stored (MoE: all experts); `weight_bytes` is what it reads."""
+        return float(sum(o.held_weight_bytes for o in self.ops))
 
     @cached_property
     def kv_read_bytes(self) -> float:
@@ -176,6 +189,11 @@ class ExecutionGraph:
     @cached_property
     def weight_bytes(self) -> np.ndarray:
         return np.array([t.weight_bytes for t in self.tasks], dtype=np.float64)
+
+    @cached_property
+    def held_weight_bytes(self) -> np.ndarray:
+        """[n] parameters each task needs stored (`Task.held_weight_bytes`): what residency counts."""
+        return np.array([t.held_weight_bytes for t in self.tasks], dtype=np.float64)
 
     @cached_property
     def weight_keys(self) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Literal
 import networkx as nx
 import numpy as np
 
-Dataflow = Literal["ws", "os", "rs"]
+Dataflow = Literal["ws", "os", "is", "rs"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class ChipletType:
     static_power: float          # W while powered (leakage + clock)
     precision: str = "fp16"
     sram_bw: float | None = None  # bytes/s from global buffer to the array; None = not the bottleneck
+    rf: float | None = None       # register-file bytes per PE; None = the cost model's default (Eyeriss-class)
+    rf_energy: float | None = None          # J per register-file byte; None = derived from mac_energy
+    sram_write_energy: float | None = None  # J per byte written to the global buffer; None = from sram_energy
+    accumulate: str = ""          # precision of partial sums ("" = the default for `precision`, e.g. fp32)
+    unroll: str = "im2col"        # convolution reduction on the rows: im2col (Cin x kh x kw) or channels (Cin)
+    vector: int = 0               # lanes of the vector datapath (norms, softmax, ...); 0 = the array's columns
 
     @property
     def macs_per_cycle(self) -> int:

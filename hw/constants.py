@@ -53,6 +53,16 @@ TABLE: dict[str, Constant] = {
                                    "USED as the 1 MiB anchor of sram_energy_per_byte(); Gemini scales it linearly "
                                    "with size, we scale by sqrt(size) as Horowitz's 8 KB/32 KB/1 MB points do"),
     "sram_1MB_write_12nm": Constant(0.234025 * 8 * pJ, "J/B", "Gemini main.cpp: ul3.WCost = 0.234025*8 pJ/B per 1 MB"),
+    # ---- register files (per PE) --------------------------------------------------------------------------
+    "rf_access_vs_mac": Constant(1.0, "x", "Chen et al., 'Eyeriss', ISCA 2016: normalised energy per 16-bit access, "
+                                 "register file 1x, PE-to-PE 2x, global buffer 6x, DRAM 200x (of a MAC)",
+                                 "USED: a register-file byte costs the core's MAC energy / 2 (one 16-bit access "
+                                 "= one fp16 MAC)"),
+    "rf_bytes_eyeriss": Constant(520.0, "B", "Chen et al., 'Eyeriss', ISCA 2016: PE scratchpads 12 + 224 + 24 "
+                                 "16-bit words (ifmap, filter, psum) = 520 B",
+                                 "USED as the default per-PE register file (`rf`): it holds far more than two "
+                                 "stationary words, so the array double-buffers its reloads; Simba's PE weight "
+                                 "buffer, 32 KiB per 64 MACs = 512 B per MAC (MICRO 2019), is the same size"),
     # ---- DRAM / HBM ------------------------------------------------------------------------------------
     "ddr3_access_45nm": Constant(1.3e-9 / 64, "J/bit", "Horowitz ISSCC 2014: 64-bit DRAM access 1.3-2.6 nJ",
                                  "low end; 20-40 pJ/bit, recorded for comparison only"),
@@ -110,7 +120,13 @@ TABLE: dict[str, Constant] = {
     "h100_hbm_bw": Constant(3.35e12, "B/s", "NVIDIA H100 SXM datasheet: 3.35 TB/s"),
 }
 
-BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5, "int16": 2, "int32": 4}
+# Partial sums accumulate wider than the operands: fp16/bf16/fp8 MACs into fp32 (NVIDIA tensor cores' FP32
+# accumulate; TPU v2+ bf16 x bf16 -> fp32), int8 into int32 (TPU v1: 32-bit accumulators, Jouppi ISCA 2017).
+# A core may state its own (`accumulate int16`, ZigZag's tpu_like keeps 16-bit partial sums).
+ACC_BYTES = {"fp32": 4, "fp16": 4, "bf16": 4, "fp8": 4, "int8": 4, "int4": 4}
+RF_BYTES_DEFAULT = TABLE["rf_bytes_eyeriss"].value
+SRAM_WRITE_VS_READ = TABLE["sram_1MB_write_12nm"].value / TABLE["sram_1MB_read_12nm"].value   # Gemini: 1.078
 
 MAC_FP16 = TABLE["mac_fp16_12nm"].value
 MAC_ENERGY = {  # J/MAC at 12 nm-class nodes: fp16 from Gemini; others scaled by Horowitz's 45 nm ratios
@@ -144,6 +160,12 @@ def sram_energy_per_byte(size: float) -> float:
     if size <= 0:
         raise ValueError("SRAM size must be positive")
     return TABLE["sram_1MB_read_12nm"].value * math.sqrt(size / MiB)
+
+
+def rf_energy_per_byte(mac_energy: float) -> float:
+    """J per register-file byte of a core whose MAC costs `mac_energy` J: one 16-bit RF access ~ one MAC
+    (Eyeriss ISCA 2016 normalisation, `TABLE["rf_access_vs_mac"]`)."""
+    return TABLE["rf_access_vs_mac"].value * mac_energy / 2.0
 
 
 def static_power(macs_per_cycle: int, freq: float) -> float:
