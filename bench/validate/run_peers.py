@@ -705,7 +705,7 @@ def write_md(path: Path, rows: list[dict], meta: dict, hw_desc: list[dict], chec
         stall = (zt["stall_at"].split(" [")[0] if zt and zt["status"] == "ok" else "")
         trs.append(
             [s, sh.dims, sh.macs, ideal, cyc(zt), ratio,
-             f"{float(zt['energy_total_pJ']) / 1e6:.4g}" if zt and zt["status"] == "ok" else "", stall, cyc(ze)]
+             f"{float(zt['energy_total_pJ']) / 1e6:.1f}" if zt and zt["status"] == "ok" else "", stall, cyc(ze)]
             + [cyc(get(s, "scalesim", f"{ARRAY}x{ARRAY}", df)) for df in ("ws", "os", "is")]
         )
     L.append(md_table(hdr, trs))
