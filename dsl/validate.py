@@ -17,6 +17,7 @@ def validate(spec: Spec, hw: Hardware) -> None:
     p, n = spec.parallel, hw.n
 
     def at(key: str) -> Loc | None:
+        """Where setting `key` was given (the parallel block itself if it was not)."""
         return p.locs.get(key, p.loc)
 
     if p.tensor > n:
