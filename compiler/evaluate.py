@@ -23,6 +23,7 @@ bounds of positive quantities; energy grows with makespan through static power).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,10 @@ from mapc.core.graph import ExecutionGraph
 from mapc.compiler.schedule import Schedule
 from mapc.core.errors import InfeasibleError
 from mapc.compiler.objective import energy_of
+from mapc.hw.cost import CostModel
 
 _REL_TOL = 1e-9
+MbKey = tuple[str, int]      # (model, micro-batch)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Bound:
     edp: float = 0.0
     dram_valid: bool = True       # the DRAM invariant held on the cost tables, so `dram` was taken into account
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"makespan_s": self.value, "work_s": self.work, "dram_s": self.dram,
                 "critical_path_s": self.critical_path, "energy_j": self.energy, "edp_js": self.edp,
                 "dram_valid": self.dram_valid}
@@ -56,7 +59,7 @@ def _finite_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(a, b).min(axis=1)
 
 
-def lower_bound(cost) -> Bound:
+def lower_bound(cost: CostModel) -> Bound:
     """A proven lower bound on makespan, energy and EDP of any schedule of `cost.graph` priced by `cost`.
 
     Raises `InfeasibleError` when some task has no placement it can run on (every table entry infinite).
@@ -132,10 +135,10 @@ class Metrics:
     energy: float
     edp: float
     throughput: float
-    throughput_by_phase: dict
+    throughput_by_phase: dict[str, float]
     utilisation: float
     busy: tuple[float, ...]
-    energy_breakdown: dict
+    energy_breakdown: dict[str, float]
     bound: Bound
     bound_ratio: float
     ttft_mean: float | None = None
@@ -144,14 +147,14 @@ class Metrics:
     decode_step_time: float | None = None
     requests_per_s: float | None = None
     tokens: int = 0
-    per_model: dict = field(default_factory=dict)
+    per_model: dict[str, dict[str, float]] = field(default_factory=dict)
     ttft_slo: float | None = None
     tpot_slo: float | None = None
     ttft_attainment: float | None = None
     tpot_attainment: float | None = None
     slo_attainment: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "makespan_s": self.makespan, "energy_j": self.energy, "edp_js": self.edp,
             "throughput_tokens_per_s": self.throughput,
@@ -168,7 +171,7 @@ class Metrics:
         }
 
 
-def placement_indices(schedule: Schedule, cost) -> np.ndarray:
+def placement_indices(schedule: Schedule, cost: CostModel) -> np.ndarray:
     """Index into `cost.placements` of every scheduled task (from the schedule's arrays, else by chiplets)."""
     if schedule.placement_index is not None:
         return np.asarray(schedule.placement_index, dtype=np.int64)
@@ -179,7 +182,7 @@ def placement_indices(schedule: Schedule, cost) -> np.ndarray:
         raise InfeasibleError(f"schedule uses placement {e.args[0]} that the cost model does not offer") from None
 
 
-def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, bound: Bound | None = None) -> Metrics:
+def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None = None, bound: Bound | None = None) -> Metrics:
     """Metrics of `schedule` (priced by `cost`) of `graph` (default `cost.graph`). Pass `bound` to reuse one."""
     g = cost.graph if graph is None else graph
     if len(schedule.tasks) != g.n:
@@ -199,12 +202,12 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
     pi = placement_indices(schedule, cost)
     res = np.array([t.resident for t in schedule.tasks], dtype=bool)
     rows = np.arange(g.n)
-    parts = {"compute": "e_mac", "sram": "e_sram", "dram": "e_dram", "nop": "e_nop"}
+    parts = {"compute": "e_mac", "rf": "e_rf", "sram": "e_sram", "dram": "e_dram", "nop": "e_nop", "pim": "e_pim"}
     bd_r, bd_s = cost.breakdown(True), cost.breakdown(False)
     eb: dict[str, float] = {}
-    for name, key in parts.items():
-        if key in bd_r and key in bd_s:
-            eb[name] = float(np.where(res, bd_r[key][rows, pi], bd_s[key][rows, pi]).sum()) if g.n else 0.0
+    for name, part in parts.items():
+        if part in bd_r and part in bd_s:
+            eb[name] = float(np.where(res, bd_r[part][rows, pi], bd_s[part][rows, pi]).sum()) if g.n else 0.0
         else:
             eb[name] = 0.0
     task_e = float(sum(t.energy for t in schedule.tasks))
@@ -219,15 +222,18 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
         if t.tokens:
             by_phase[t.phase] = by_phase.get(t.phase, 0.0) + t.tokens
     by_phase = {k: (v / T if T > 0 else 0.0) for k, v in by_phase.items()}
-    per_model: dict[str, dict] = {}
-    ttft_v, ttft_w, tpots, steps_t, requests = [], [], [], [], 0
+    per_model: dict[str, dict[str, float]] = {}
+    ttft_v: list[float] = []
+    ttft_w: list[int] = []
+    steps_t: list[float] = []
+    requests = 0
     last_layer: dict[str, int] = {}
     for t in g.tasks:
         last_layer[t.model] = max(last_layer.get(t.model, 0), t.layers[1])
-    mb_first: dict[tuple, float] = {}
-    mb_last: dict[tuple, float] = {}
-    mb_steps: dict[tuple, int] = {}
-    mb_width: dict[tuple, int] = {}
+    mb_first: dict[MbKey, float] = {}
+    mb_last: dict[MbKey, float] = {}
+    mb_steps: dict[MbKey, int] = {}
+    mb_width: dict[MbKey, int] = {}
     for t in g.tasks:
         pm = per_model.setdefault(t.model, {"tokens": 0, "requests": 0})
         pm["tokens"] += t.tokens
@@ -273,7 +279,8 @@ def evaluate(schedule: Schedule, cost, graph: ExecutionGraph | None = None, boun
     )
 
 
-def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict, mb_last: dict, mb_steps: dict) -> dict:
+def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict[MbKey, float], mb_last: dict[MbKey, float],
+                mb_steps: dict[MbKey, int]) -> dict[str, float | None]:
     """SLO targets and attainment (see `Metrics`); empty when the workload sets no target."""
     ttft_t, tpot_t = g.meta.get("ttft_slo"), g.meta.get("tpot_slo")
     if ttft_t is None and tpot_t is None:
@@ -282,16 +289,21 @@ def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict, mb_last: dic
     for t in g.tasks:
         last_layer[t.model] = max(last_layer.get(t.model, 0), t.layers[1])
     linked = {s["model"] for s in g.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
-    pre: dict[tuple, tuple[float, int]] = {}          # (model, mb) -> (TTFT, requests)
-    dec: dict[tuple, tuple[float, int]] = {}          # (model, mb) -> (TPOT, requests at step 0)
+    pre: dict[MbKey, tuple[float, int]] = {}          # (model, mb) -> (TTFT, requests)
+    dec: dict[MbKey, tuple[float, int]] = {}          # (model, mb) -> (TPOT, requests at step 0)
     for t in g.tasks:
         key = (t.model, t.microbatch)
         if t.phase == "prefill" and t.layers[1] == last_layer[t.model]:
             pre[key] = (float(end[t.id]), t.batch)
         if t.phase == "decode" and t.step == 0 and t.layers[1] == last_layer[t.model] and key in mb_last:
             dec[key] = ((mb_last[key] - mb_first[key]) / mb_steps[key] / max(t.seq, 1), t.batch)
-    ok_t = lambda v: ttft_t is None or v <= ttft_t
-    ok_p = lambda v: tpot_t is None or v <= tpot_t
+
+    def ok_t(v: float) -> bool:
+        return ttft_t is None or v <= ttft_t
+
+    def ok_p(v: float) -> bool:
+        return tpot_t is None or v <= tpot_t
+
     n_t = sum(b for _, b in pre.values())
     n_p = sum(b for _, b in dec.values())
     met_t = sum(b for v, b in pre.values() if ok_t(v))

@@ -74,20 +74,19 @@ import numpy as np
 
 from mapc.core.graph import ExecutionGraph
 from mapc.core.errors import MapcError
-from mapc.hw import dataflow as df
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
 from mapc.hw.pim import check_classes, check_pim_mode
 from mapc.hw.placement import check_regions, dram_link_factors, group_tiles
-from mapc.hw.constants import BYTES_PER_ELEMENT
-from mapc.core.hardware import Hardware
+from mapc.hw import constants as K
+from mapc.hw.pricing import GEMM_KINDS, OpArrays, op_quantities
+from mapc.core.hardware import ChipletType, Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
                          # (a mapc modelling assumption, not a published figure)
 
-GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
-BREAKDOWN_KEYS = ("compute", "memory", "collective", "dram_bytes", "sram_bytes",
-                  "e_mac", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim")
+BREAKDOWN_KEYS = ("compute", "array", "vector", "sram_time", "memory", "collective", "dram_bytes", "sram_bytes",
+                  "rf_bytes", "e_mac", "e_rf", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim")
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ class CostModel:
     @cached_property
     def weight_share(self) -> np.ndarray:
         """[n_tasks, P] bytes of weights each member chiplet holds when the task is resident there."""
-        return self.graph.weight_bytes[:, None] / self.group_size[None, :]
+        return self.graph.held_weight_bytes[:, None] / self.group_size[None, :]
 
     @cached_property
     def min_latency(self) -> np.ndarray:
@@ -284,13 +283,11 @@ class CostModel:
         task_u, U, owner, flat = self._unique_ops()
         self._task_u = task_u
         f = lambda a: np.array([getattr(o, a) for o in flat], dtype=np.float64)
-        M, K, N, cnt, flops = f("M"), f("K"), f("N"), f("count"), f("flops")
-        wb, kvr, kvw, ib, ob = f("weight_bytes"), f("kv_read_bytes"), f("kv_write_bytes"), f("in_bytes"), f("out_bytes")
-        kinds = [o.kind for o in flat]
-        names = [o.name for o in flat]
-        roles = tpm.op_roles(names, kinds, GEMM_KINDS)
-        is_gemm = roles[0]
-        loads = tpm.channel_loads(self.tp_scheme, roles, ib, ob, names, kinds)   # channel -> (count, bytes) per op
+        ops = OpArrays([o.name for o in flat], [o.kind for o in flat], f("M"), f("K"), f("N"), f("count"),
+                       f("flops"), f("weight_bytes"), f("kv_read_bytes"), f("kv_write_bytes"), f("in_bytes"),
+                       f("out_bytes"), f("taps"))
+        roles = tpm.op_roles(ops.names, ops.kinds, GEMM_KINDS)
+        loads = tpm.channel_loads(self.tp_scheme, roles, ops.in_bytes, ops.out_bytes, ops.names, ops.kinds)
         sumu = lambda x: np.bincount(owner, weights=x, minlength=U) if len(flat) else np.zeros(U)
 
         NC = len(pimk.CLASSES)
@@ -303,34 +300,19 @@ class CostModel:
             bins = owner * NC + np.where(in_cls, cls, 0)
             # [NC, U] sums of a per-operator quantity over each task's operators of each class
             sumc = lambda x: np.bincount(bins, weights=np.where(in_cls, x, 0.0), minlength=U * NC).reshape(U, NC).T
-        else:
-            sumc = None
-
-        macs_u = sumu(flops / 2.0)
-        kv_u = sumu(kvr + kvw)
-        w_u = sumu(wb)
+        kv_u = sumu(ops.kv_read + ops.kv_write)
 
         types = sorted({c.type for c in hw.chiplets}, key=lambda t: t.name)
         sizes = sorted(set(self.group_size.tolist()))
-        # per (type, k): per-member compute time, buffer bytes, activation spill bytes (group total)
-        per: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        per_c: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # per (type, k): per-task sums [U] of each per-operator quantity (`mapc.hw.pricing`), and per PIM class
+        per: dict[tuple, dict[str, np.ndarray]] = {}
+        per_c: dict[tuple, dict[str, np.ndarray]] = {}
         for t in types:
-            eb = BYTES_PER_ELEMENT.get(t.precision, 2)
-            act_cap = t.sram * (1.0 - self.weight_fraction)
             for k in sizes:
-                K_m, N_m, cnt_m = tpm.split_dims(self.tp_scheme, k, roles, K, N, cnt)
-                cyc = np.where(is_gemm, df.gemm_cycles(t.dataflow, M, K_m, N_m, cnt_m, t.pe_rows, t.pe_cols),
-                               df.vector_cycles(flops / k, t.pe_cols))
-                traffic = np.where(is_gemm, df.gemm_traffic(t.dataflow, M, K_m, N_m, cnt_m, t.pe_rows, t.pe_cols) * eb,
-                                   (ib + ob) / k)
-                time = cyc / t.freq
-                if t.sram_bw:
-                    time = np.maximum(time, traffic / t.sram_bw)
-                spill = np.where((ib + ob) / k > act_cap, ib + ob, 0.0)
-                per[(t, k)] = (sumu(time), sumu(traffic), sumu(spill))
+                q = op_quantities(t, k, ops, roles, self.tp_scheme, self.weight_fraction)
+                per[(t, k)] = {name: sumu(x) for name, x in q.items()}
                 if pim_on:
-                    per_c[(t, k)] = (sumc(time), sumc(traffic), sumc(spill))
+                    per_c[(t, k)] = {name: sumc(x) for name, x in q.items()}
 
         # placement geometry
         ptypes = [tuple(hw.chiplets[c].type for c in p) for p in self.placements]
@@ -338,47 +320,40 @@ class CostModel:
         nop = hw.nop
         ks = self.group_size.astype(np.float64)
         coeff = tpm.channel_coeffs(hw, self.placements)     # collectives of the TP scheme on the group's routes
-        coll_t = np.zeros((U, P)); coll_e = np.zeros((U, P))
+        coll_t = np.zeros((U, P))
+        coll_e = np.zeros((U, P))
         for ch, (n_op, b_op) in loads.items():
             n_u, b_u = sumu(n_op), sumu(b_op)
             coll_t += n_u[:, None] * coeff[ch][0][None, :] + b_u[:, None] * coeff[ch][1][None, :]
             coll_e += b_u[:, None] * coeff[ch][2][None, :]
 
         dram_e_bit = (sum(ch.energy_per_bit * ch.bandwidth for ch in hw.dram) / hw.dram_bandwidth) if hw.dram else 0.0
-        comp = np.empty((U, P)); sram_b = np.empty((U, P)); spill = np.empty((U, P))
-        e_mac = np.empty((U, P)); sram_e = np.empty((U, P))
         combos: dict[tuple, list[int]] = {}
         for p, tt in enumerate(ptypes):
             combos.setdefault(tuple(sorted(Counter(tt).items(), key=lambda kv: kv[0].name)), []).append(p)
-        if pim_on:
-            comp_c = np.empty((NC, U, P)); sram_c = np.empty((NC, U, P)); spill_c = np.empty((NC, U, P))
-            e_mac_c = np.empty((NC, U, P))
-            macs_c = sumc(flops / 2.0)
-        for combo, cols in combos.items():
+        tabs = {name: np.empty((U, P)) for name in _TABLES}
+        tabs_c = {name: np.empty((NC, U, P)) for name in _TABLES} if pim_on else {}
+        for combo, cols_ in combos.items():
             k = sum(c for _, c in combo)
-            cols = np.array(cols)
-            c_ = np.max([per[(t, k)][0] for t, _ in combo], axis=0)
-            tr = sum(c * per[(t, k)][1] for t, c in combo)
-            sp = np.max([per[(t, k)][2] for t, _ in combo], axis=0)
-            em = sum(c * macs_u / k * t.mac_energy for t, c in combo)
-            se = sum(c / k * t.sram_energy for t, c in combo)   # mean SRAM J/B over members
-            comp[:, cols] = c_[:, None]; sram_b[:, cols] = tr[:, None]; spill[:, cols] = sp[:, None]
-            e_mac[:, cols] = em[:, None]; sram_e[:, cols] = se
-            if pim_on:
-                comp_c[:, :, cols] = np.max([per_c[(t, k)][0] for t, _ in combo], axis=0)[:, :, None]
-                sram_c[:, :, cols] = sum(c * per_c[(t, k)][1] for t, c in combo)[:, :, None]
-                spill_c[:, :, cols] = np.max([per_c[(t, k)][2] for t, _ in combo], axis=0)[:, :, None]
-                e_mac_c[:, :, cols] = sum(c * macs_c / k * t.mac_energy for t, c in combo)[:, :, None]
+            cols = np.array(cols_)
+            for src, dst in ((per, tabs), (per_c, tabs_c)):
+                if not dst:
+                    continue
+                vals = _combine(combo, k, src)
+                for name, x in vals.items():
+                    dst[name][..., cols] = x[..., None]
 
         bw = (self.group_dram_bw if share > 0 else np.full(P, np.inf))[None, :]
         d_lat = self.dram_latency[None, :]
         zeros = np.zeros((U, P))
         self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
+        choice = None
         if pim_on:
-            kv_c, w_c = sumc(kvr + kvw), sumc(wb)
-            fl_c, int_c, ext_c = sumc(flops), sumc(p_int), sumc(p_ext)
+            kv_c = sumc(ops.kv_read + ops.kv_write)
+            fl_c, int_c, ext_c = sumc(ops.flops), sumc(p_int), sumc(p_ext)
             present = sumc(np.ones(len(flat))) > 0                              # [NC, U]
-            coll_t_c = np.zeros((NC, U, P)); coll_e_c = np.zeros((NC, U, P))
+            coll_t_c = np.zeros((NC, U, P))
+            coll_e_c = np.zeros((NC, U, P))
             for ch, (n_op, b_op) in loads.items():
                 n_c, b_c = sumc(n_op), sumc(b_op)
                 coll_t_c += n_c[:, :, None] * coeff[ch][0][None, None, :] + b_c[:, :, None] * coeff[ch][1][None, None, :]
@@ -386,12 +361,14 @@ class CostModel:
             # PIM time on one share: roofline per kernel instance (a run of operators), summed per (class, task)
             pim_t1 = np.zeros((NC, U))
             if in_cls.any():
-                # a kernel's roofline is taken over its operators together: sum per run, then max
                 run_id = np.cumsum(np.r_[True, ~((cls[1:] == cls[:-1]) & (owner[1:] == owner[:-1]))]) - 1
                 R = int(run_id[-1]) + 1
                 rsum = lambda x: np.bincount(run_id, weights=x, minlength=R)
-                rt = pimk.time_on(psh, rsum(flops), rsum(p_int), rsum(p_ext))
-                rcls = np.full(R, -1); rcls[run_id] = cls; rown = np.zeros(R, dtype=np.int64); rown[run_id] = owner
+                rt = pimk.time_on(psh, rsum(ops.flops), rsum(p_int), rsum(p_ext))
+                rcls = np.full(R, -1)
+                rcls[run_id] = cls
+                rown = np.zeros(R, dtype=np.int64)
+                rown[run_id] = owner
                 ok = rcls >= 0
                 np.add.at(pim_t1, (rcls[ok], rown[ok]), rt[ok])
             pim_lat_c = pim_t1[:, :, None] / ks[None, None, :]                   # [NC, U, P]
@@ -399,54 +376,47 @@ class CostModel:
             choice = self._fixed_choice(present, task_u)
         out = {}
         for resident in (True, False):
-            if not pim_on:
-                dram = kv_u[:, None] + spill + (0.0 if resident else w_u[:, None])
-                mem = np.where(dram > 0, dram / bw + d_lat, 0.0) if share > 0 else np.where(dram > 0, np.inf, 0.0)
-                e_sram = (sram_b + dram) * sram_e
-                e_dram = dram * 8 * dram_e_bit
-                e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + coll_e
-                lat = np.maximum(comp, mem) + coll_t
-                en = e_mac + e_sram + e_dram + e_nop
-                bd = dict(zip(BREAKDOWN_KEYS, (comp, mem, coll_t, dram, sram_b, e_mac, e_sram, e_dram, e_nop,
-                                               zeros, zeros, zeros)))
-                out[resident] = (lat, en, bd)
-                continue
-            dram_c = kv_c[:, :, None] + spill_c + (0.0 if resident else w_c[:, :, None])
-            npu_lat_c = np.maximum(comp_c, np.where(dram_c > 0, dram_c / bw[None] + d_lat[None], 0.0)) + coll_t_c
-            if choice is None:                                                  # auto: the faster unit
-                off = present[:, :, None] & (pim_lat_c < npu_lat_c)
+            tb = dict(tabs)
+            dram = kv_u[:, None] + tb["spill_group"] + (0.0 if resident else tb["weights_group"])
+            coll, c_e, ext, pim_t, e_pim, pim_b = coll_t, coll_e, zeros, zeros, zeros, zeros
+            if pim_on:
+                dram_c = kv_c[:, :, None] + tabs_c["spill_group"] + (0.0 if resident else tabs_c["weights_group"])
+                c_comp = np.maximum(np.maximum(tabs_c["array_t"], tabs_c["vector_t"]), tabs_c["sram_t"])
+                npu_lat_c = np.maximum(np.maximum(c_comp, np.where(dram_c > 0, dram_c / bw[None] + d_lat[None], 0.0)),
+                                       coll_t_c)
+                if choice is None:                                              # auto: the faster unit
+                    off = present[:, :, None] & (pim_lat_c < npu_lat_c)
+                else:
+                    off = np.broadcast_to(choice[:, :, None], (NC, U, P)).copy()
+                self._pim_off[resident] = off
+                o = off.astype(np.float64)
+                less = lambda tot, part: np.maximum(tot - (o * part).sum(axis=0), 0.0)
+                tb = {name: less(x, tabs_c[name]) for name, x in tb.items()}
+                dram = (less(kv_u[:, None], kv_c[:, :, None]) + tb["spill_group"]
+                        + (0.0 if resident else tb["weights_group"]))
+                coll, c_e = less(coll_t, coll_t_c), less(coll_e, coll_e_c)
+                ext = (o * ext_c[:, :, None]).sum(axis=0)
+                pim_t = (o * pim_lat_c).sum(axis=0)
+                e_pim = (o * pim_e_c).sum(axis=0)
+                pim_b = (o * int_c[:, :, None]).sum(axis=0)
+            if share > 0:           # the chiplets' own DRAM traffic; the PIM kernels' is in their PIM time
+                mem = np.where(dram > 0, dram / bw + d_lat, 0.0)
             else:
-                off = np.broadcast_to(choice[:, :, None], (NC, U, P)).copy()
-            self._pim_off[resident] = off
-            o = off.astype(np.float64)
-            less = lambda tot, part: np.maximum(tot - (o * part).sum(axis=0), 0.0)
-            # the chiplets' rest: compute and spills exactly per member type (max over the combo's types)
-            comp_r = np.empty((U, P)); spill_r = np.empty((U, P))
-            for combo, cols in combos.items():
-                k = sum(c for _, c in combo)
-                cols = np.array(cols)
-                oc = o[:, :, cols]
-                comp_r[:, cols] = np.max([np.maximum(per[(t, k)][0][:, None] - (oc * per_c[(t, k)][0][:, :, None]).sum(0), 0)
-                                          for t, _ in combo], axis=0)
-                spill_r[:, cols] = np.max([np.maximum(per[(t, k)][2][:, None] - (oc * per_c[(t, k)][2][:, :, None]).sum(0), 0)
-                                           for t, _ in combo], axis=0)
-            dram_r = (less(kv_u[:, None], kv_c[:, :, None]) + spill_r
-                      + (0.0 if resident else less(w_u[:, None], w_c[:, :, None])))
-            mem = np.where(dram_r > 0, dram_r / bw + d_lat, 0.0)
-            coll_r = less(coll_t, coll_t_c)
-            sram_r = less(sram_b, sram_c)
-            ext = (o * ext_c[:, :, None]).sum(axis=0)
-            pim_t = (o * pim_lat_c).sum(axis=0)
-            dram = dram_r + ext
-            lat = np.maximum(comp_r, mem) + coll_r + pim_t
-            em = less(e_mac, e_mac_c)
-            e_sram = (sram_r + dram) * sram_e
+                mem = np.where(dram > 0, np.inf, 0.0)
+            dram = dram + ext
+            comp = np.maximum(np.maximum(tb["array_t"], tb["vector_t"]), tb["sram_t"])
+            # the array, the vector unit, the buffer, DRAM and the NoP work concurrently across the operators of
+            # a task (tiles of one operator feed the next; a collective overlaps the next operator): the task
+            # takes as long as its busiest resource, plus the PIM kernels it hands off
+            lat = np.maximum(np.maximum(comp, mem), coll) + pim_t
+            e_sram = tb["e_sram"] + dram * tb["e_sram_w_per_b"]
             e_dram = dram * 8 * dram_e_bit
-            e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + less(coll_e, coll_e_c)
-            e_pim = (o * pim_e_c).sum(axis=0)
-            en = em + e_sram + e_dram + e_nop + e_pim
-            bd = dict(zip(BREAKDOWN_KEYS, (comp_r, mem, coll_r, dram, sram_r, em, e_sram, e_dram, e_nop,
-                                           pim_t, (o * int_c[:, :, None]).sum(axis=0), e_pim)))
+            e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + c_e
+            en = tb["e_mac"] + tb["e_rf"] + e_sram + e_dram + e_nop + e_pim
+            bd = {"compute": comp, "array": tb["array_t"], "vector": tb["vector_t"], "sram_time": tb["sram_t"],
+                  "memory": mem, "collective": coll, "dram_bytes": dram, "sram_bytes": tb["sram_bytes"],
+                  "rf_bytes": tb["rf"], "e_mac": tb["e_mac"], "e_rf": tb["e_rf"], "e_sram": e_sram,
+                  "e_dram": e_dram, "e_nop": e_nop, "pim": pim_t, "pim_bytes": pim_b, "e_pim": e_pim}
             out[resident] = (lat, en, bd)
         self._ubd_res, self._ubd_str = out[True][2], out[False][2]
         self.lat_resident = out[True][0][task_u]
@@ -477,3 +447,33 @@ class CostModel:
             rows = np.array([t.phase == phase for t in self.graph.tasks], dtype=bool)
             ok[rows] &= inside[None, :]
         return ok
+
+
+# Per (task, placement) tables combined over a group's member types (`_combine`).
+_TABLES = ("array_t", "vector_t", "sram_t", "sram_bytes", "rf", "spill_group", "weights_group", "e_mac", "e_rf",
+           "e_sram", "e_sram_w_per_b")
+
+
+def _combine(combo: tuple, k: int, src: dict[tuple, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A group of k members of the types in `combo` ((type, count) pairs): times at the pace of its slowest
+    member type, bytes and energies summed over members, DRAM bytes as the largest any member type needs."""
+    q = [(t, c, src[(t, k)]) for t, c in combo]
+    mx = lambda name: np.max([x[name] for _, _, x in q], axis=0)
+    tot = lambda name: sum(c * x[name] for _, c, x in q)
+    return {"array_t": mx("array_t"), "vector_t": mx("vector_t"), "sram_t": mx("sram_t"),
+            "sram_bytes": tot("sram_r") + tot("sram_w"), "rf": tot("rf"),
+            "spill_group": mx("spill_group"), "weights_group": mx("weights_group"),
+            "e_mac": sum(c * x["macs"] * t.mac_energy for t, c, x in q),
+            "e_rf": sum(c * x["rf"] * rf_energy(t) for t, c, x in q),
+            "e_sram": sum(c * (x["sram_r"] * t.sram_energy + x["sram_w"] * sram_write_energy(t)) for t, c, x in q),
+            "e_sram_w_per_b": sum(c / k * sram_write_energy(t) for t, c, _ in q) + 0 * mx("array_t")}
+
+
+def rf_energy(t: ChipletType) -> float:
+    """J per register-file byte of a core type (its `rf_energy`, else from its MAC energy)."""
+    return t.rf_energy if t.rf_energy is not None else K.rf_energy_per_byte(t.mac_energy)
+
+
+def sram_write_energy(t: ChipletType) -> float:
+    """J per byte written to a core type's buffer (its `sram_write_energy`, else Gemini's write/read ratio)."""
+    return t.sram_write_energy if t.sram_write_energy is not None else t.sram_energy * K.SRAM_WRITE_VS_READ

@@ -213,16 +213,23 @@ def test_cli_nothing_fits_exits_3_and_writes_nothing(tmp_path, capsys):
 
 
 # ---- monotonicity sanity ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("hw_name, key", [("mcm6x6", "link"), ("mcm6x6", "dram"), ("npu4x4", "link"),
-                                          ("npu4x4", "dram")])
-def test_more_bandwidth_never_raises_the_lower_bound(arvr, hw_name, key):
+DECODE = "workload d { serve llama2_7b\n decode batch=4 context=1024 }\n"   # a DRAM-bound decode step
+
+
+@pytest.mark.parametrize("hw_name, key, matters", [("mcm6x6", "link", False), ("mcm6x6", "dram", True),
+                                                   ("npu4x4", "link", True), ("npu4x4", "dram", True)])
+def test_more_bandwidth_never_raises_the_lower_bound(hw_name, key, matters):
+    """On a DRAM-bound decode step the bound falls with DRAM bandwidth, and with link bandwidth where the
+    links limit what reaches the cores (npu4x4: 168 GB/s HBM shares behind links swept from 40 GB/s; on mcm6x6
+    a core's 7 GB/s DRAM share is far below even a quarter of its 100 GB/s links)."""
+    spec = api.load(DECODE)
     base = presets.get(hw_name)
     b0 = base.nop.link_bw if key == "link" else base.dram_bandwidth
     bounds = []
     for m in (0.25, 0.5, 1.0, 2.0, 4.0):
         hw = V.derive(base, {key: b0 * m})
-        bounds.append(lower_bound(api.lower(arvr, hw).cost).value)
+        bounds.append(lower_bound(api.lower(spec, hw).cost).value)
     assert all(math.isfinite(b) and b > 0 for b in bounds)
     for lo, hi in zip(bounds, bounds[1:]):
         assert hi <= lo * (1 + 1e-9), bounds
-    assert bounds[-1] < bounds[0]                      # and bandwidth matters somewhere in the range
+    assert (bounds[-1] < bounds[0] * 0.9) == matters, bounds
