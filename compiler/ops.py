@@ -38,8 +38,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from mapc.core.graph import Operator
-from mapc.core.spec import CNNLayer, CNNModel, TransformerModel
+from mapc.core.graph import OpKind, Operator
+from mapc.core.spec import CNNLayer, CNNModel, Phase, TransformerModel
 from mapc.core.errors import DslError
 
 # FLOPs per element of the non-GEMM operators (operation counts, not hardware constants).
@@ -50,17 +50,17 @@ GATE_FLOPS = 1.0      # the gating product of a gated FFN
 TOKEN_ID_BYTES = 4    # int32 token ids: what the embedding reads in and a decode step hands to the next
 
 
-def _gemm(name: str, kind: str, M: int, K: int, N: int, count: int, dt: float, *, weights: bool | float,
+def _gemm(name: str, kind: OpKind, M: int, K: int, N: int, count: int, dt: float, *, weights: bool | float,
           in_bytes: float, out_bytes: float, kv_read: float = 0.0, kv_write: float = 0.0,
-          flops: float | None = None) -> Operator:
+          flops: float | None = None, taps: int = 1) -> Operator:
     return Operator(name=name, kind=kind, M=int(M), K=int(K), N=int(N), count=int(count),
                     flops=float(2.0 * M * K * N * count if flops is None else flops),
                     weight_bytes=float(K * N * count * (dt if weights is True else weights)) if weights else 0.0,
                     in_bytes=float(in_bytes), out_bytes=float(out_bytes),
-                    kv_read_bytes=float(kv_read), kv_write_bytes=float(kv_write))
+                    kv_read_bytes=float(kv_read), kv_write_bytes=float(kv_write), taps=int(taps))
 
 
-def _elementwise(name: str, kind: str, rows: int, width: int, flops_per: float, dt: float, *,
+def _elementwise(name: str, kind: OpKind, rows: int, width: int, flops_per: float, dt: float, *,
                  in_width: int | None = None, weight_bytes: float = 0.0) -> Operator:
     return Operator(name=name, kind=kind, M=int(rows), K=1, N=int(width), count=1,
                     flops=float(flops_per * rows * width), weight_bytes=float(weight_bytes),
@@ -68,13 +68,13 @@ def _elementwise(name: str, kind: str, rows: int, width: int, flops_per: float, 
                     out_bytes=float(rows * width * dt))
 
 
-def _check_positive(**kw) -> None:
+def _check_positive(**kw: int) -> None:
     for k, v in kw.items():
         if v < 1:
             raise DslError(f"{k} must be >= 1, got {v}")
 
 
-def transformer_layer(m: TransformerModel, phase: str, batch: int, seq: int, context: int = 0
+def transformer_layer(m: TransformerModel, phase: Phase, batch: int, seq: int, context: int = 0
                       ) -> tuple[Operator, ...]:
     """The operators of one transformer layer for one micro-batch of `batch` equal sequences.
 
@@ -85,7 +85,7 @@ def transformer_layer(m: TransformerModel, phase: str, batch: int, seq: int, con
 
 
 @lru_cache(maxsize=8192)
-def transformer_layer_mixed(m: TransformerModel, phase: str, groups: tuple[tuple[int, int, int], ...]
+def transformer_layer_mixed(m: TransformerModel, phase: Phase, groups: tuple[tuple[int, int, int], ...]
                             ) -> tuple[Operator, ...]:
     """One layer for a ragged micro-batch: `groups` of (sequences, seq, context) of different lengths.
 
@@ -109,6 +109,7 @@ def transformer_layer_mixed(m: TransformerModel, phase: str, groups: tuple[tuple
                      out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
     for batch, seq, context in groups:
         Tg, bh = batch * seq, batch * H
+        mac_rows: float                     # query x key pairs per head (causal prefill: a triangle)
         if phase == "decode":
             rows, keys, mac_rows = seq, context, seq * context
             kv_half = batch * context * kvd * dt
@@ -179,7 +180,7 @@ def lm_head(m: TransformerModel, rows: int) -> tuple[Operator, ...]:
                   out_bytes=rows * m.vocab * dt))
 
 
-def transformer_segment(m: TransformerModel, phase: str, batch: int, seq: int, context: int,
+def transformer_segment(m: TransformerModel, phase: Phase, batch: int, seq: int, context: int,
                         first: int, last: int) -> tuple[Operator, ...]:
     """Operators of layers first..last (inclusive) for one micro-batch of equal sequences, with the embedding
     on layer 0 and the LM head on the model's last layer (see `transformer_segment_mixed`)."""
@@ -187,7 +188,7 @@ def transformer_segment(m: TransformerModel, phase: str, batch: int, seq: int, c
 
 
 @lru_cache(maxsize=8192)
-def transformer_segment_mixed(m: TransformerModel, phase: str, groups: tuple[tuple[int, int, int], ...],
+def transformer_segment_mixed(m: TransformerModel, phase: Phase, groups: tuple[tuple[int, int, int], ...],
                               first: int, last: int) -> tuple[Operator, ...]:
     """Operators of layers first..last (inclusive) for a micro-batch of (sequences, seq, context) groups, with
     the embedding on layer 0 and the LM head on the model's last layer. Layer indices do not appear in operator
@@ -225,7 +226,8 @@ def cnn_layer(layer: CNNLayer, batch: int, dt: float) -> Operator:
         if L.in_ch % L.groups or L.out_ch % L.groups:
             raise DslError(f"layer {L.name}: groups={L.groups} does not divide in_ch={L.in_ch} and out_ch={L.out_ch}")
         return _gemm(L.name, "conv", batch * L.out_h * L.out_w, L.in_ch // L.groups * L.kh * L.kw,
-                     L.out_ch // L.groups, L.groups, dt, weights=True, in_bytes=in_b, out_bytes=out_b)
+                     L.out_ch // L.groups, L.groups, dt, weights=True, in_bytes=in_b, out_bytes=out_b,
+                     taps=L.kh * L.kw)
     if L.kind == "fc":
         return _gemm(L.name, "gemm", batch, L.in_ch * L.in_h * L.in_w, L.out_ch, 1, dt, weights=True,
                      in_bytes=in_b, out_bytes=batch * L.out_ch * dt)

@@ -22,7 +22,7 @@ class MapcError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, loc: Loc | None = None, hint: str | None = None, source_line: str | None = None):
+    def __init__(self, message: str, loc: Loc | None = None, hint: str | None = None, source_line: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.loc = loc

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from mapc.core.spec import Phase
+
+EdgeKind = Literal["act", "kv"]   # activations, or KV cache moved between chiplets
 OpKind = Literal["gemm", "attn_score", "attn_value", "conv", "pool", "norm", "elementwise", "embed", "moe_gemm"]
 
 
@@ -65,7 +68,7 @@ class Task:
     id: int
     name: str
     model: str
-    phase: str
+    phase: Phase
     microbatch: int
     layers: tuple[int, int]      # first and last layer index (inclusive) of the segment
     ops: tuple[Operator, ...]
@@ -111,7 +114,7 @@ class Edge:
     src: int
     dst: int
     bytes: float
-    kind: Literal["act", "kv"] = "act"
+    kind: EdgeKind = "act"
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,9 @@ class ExecutionGraph:
     tasks: tuple[Task, ...]
     edges: tuple[Edge, ...]
     models: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict, compare=False)   # workload summary for reports
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)   # workload summary for reports
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for i, t in enumerate(self.tasks):
             if t.id != i:
                 raise ValueError(f"task {t.name} has id {t.id} at position {i}")

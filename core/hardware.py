@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 Dataflow = Literal["ws", "os", "is", "rs"]
+PackageEdge = Literal["west", "east", "north", "south"]   # the side of the package a DRAM channel sits on
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class ChipletType:
     sram_bw: float | None = None  # bytes/s from global buffer to the array; None = not the bottleneck
     rf: float | None = None       # register-file bytes per PE; None = the cost model's default (Eyeriss-class)
     rf_energy: float | None = None          # J per register-file byte; None = derived from mac_energy
+    acc_energy: float | None = None         # J per accumulator-register byte (partial sums); None = rf_energy
     sram_write_energy: float | None = None  # J per byte written to the global buffer; None = from sram_energy
     accumulate: str = ""          # precision of partial sums ("" = the default for `precision`, e.g. fp32)
     unroll: str = "im2col"        # convolution reduction on the rows: im2col (Cin x kh x kw) or channels (Cin)
@@ -71,7 +73,7 @@ class DramChannel:
     """A DRAM/HBM channel (or stack) attached to the chiplets on one package edge."""
 
     name: str
-    edge: Literal["west", "east", "north", "south"]
+    edge: PackageEdge
     bandwidth: float             # bytes/s
     energy_per_bit: float        # J/bit
     capacity: float = 16 * 2**30  # bytes (one HBM stack, AttAcc config.py; constants.TABLE["hbm3_stack_capacity"])

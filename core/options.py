@@ -14,7 +14,7 @@ budget, not reproducible).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 Objective = Literal["latency", "energy", "edp"]
 OBJECTIVES: tuple[Objective, ...] = ("latency", "energy", "edp")
@@ -93,6 +93,6 @@ class SolveOptions:
         """The objective to minimise (`objective`, or `edp` when unset)."""
         return self.objective or "edp"
 
-    def with_(self, **changes: object) -> "SolveOptions":
+    def with_(self, **changes: Any) -> "SolveOptions":
         """A copy with some fields changed (`dataclasses.replace`)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)

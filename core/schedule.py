@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mapc.core.graph import EdgeKind
+
 
 @dataclass(frozen=True)
 class ScheduledTask:
@@ -35,15 +37,15 @@ class Transfer:
     start: float
     end: float
     energy: float
-    kind: str = "act"
+    kind: EdgeKind = "act"
 
 
 @dataclass(frozen=True)
 class Schedule:
     tasks: tuple[ScheduledTask, ...]      # indexed by task id
     transfers: tuple[Transfer, ...]
-    placement_index: np.ndarray = field(compare=False, repr=False, default=None)  # the solver's decision arrays
-    resident: np.ndarray = field(compare=False, repr=False, default=None)
+    placement_index: np.ndarray | None = field(compare=False, repr=False, default=None)  # the solver's decision
+    resident: np.ndarray | None = field(compare=False, repr=False, default=None)         # arrays, when known
 
     @property
     def makespan(self) -> float:

@@ -12,7 +12,7 @@ from typing import Literal, Union
 from mapc.core.errors import Loc
 from mapc.core.hardware import Hardware
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
+DTYPE_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4": 0.5}
 
 Phase = Literal["prefill", "decode", "forward"]   # forward: CNNs and encoder-only transformers
 
@@ -141,7 +141,7 @@ class ParallelSpec:
     pd_decode: int | None = None
     segment: int = 1                   # layers per layer segment (task granularity)
     loc: Loc | None = field(default=None, compare=False)
-    locs: dict = field(default_factory=dict, compare=False)  # setting keyword ("tensor", "pd", ...) -> Loc
+    locs: dict[str, Loc] = field(default_factory=dict, compare=False)  # setting keyword ("tensor", "pd", ...) -> Loc
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,14 @@ Edge = Literal["west", "east", "north", "south"]
 Topology = Literal["mesh", "torus", "ring"]
 # the words a setting takes, in the order hints list them, and their typed values
 EDGES: Mapping[str, Edge] = MappingProxyType({"west": "west", "east": "east", "north": "north", "south": "south"})
-DATAFLOWS: Mapping[str, Dataflow] = MappingProxyType({"ws": "ws", "os": "os", "rs": "rs"})
+DATAFLOWS: Mapping[str, Dataflow] = MappingProxyType({"ws": "ws", "os": "os", "is": "is", "rs": "rs"})
+UNROLLS = ("im2col", "channels")
 TOPOLOGIES: Mapping[str, Topology] = MappingProxyType({"mesh": "mesh", "torus": "torus", "ring": "ring"})
 # setting -> the unit kind it takes (mapc.core.units), per block
 CHIP_KINDS = MappingProxyType({"freq": "frequency", "sram": "size", "mac": "energy_mac", "sram_energy": "energy_byte",
-                               "static": "power", "sram_bw": "bandwidth"})
+                               "sram_write": "energy_byte", "static": "power", "sram_bw": "bandwidth",
+                               "rf": "size", "rf_energy": "energy_byte", "acc_energy": "energy_byte",
+                               "vector": "compute"})
 NOP_KINDS = MappingProxyType({"link": "bandwidth", "hop": "time", "energy": "energy_bit"})
 DRAM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size"})
 PIM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size",
@@ -65,7 +68,7 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
     name, loc = node.name.text, node.name.loc
     pes: tuple[int, int] | None = None
     dataflow: Dataflow | None = None
-    precision = "fp16"
+    precision, accumulate, unroll = "fp16", "", "im2col"
     settings: list[S.Setting] = []
     seen: set[str] = set()
     for it in node.items:
@@ -82,8 +85,20 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
             if key == "dataflow":
                 if val not in DATAFLOWS:
                     raise error_at(f"unknown dataflow `{val}`", vloc,
-                                   hint="ws (weight-stationary), os (output-stationary), rs (row-stationary)")
+                                   hint="ws (weight-stationary), os (output-stationary), is (input-stationary), "
+                                        "rs (row-stationary)")
                 dataflow = DATAFLOWS[val]
+            elif key == "accumulate":
+                if val not in K.BYTES_PER_ELEMENT:
+                    raise error_at(f"unknown accumulation precision `{val}`", vloc,
+                                   hint="one of " + ", ".join(K.BYTES_PER_ELEMENT))
+                accumulate = val
+            elif key == "unroll":
+                if val not in UNROLLS:
+                    raise error_at(f"unknown unrolling `{val}`", vloc,
+                                   hint="im2col (the whole reduction Cin x kh x kw on the array's rows) or channels "
+                                        "(Cin on the rows, filter taps in time)")
+                unroll = val
             else:
                 if val not in K.MAC_ENERGY:
                     raise error_at(f"unknown precision `{val}`", vloc, hint="one of " + ", ".join(K.MAC_ENERGY))
@@ -105,7 +120,9 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
                        mac_energy=s.get("mac", K.MAC_ENERGY[precision]),
                        sram_energy=s.get("sram_energy", K.sram_energy_per_byte(s["sram"])),
                        static_power=s.get("static", K.static_power(r * c, s["freq"])),
-                       precision=precision, sram_bw=s.get("sram_bw"))
+                       precision=precision, sram_bw=s.get("sram_bw"), rf=s.get("rf"),
+                       rf_energy=s.get("rf_energy"), acc_energy=s.get("acc_energy"), sram_write_energy=s.get("sram_write"), accumulate=accumulate,
+                       unroll=unroll, vector=int(round(s["vector"] / s["freq"])) if "vector" in s else 0)
 
 
 def _edge_runs(rows: int, cols: int, edge: str, n: int) -> list[tuple[int, ...]]:

@@ -11,17 +11,20 @@ from __future__ import annotations
 import sys
 import time
 
-from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
+from mapc.core.graph import Edge, ExecutionGraph, OpKind, Operator, Task
+from mapc.core.spec import Phase
 from mapc.hw.cost import CostModel
 from mapc.hw.presets import get
 
 
-def llama_layer_ops(batch: int, seq: int, context: int, hidden=4096, heads=32, ffn=11008, b=2) -> tuple:
+def llama_layer_ops(batch: int, seq: int, context: int, hidden: int = 4096, heads: int = 32, ffn: int = 11008,
+                    b: int = 2) -> tuple[Operator, ...]:
     """Operators of one Llama-2-7B decoder layer (fp16) for `batch` sequences of `seq` new tokens."""
     M, hd = batch * seq, hidden // heads
     kv_ctx = context + seq
 
-    def g(name, kind, m, k, n, count=1, w=True, kvr=0.0, kvw=0.0):
+    def g(name: str, kind: OpKind, m: int, k: int, n: int, count: int = 1, w: bool = True, kvr: float = 0.0,
+          kvw: float = 0.0) -> Operator:
         return Operator(name, kind, m, k, n, count, 2.0 * m * k * n * count, b * k * n * count if w else 0.0,
                         b * m * k * count, b * m * n * count, kvr, kvw)
 
@@ -39,9 +42,10 @@ def llama_layer_ops(batch: int, seq: int, context: int, hidden=4096, heads=32, f
 
 
 def synthetic_graph(n_tasks: int, layers: int = 32) -> ExecutionGraph:
-    shapes = [("prefill", 4, 512, 0), ("prefill", 4, 1024, 0), ("decode", 32, 1, 1024), ("decode", 32, 1, 2048)]
+    shapes: list[tuple[Phase, int, int, int]] = [("prefill", 4, 512, 0), ("prefill", 4, 1024, 0), ("decode", 32, 1, 1024), ("decode", 32, 1, 2048)]
     ops = {s: llama_layer_ops(s[1], s[2], s[3]) for s in shapes}
-    tasks, edges = [], []
+    tasks: list[Task] = []
+    edges: list[Edge] = []
     while len(tasks) < n_tasks:
         s = shapes[(len(tasks) // layers) % len(shapes)]
         for l in range(layers):
@@ -54,7 +58,7 @@ def synthetic_graph(n_tasks: int, layers: int = 32) -> ExecutionGraph:
     return ExecutionGraph(tuple(tasks), tuple(edges), ("llama2_7b",))
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     n = int(argv[0]) if argv else 10_000
     hw = get(argv[1] if len(argv) > 1 else "mcm6x6")

@@ -63,6 +63,8 @@ TABLE: dict[str, Constant] = {
                                  "USED as the default per-PE register file (`rf`): it holds far more than two "
                                  "stationary words, so the array double-buffers its reloads; Simba's PE weight "
                                  "buffer, 32 KiB per 64 MACs = 512 B per MAC (MICRO 2019), is the same size"),
+    "sram_access_word": Constant(8.0, "B", "ZigZag tpu_like.yaml (shared/peer): sram_2MB ports bandwidth_min 64 bits "
+                                 "(an access is at least one 64-bit word)", "USED for every buffer"),
     # ---- DRAM / HBM ------------------------------------------------------------------------------------
     "ddr3_access_45nm": Constant(1.3e-9 / 64, "J/bit", "Horowitz ISSCC 2014: 64-bit DRAM access 1.3-2.6 nJ",
                                  "low end; 20-40 pJ/bit, recorded for comparison only"),
@@ -126,6 +128,7 @@ BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1, "int4
 # A core may state its own (`accumulate int16`, ZigZag's tpu_like keeps 16-bit partial sums).
 ACC_BYTES = {"fp32": 4, "fp16": 4, "bf16": 4, "fp8": 4, "int8": 4, "int4": 4}
 RF_BYTES_DEFAULT = TABLE["rf_bytes_eyeriss"].value
+SRAM_WORD = TABLE["sram_access_word"].value
 SRAM_WRITE_VS_READ = TABLE["sram_1MB_write_12nm"].value / TABLE["sram_1MB_read_12nm"].value   # Gemini: 1.078
 
 MAC_FP16 = TABLE["mac_fp16_12nm"].value

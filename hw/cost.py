@@ -78,9 +78,9 @@ from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
 from mapc.hw.pim import check_classes, check_pim_mode
 from mapc.hw.placement import check_regions, dram_link_factors, group_tiles
-from mapc.hw import constants as K
+from mapc.hw.energy import acc_energy, rf_energy, sram_write_energy
 from mapc.hw.pricing import GEMM_KINDS, OpArrays, op_quantities
-from mapc.core.hardware import ChipletType, Hardware
+from mapc.core.hardware import Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
                          # (a mapc modelling assumption, not a published figure)
@@ -461,19 +461,9 @@ def _combine(combo: tuple, k: int, src: dict[tuple, dict[str, np.ndarray]]) -> d
     mx = lambda name: np.max([x[name] for _, _, x in q], axis=0)
     tot = lambda name: sum(c * x[name] for _, c, x in q)
     return {"array_t": mx("array_t"), "vector_t": mx("vector_t"), "sram_t": mx("sram_t"),
-            "sram_bytes": tot("sram_r") + tot("sram_w"), "rf": tot("rf"),
+            "sram_bytes": tot("sram_r") + tot("sram_w"), "rf": tot("rf") + tot("acc"),
             "spill_group": mx("spill_group"), "weights_group": mx("weights_group"),
             "e_mac": sum(c * x["macs"] * t.mac_energy for t, c, x in q),
-            "e_rf": sum(c * x["rf"] * rf_energy(t) for t, c, x in q),
+            "e_rf": sum(c * (x["rf"] * rf_energy(t) + x["acc"] * acc_energy(t)) for t, c, x in q),
             "e_sram": sum(c * (x["sram_r"] * t.sram_energy + x["sram_w"] * sram_write_energy(t)) for t, c, x in q),
             "e_sram_w_per_b": sum(c / k * sram_write_energy(t) for t, c, _ in q) + 0 * mx("array_t")}
-
-
-def rf_energy(t: ChipletType) -> float:
-    """J per register-file byte of a core type (its `rf_energy`, else from its MAC energy)."""
-    return t.rf_energy if t.rf_energy is not None else K.rf_energy_per_byte(t.mac_energy)
-
-
-def sram_write_energy(t: ChipletType) -> float:
-    """J per byte written to a core type's buffer (its `sram_write_energy`, else Gemini's write/read ratio)."""
-    return t.sram_write_energy if t.sram_write_energy is not None else t.sram_energy * K.SRAM_WRITE_VS_READ

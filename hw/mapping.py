@@ -39,8 +39,13 @@ MACs, `accumulate` setting). Between the global buffer (SRAM) and the array:
     is  inputs once (M*Kr), weights Kr*N*ceil(M/C), partial sums as ws
     rs  as is, but a filter row stays in the PE's RF across the kw positions of a convolution window: weights
         Kr*N*ceil(M/C)/kw
-The register file serves every MAC: the stationary operand read per MAC and the partial sum read and
-written per MAC (ws, is, rs: the accumulator register; os: the output held in place).
+A vector streamed from the buffer narrower than its access word (`mapc.hw.constants.SRAM_WORD`, 8 bytes)
+still reads a whole word: a depthwise convolution feeding one PE row pays 8x its input bytes.
+Partial sums go through the buffer once per `depth` row tiles of the reduction, where `depth` is the number of
+stationary words a PE's register file holds besides the double buffer: a PE accumulates over the reduction
+slices whose operands it holds before it releases a partial sum (ws: M*N*(2*ceil(Kr/(R*depth)) - 1)).
+The register file serves every MAC: the stationary operand read per MAC (`rf_bytes`), and the accumulator
+register the partial sum read and written per MAC (`acc_bytes`; for os the output held in place).
 
 Reuse against DRAM (`dram_reuse`): the buffer holds what it can of the operands, and an operand that does not
 stay on chip is read again for every block of the other loop. With `S` bytes of buffer: everything fits, or
@@ -57,7 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapc.core.hardware import ChipletType
-from mapc.hw.constants import ACC_BYTES, BYTES_PER_ELEMENT, RF_BYTES_DEFAULT
+from mapc.hw.constants import ACC_BYTES, BYTES_PER_ELEMENT, RF_BYTES_DEFAULT, SRAM_WORD
 
 DATAFLOWS = ("ws", "os", "is", "rs")
 UNROLLS = ("im2col", "channels")
@@ -75,7 +80,8 @@ class OpMapping:
     array_cycles: np.ndarray      # PE-array cycles of GEMM-like operators (0 for the others)
     vector_cycles: np.ndarray     # vector-datapath cycles of the non-GEMM operators (0 for GEMM-like)
     utilization: np.ndarray       # MACs / (array cycles x R x C) of GEMM-like operators, else 0
-    rf_bytes: np.ndarray          # register-file bytes accessed (reads + writes)
+    rf_bytes: np.ndarray          # register-file bytes of the stationary operand read by the MACs
+    acc_bytes: np.ndarray         # accumulator-register bytes (partial sums read and written per MAC)
     sram_read: np.ndarray         # global-buffer bytes read
     sram_write: np.ndarray        # global-buffer bytes written
     first_tile: np.ndarray        # bytes of the first stationary tile (to load before the array can start)
@@ -132,22 +138,33 @@ def map_gemm(t: ChipletType, G: np.ndarray, M: np.ndarray, Kr: np.ndarray, N: np
     macs = G * M * Kr * N
     cycles = np.where(macs > 0, cycles, 0.0)
     util = np.where(cycles > 0, macs / np.maximum(cycles * R * C, 1.0), 0.0)
-    psum = M * N * (2 * cdiv(red_s, R) * red_t - 1)             # partial-sum passes through the buffer
+    # partial-sum passes through the buffer. A PE whose register file holds `depth` stationary words (half of it,
+    # the other half double-buffers) accumulates over that many reduction slices before it releases a partial sum
+    # (ZigZag's tpu_like keeps a reduction loop inside its output register this way): one pass per `depth` row
+    # tiles of the reduction, filter taps included
+    depth = max(1.0, np.floor(rf_bytes(t) / (2 * stationary_bytes(t))))
+    psum = M * N * (2 * cdiv(red_s * red_t, R * depth) - 1)
+    # a streamed vector narrower than the buffer's access word still costs a word (`SRAM_WORD`)
+    word = lambda width, nbytes: np.maximum(1.0, SRAM_WORD / np.maximum(width * nbytes, 1e-12))
     if df == "ws":
-        rd = Kr * N * wb + M * Kr * cdiv(N, C) * eb + (psum - M * N) * ab
+        rd = (Kr * N * wb + M * Kr * cdiv(N, C) * eb * word(np.minimum(red_s, R), eb)
+              + (psum - M * N) * ab)
         wr = (psum - M * N) * ab + M * N * eb
     elif df == "os":
-        rd = M * Kr * cdiv(N, C) * eb + Kr * N * cdiv(M, R) * wb
+        rd = (M * Kr * cdiv(N, C) * eb * word(np.minimum(M, R), eb)
+              + Kr * N * cdiv(M, R) * wb * word(np.minimum(N, C), wb))
         wr = M * N * eb
     else:
         reuse = np.where(taps > 1, np.sqrt(taps), 1.0) if df == "rs" else 1.0   # kw of a square window
-        rd = M * Kr * eb + Kr * N * cdiv(M, C) * wb / reuse + (psum - M * N) * ab
+        rd = (M * Kr * eb + Kr * N * cdiv(M, C) * wb / reuse * word(np.minimum(red_s, R), wb)
+              + (psum - M * N) * ab)
         wr = (psum - M * N) * ab + M * N * eb
-    stat = ab if df == "os" else (wb if df == "ws" else eb)
-    rf = macs * (stat + 2 * ab)                                  # stationary read + accumulator read/write
+    stat = 0.0 if df == "os" else (wb if df == "ws" else eb)   # os: the output itself is stationary
+    rf = macs * stat
+    acc = macs * 2 * ab                                          # partial sum read and written per MAC
     first = np.minimum(R * C * (wb if df == "ws" else eb), G * Kr * N * wb if df == "ws" else G * M * Kr * eb)
     z = np.zeros_like(cycles)
-    return OpMapping(cycles, z, util, G * rf, G * rd, G * wr, np.where(macs > 0, first, 0.0))
+    return OpMapping(cycles, z, util, rf, acc, G * rd, G * wr, np.where(macs > 0, first, 0.0))
 
 
 def map_vector(t: ChipletType, flops: np.ndarray, in_bytes: np.ndarray, out_bytes: np.ndarray) -> OpMapping:
@@ -155,7 +172,7 @@ def map_vector(t: ChipletType, flops: np.ndarray, in_bytes: np.ndarray, out_byte
     lanes = float(t.vector or t.pe_cols)
     flops = np.asarray(flops, dtype=np.float64)
     z = np.zeros_like(flops)
-    return OpMapping(z, cdiv(flops, lanes), z, z, np.asarray(in_bytes, np.float64),
+    return OpMapping(z, cdiv(flops, lanes), z, z, z, np.asarray(in_bytes, np.float64),
                      np.asarray(out_bytes, np.float64), z)
 
 

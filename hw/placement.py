@@ -5,7 +5,8 @@ the "DRAM model" section of `mapc.hw.cost`)."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def ring_stats(hw: Hardware, members: tuple[int, ...]) -> tuple[int, int, int]:
     k = len(members)
     if k <= 1:
         return 0, 0, 0
-    load: Counter = Counter()
+    load: Counter[tuple[int, int]] = Counter()
     hmax = hsum = 0
     for i in range(k):
         a, b = members[i], members[(i + 1) % k]
@@ -87,7 +88,7 @@ def dram_link_factors(hw: Hardware) -> np.ndarray:
     if not chans:
         return f
     dist = np.array([[hw.hops[c, list(ch.attach)].min() for ch in chans] for c in range(n)])
-    draws = []                                    # (chiplet, channel index, bytes/s, route)
+    draws: list[tuple[int, int, float, tuple[int, ...]]] = []   # (chiplet, channel index, bytes/s, route)
     for c in range(n):
         near = np.nonzero(dist[c] == dist[c].min())[0]
         for j in near:
@@ -95,13 +96,16 @@ def dram_link_factors(hw: Hardware) -> np.ndarray:
             for a in srcs:
                 draws.append((c, int(j), s / len(near) / len(srcs), hw.route(int(a), c)))
     port_cap = {j: ch.bandwidth for j, ch in enumerate(chans)}
-    port_load: Counter = Counter()
-    link_load: Counter = Counter()
+    port_load: dict[int, float] = defaultdict(float)
+    link_load: dict[tuple[int, int], float] = defaultdict(float)
     for c, a, r, route in draws:
         port_load[a] += r
         for l in zip(route[:-1], route[1:]):
             link_load[l] += r
-    fac = lambda load, cap: cap / load if load > cap * (1 + 1e-9) else 1.0      # float sums: no spurious < 1
+
+    def fac(load: float, cap: float) -> float:
+        return cap / load if load > cap * (1 + 1e-9) else 1.0      # float sums: no spurious < 1
+
     for c, a, r, route in draws:
         x = fac(port_load[a], port_cap[a])
         for l in zip(route[:-1], route[1:]):
@@ -110,11 +114,11 @@ def dram_link_factors(hw: Hardware) -> np.ndarray:
     return f
 
 
-def check_regions(hw: Hardware, regions) -> dict | None:
+def check_regions(hw: Hardware, regions: Mapping[str, Iterable[int]] | None) -> dict[str, frozenset[int]] | None:
     """{phase: frozenset of chiplet ids} or None; ids must exist on `hw`."""
     if not regions:
         return None
-    out = {}
+    out: dict[str, frozenset[int]] = {}
     for phase, chips in regions.items():
         cs = frozenset(int(c) for c in chips)
         bad = sorted(c for c in cs if not 0 <= c < hw.n)

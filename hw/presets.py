@@ -11,10 +11,10 @@ from typing import Callable
 
 from mapc.core.errors import HardwareError
 from mapc.hw import constants as K
-from mapc.core.hardware import Chiplet, ChipletType, DramChannel, Hardware, NoP, PimUnit
+from mapc.core.hardware import Chiplet, ChipletType, Dataflow, DramChannel, Hardware, NoP, PackageEdge, PimUnit
 
 
-def chiplet_type(name: str, pes: tuple[int, int], dataflow: str, freq: float, sram: float,
+def chiplet_type(name: str, pes: tuple[int, int], dataflow: Dataflow, freq: float, sram: float,
                  precision: str = "fp16", sram_bw: float | None = None) -> ChipletType:
     """A chiplet type whose energies come from the constant table (MAC by precision, SRAM by size, static)."""
     r, c = pes
@@ -27,7 +27,7 @@ def _grid(rows: int, cols: int, type_of: Callable[[int, int], ChipletType]) -> t
     return tuple(Chiplet(y * cols + x, x, y, type_of(x, y)) for y in range(rows) for x in range(cols))
 
 
-def edge_ids(rows: int, cols: int, edge: str, lo: int, hi: int) -> tuple[int, ...]:
+def edge_ids(rows: int, cols: int, edge: PackageEdge, lo: int, hi: int) -> tuple[int, ...]:
     """Chiplet ids on one edge, positions lo..hi-1 along it (rows for west/east, columns for north/south)."""
     if edge == "west":
         return tuple(y * cols for y in range(lo, hi))
@@ -38,10 +38,10 @@ def edge_ids(rows: int, cols: int, edge: str, lo: int, hi: int) -> tuple[int, ..
     return tuple((rows - 1) * cols + x for x in range(lo, hi))
 
 
-def _edge_channels(rows: int, cols: int, edges: tuple[str, ...], per_edge: int, bw: float, e_bit: float,
+def _edge_channels(rows: int, cols: int, edges: tuple[PackageEdge, ...], per_edge: int, bw: float, e_bit: float,
                    cap: float, prefix: str) -> tuple[DramChannel, ...]:
     """`per_edge` channels on each named edge, each attached to an equal run of the edge's chiplets."""
-    out = []
+    out: list[DramChannel] = []
     for edge in edges:
         length = rows if edge in ("west", "east") else cols
         for i in range(per_edge):

@@ -87,8 +87,9 @@ def op_quantities(t: ChipletType, k: int, ops: OpArrays, roles: tuple, tp_scheme
     vector_t = np.where(is_gemm, 0.0, v.vector_cycles / f)
     sram_r = np.where(is_gemm, g.sram_read, v.sram_read)
     sram_w = np.where(is_gemm, g.sram_write, v.sram_write)
-    sram_t = (sram_r + sram_w) / t.sram_bw if t.sram_bw else np.zeros_like(sram_r)
+    sram_t = np.maximum(sram_r, sram_w) / t.sram_bw if t.sram_bw else np.zeros_like(sram_r)   # a read, a write port
     rf = np.where(is_gemm, g.rf_bytes, 0.0)
+    acc = np.where(is_gemm, g.acc_bytes, 0.0)
     # activations against the buffer: fused attention keeps its scores on chip
     act_cap = float(t.sram) * (1.0 - weight_fraction)
     kinds = np.array(ops.kinds)
@@ -109,6 +110,6 @@ def op_quantities(t: ChipletType, k: int, ops: OpArrays, roles: tuple, tp_scheme
     spill = np.where(over, r_i * I_eff + O_eff, 0.0)
     spills = (score | value | soft) & ~fused & over
     return {"array_t": array_t, "vector_t": vector_t, "sram_t": sram_t, "sram_r": sram_r, "sram_w": sram_w,
-            "rf": rf, "macs": ops.flops / 2.0 / k, "spill_group": spill * k,
+            "rf": rf, "acc": acc, "macs": ops.flops / 2.0 / k, "spill_group": spill * k,
             "weights_group": ops.weight_bytes * np.where(is_gemm, r_w, 1.0), "spills": spills.astype(np.float64),
             "utilization": np.where(is_gemm, g.utilization, 0.0)}

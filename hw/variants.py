@@ -25,10 +25,12 @@ import difflib
 import itertools
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any, Union, cast, get_args
 
 from mapc.core.errors import MapcError
-from mapc.core.hardware import Chiplet, ChipletType, Hardware
+from mapc.core.hardware import Chiplet, ChipletType, Dataflow, DramChannel, Hardware
 from mapc.core.units import to_si
 from mapc.hw import constants as K
 from mapc.hw.presets import edge_ids
@@ -56,7 +58,7 @@ AREA_SOURCES = (
 )
 
 
-def area_of(hw: Hardware) -> dict:
+def area_of(hw: Hardware) -> dict[str, Any]:
     """Cost proxy of `hw`: total PEs (MACs/cycle), SRAM bytes, and an area estimate in m^2 (compute dies +
     DRAM interface; see `AREA_SOURCES`)."""
     pes = sum(c.type.macs_per_cycle for c in hw.chiplets)
@@ -92,13 +94,14 @@ DATAFLOWS = ("ws", "os", "rs", "mix")
 _NUM_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z/]*)\s*$")
 _DIMS = re.compile(r"^\s*([0-9]+)\s*(?:[xX*]\s*([0-9]+))?\s*$")
 MAX_DIM = 64                     # grid side or PE array side beyond this is refused (cost tables grow as n^2)
+KnobValue = Union[float, str, tuple[int, int]]   # a knob's value: SI number, dataflow name or (rows, cols)
 
 
 def keys_hint() -> str:
     return "keys: " + "; ".join(f"{k.name} ({k.help}, e.g. {k.name}={k.example})" for k in KNOBS.values())
 
 
-def parse_value(key: str, text: str):
+def parse_value(key: str, text: str) -> KnobValue:
     """One value of knob `key` in SI (dims: (rows, cols); dataflow: str); `MapcError` saying what is expected."""
     k = KNOBS[key]
     t = text.strip()
@@ -128,10 +131,10 @@ def parse_value(key: str, text: str):
     return v
 
 
-Axis = tuple[str, tuple[tuple[str, object], ...]]     # (key, ((label, SI value), ...))
+Axis = tuple[str, tuple[tuple[str, KnobValue], ...]]     # (key, ((label, SI value), ...))
 
 
-def parse_vary(texts) -> tuple[Axis, ...]:
+def parse_vary(texts: Iterable[str] | None) -> tuple[Axis, ...]:
     """`["sram=1MiB,2MiB", "link=50GB/s"]` -> axes in the order given. Unknown keys, repeated keys, empty or
     repeated values raise `MapcError` (exit 2) listing the keys."""
     axes: list[Axis] = []
@@ -174,7 +177,7 @@ def _regrid(hw: Hardware, rows: int, cols: int) -> Hardware:
     base = {(c.x, c.y): c.type for c in hw.chiplets}
     chips = tuple(Chiplet(y * cols + x, x, y, base[(_scale(x, hw.cols, cols), _scale(y, hw.rows, rows))])
                   for y in range(rows) for x in range(cols))
-    dram = []
+    dram: list[DramChannel] = []
     for edge in ("west", "east", "north", "south"):
         chans = [ch for ch in hw.dram if ch.edge == edge]
         length = rows if edge in ("west", "east") else cols
@@ -195,7 +198,8 @@ def _regrid(hw: Hardware, rows: int, cols: int) -> Hardware:
     return replace(hw, rows=rows, cols=cols, chiplets=chips, dram=tuple(dram), pim=pim)
 
 
-def _retype(t: ChipletType, *, pes=None, sram=None, freq=None, dataflow=None) -> ChipletType:
+def _retype(t: ChipletType, *, pes: tuple[int, int] | None = None, sram: float | None = None,
+            freq: float | None = None, dataflow: Dataflow | None = None) -> ChipletType:
     """`t` with new PE array / SRAM / clock / dataflow; energies follow the constant table's scaling rules
     (static power ~ MACs x clock, `mapc.hw.constants.static_power`; SRAM energy/B ~ sqrt(size),
     `sram_energy_per_byte`), relative to the base type's own figures."""
@@ -213,24 +217,46 @@ def _retype(t: ChipletType, *, pes=None, sram=None, freq=None, dataflow=None) ->
     return out
 
 
-def derive(base: Hardware, settings: dict, name: str | None = None) -> Hardware:
+def _dims(settings: Mapping[str, KnobValue], key: str) -> tuple[int, int] | None:
+    v = settings.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, tuple):
+        raise MapcError(f"design parameter {key}: expected (rows, cols), got {v!r}")
+    return v
+
+
+def _number(settings: Mapping[str, KnobValue], key: str) -> float | None:
+    v = settings.get(key)
+    if v is None:
+        return None
+    if isinstance(v, (str, tuple)):
+        raise MapcError(f"design parameter {key}: expected a number, got {v!r}")
+    return v
+
+
+def derive(base: Hardware, settings: Mapping[str, KnobValue], name: str | None = None) -> Hardware:
     """The hardware `base` with the knob values in `settings` (key -> SI value, as `parse_value` returns)."""
     unknown = set(settings) - set(KNOBS)
     if unknown:
         raise MapcError(f"unknown design parameter(s): {', '.join(sorted(unknown))}", hint=keys_hint())
     hw = base
-    if "grid" in settings:
-        hw = _regrid(hw, *settings["grid"])
+    grid = _dims(settings, "grid")
+    if grid is not None:
+        hw = _regrid(hw, *grid)
     df = settings.get("dataflow")
+    if df is not None and df != "mix" and df not in get_args(Dataflow):
+        raise MapcError(f"unknown dataflow {df!r}", hint="use one of: " + ", ".join(DATAFLOWS))
     half = (hw.rows + 1) // 2
-    cache: dict[tuple, ChipletType] = {}
+    cache: dict[tuple[ChipletType, Dataflow | None], ChipletType] = {}
     chips = []
     for c in hw.chiplets:
-        want = None if df is None else (("ws" if c.y < half else "os") if df == "mix" else df)
+        want: Dataflow | None = None if df is None else (("ws" if c.y < half else "os") if df == "mix"
+                                                          else cast(Dataflow, df))   # checked above
         key = (c.type, want)
         if key not in cache:
-            cache[key] = _retype(c.type, pes=settings.get("pes"), sram=settings.get("sram"),
-                                 freq=settings.get("freq"), dataflow=want)
+            cache[key] = _retype(c.type, pes=_dims(settings, "pes"), sram=_number(settings, "sram"),
+                                 freq=_number(settings, "freq"), dataflow=want)
         chips.append(replace(c, type=cache[key]))
     # distinct types keep distinct names (two base types retyped alike stay apart by name only if they differ)
     names: dict[str, ChipletType] = {}
@@ -244,18 +270,20 @@ def derive(base: Hardware, settings: dict, name: str | None = None) -> Hardware:
             t = new
         names[t.name] = t
     nop = hw.nop
-    if "link" in settings:
-        nop = replace(nop, link_bw=settings["link"])
-    if "hop" in settings:
-        nop = replace(nop, hop_latency=settings["hop"])
+    link, hop = _number(settings, "link"), _number(settings, "hop")
+    if link is not None:
+        nop = replace(nop, link_bw=link)
+    if hop is not None:
+        nop = replace(nop, hop_latency=hop)
     dram = hw.dram
-    if not dram and ("dram" in settings or "memory" in settings):
+    dram_bw, memory = _number(settings, "dram"), _number(settings, "memory")
+    if not dram and (dram_bw is not None or memory is not None):
         raise MapcError(f"--vary dram/memory: the base hardware {base.name} has no DRAM channel to scale")
-    if "dram" in settings and dram:
-        f = settings["dram"] / sum(ch.bandwidth for ch in dram)
+    if dram_bw is not None and dram:
+        f = dram_bw / sum(ch.bandwidth for ch in dram)
         dram = tuple(replace(ch, bandwidth=ch.bandwidth * f) for ch in dram)
-    if "memory" in settings and dram:
-        f = settings["memory"] / sum(ch.capacity for ch in dram)
+    if memory is not None and dram:
+        f = memory / sum(ch.capacity for ch in dram)
         dram = tuple(replace(ch, capacity=ch.capacity * f) for ch in dram)
     src = base.sources + (f"mapc explore variant of {base.name}: "
                           + ", ".join(f"{k}={v}" for k, v in settings.items()),)
@@ -276,7 +304,7 @@ def variants(base: Hardware, axes: tuple[Axis, ...], max_points: int = DEFAULT_M
     if max_points < 1:
         raise MapcError(f"--max-points must be >= 1, got {max_points}")
     total = math.prod(len(vals) for _, vals in axes) if axes else 1
-    out = []
+    out: list[Variant] = []
     combos = itertools.product(*(vals for _, vals in axes)) if axes else iter([()])
     for i, combo in enumerate(itertools.islice(combos, max_points)):
         params = tuple((key, lbl) for (key, _), (lbl, _) in zip(axes, combo))
