@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mapc.compiler.check import check as check_schedule
 from mapc.compiler.check import report as check_report
@@ -40,6 +40,7 @@ from mapc.compiler.emit import DEFAULT_FORMATS, FORMATS, parse_formats, write_ou
 from mapc.compiler.evaluate import Bound, Metrics, lower_bound
 from mapc.compiler.evaluate import evaluate as evaluate_metrics
 from mapc.compiler.files import check_output_dir
+from mapc.compiler.opcosts import OpCost, cost_document, operator_costs
 from mapc.compiler.plots import GANTT_MAX_TASKS
 from mapc.compiler.problem import Problem, build_problem, lower_graph
 from mapc.compiler.result import Result
@@ -55,7 +56,7 @@ from mapc.solvers import registry
 
 __all__ = ["load", "hardware", "lower", "lower_graph", "check", "solve", "evaluate", "verify", "write", "compile",
            "Spec", "Hardware", "Problem", "Result", "Metrics", "Bound", "Schedule", "SolveOptions", "CheckReport",
-           "DEFAULT_FORMATS", "FORMATS", "solver_names", "default_out_dir"]
+           "DEFAULT_FORMATS", "FORMATS", "solver_names", "default_out_dir", "costs", "cost_document", "OpCost"]
 
 Progress = Callable[[str], None]
 
@@ -115,7 +116,7 @@ class CheckReport:
     total_flops: float | None
     hardware: Hardware | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"file": self.file, "models": list(self.models), "workload": self.workload, "tasks": self.tasks,
                 "edges": self.edges, "total_flops": self.total_flops,
                 "hardware": None if self.hardware is None else {"name": self.hardware.name,
@@ -136,6 +137,17 @@ def check(spec: Spec, hw: str | Hardware | None = None, *, segment: int | None =
     return CheckReport(spec.file, tuple(sorted(spec.models)), spec.workload.name if spec.workload else None,
                        graph.n if graph else None, len(graph.edges) if graph else None,
                        float(graph.flops.sum()) if graph and graph.n else (0.0 if graph else None), machine)
+
+
+def costs(spec: Spec, hw: str | Hardware | None = None, *, segment: int | None = None) -> list[OpCost]:
+    """Every distinct operator of the spec's workload priced alone on one core of each chiplet type, operands in
+    DRAM (`mapc cost`; `mapc.compiler.opcosts`). The spec goes through `lower` first (same checks); each core
+    gets the DRAM bandwidth it has in the schedule's static share (all of it on a 1 x 1 grid)."""
+    problem = lower(spec, hw, segment=segment)
+    bw: dict[str, float] = {}
+    for c, b in zip(problem.hw.chiplets, problem.cost.chiplet_dram_bw):
+        bw[c.type.name] = max(bw.get(c.type.name, 0.0), float(b))
+    return operator_costs(problem.graph, problem.hw, bw)
 
 
 # ---- solve ---------------------------------------------------------------------------------------------------

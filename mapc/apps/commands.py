@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 import mapc
-from mapc.apps import bench, catalog, compare, explore, policy, simulate
+from mapc.apps import bench, catalog, compare, cost, explore, policy, simulate
 from mapc.apps import compile as compile_app
 from mapc.core.errors import EXIT_INPUT
 
@@ -36,7 +37,7 @@ examples:
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors with exit 2 by raising instead of calling sys.exit directly."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_INPUT)
@@ -52,6 +53,8 @@ COMMANDS = (
     ("check", "parse and validate a file (and lower its workload); writes nothing",
      compile_app.add_check_arguments, compile_app.cmd_check,
      "Every check `mapc compile` makes, without solving: the same input gets the same verdict."),
+    ("cost", "per-operator costs: every operator shape alone on each chiplet type (cycles, bound, energy by level)",
+     cost.add_arguments, cost.cli_main, None),
     ("presets", "list the built-in hardware presets", catalog.add_presets_arguments, catalog.cmd_presets, None),
     ("models", "list the model zoo, or describe a Hugging Face config.json", catalog.add_models_arguments,
      catalog.cmd_models, None),
