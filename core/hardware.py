@@ -39,10 +39,11 @@ class ChipletType:
     accumulate: str = ""          # precision of partial sums ("" = the default for `precision`, e.g. fp32)
     unroll: str = "im2col"        # convolution reduction on the rows: im2col (Cin x kh x kw) or channels (Cin)
     vector: int = 0               # lanes of the vector datapath (norms, softmax, ...); 0 = the array's columns
+    arrays: int = 1               # identical PE arrays sharing the buffer (TPU v4: 4 MXUs; an A100 SM: 4 tensor cores)
 
     @property
     def macs_per_cycle(self) -> int:
-        return self.pe_rows * self.pe_cols
+        return self.pe_rows * self.pe_cols * self.arrays
 
     @property
     def peak_flops(self) -> float:

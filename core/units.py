@@ -52,6 +52,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "energy_byte": ("an energy per byte", "1.7 pJ/B"),
     "energy_mac": ("an energy per MAC", "0.0873 pJ/MAC"),
     "compute": ("a compute rate", "10 TFLOP/s"),
+    "count": ("a count", "4"),
 }
 
 # kinds that convert into each other: (from, to) -> factor
@@ -67,6 +68,10 @@ def to_si(value: float, unit: str | None, kind: str) -> float:
     if kind not in KINDS:
         raise ValueError(f"unknown unit kind {kind!r}")   # programming error, not user input
     noun, example = KINDS[kind]
+    if kind == "count":                 # a plain number of things: no unit
+        if unit is not None:
+            raise UnitError(f"expected {noun} like `{example}`, got `{_fmt(value)} {unit}`", hint="drop the unit")
+        return value
     if unit is None:
         raise UnitError(f"expected {noun} like `{example}`, got `{_fmt(value)}`",
                         hint=f"add a unit: {', '.join(units_of(kind))}")

@@ -20,7 +20,8 @@ from mapc.dsl.values import duplicate, int_of, number, quantity, whole
 from mapc.hw import constants as K
 from mapc.hw import presets
 
-MAX_CELLS = 65536          # grid / PE-array cells (a 256x256 wafer mesh or PE array at most)
+MAX_CELLS = 65536          # grid cells (a 256x256 wafer mesh at most: cost tables grow with the chiplet count)
+MAX_PES = 2**20            # MACs of one PE array (a GPU's tensor cores as one array: 110,592 for an A100)
 
 Edge = Literal["west", "east", "north", "south"]
 Topology = Literal["mesh", "torus", "ring"]
@@ -33,7 +34,7 @@ TOPOLOGIES: Mapping[str, Topology] = MappingProxyType({"mesh": "mesh", "torus": 
 CHIP_KINDS = MappingProxyType({"freq": "frequency", "sram": "size", "mac": "energy_mac", "sram_energy": "energy_byte",
                                "sram_write": "energy_byte", "static": "power", "sram_bw": "bandwidth",
                                "rf": "size", "rf_energy": "energy_byte", "acc_energy": "energy_byte",
-                               "vector": "compute"})
+                               "vector": "compute", "arrays": "count"})
 NOP_KINDS = MappingProxyType({"link": "bandwidth", "hop": "time", "energy": "energy_bit"})
 DRAM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size"})
 PIM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size",
@@ -54,11 +55,11 @@ def _settings(items: list[S.Setting] | tuple[S.Setting, ...], kinds: Mapping[str
     return out
 
 
-def _dims(dims: S.Dims, what: str) -> tuple[int, int]:
-    """`RxC` as positive whole numbers with at most MAX_CELLS cells."""
+def _dims(dims: S.Dims, what: str, most: int = MAX_CELLS) -> tuple[int, int]:
+    """`RxC` as positive whole numbers with at most `most` cells."""
     vals = (number(dims.rows), number(dims.cols))
     r, c = (int_of(v, what, dims.loc) for v in vals)
-    if r * c > MAX_CELLS:
+    if r * c > most:
         raise error_at(f"{what} {r}x{c} is too large", dims.loc)
     return r, c
 
@@ -76,7 +77,7 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
             if "pes" in seen:
                 raise error_at("`pes` given twice", it.loc)
             seen.add("pes")
-            pes = _dims(it.dims, "pes")
+            pes = _dims(it.dims, "pes", MAX_PES)
         elif isinstance(it, S.WordSetting):
             key, val, vloc = it.key.text, it.value.text, it.value.loc
             if key in seen:
@@ -122,7 +123,16 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
                        static_power=s.get("static", K.static_power(r * c, s["freq"])),
                        precision=precision, sram_bw=s.get("sram_bw"), rf=s.get("rf"),
                        rf_energy=s.get("rf_energy"), acc_energy=s.get("acc_energy"), sram_write_energy=s.get("sram_write"), accumulate=accumulate,
-                       unroll=unroll, vector=int(round(s["vector"] / s["freq"])) if "vector" in s else 0)
+                       unroll=unroll, vector=int(round(s["vector"] / s["freq"])) if "vector" in s else 0,
+                       arrays=_count(s, "arrays", node))
+
+
+def _count(s: dict[str, float], key: str, node: S.Chiplet) -> int:
+    """A count setting (default 1) as a whole number."""
+    v = s.get(key, 1.0)
+    if v != int(v) or v < 1:
+        raise error_at(f"`{key}` must be a positive whole number, got {v:g}", node.loc)
+    return int(v)
 
 
 def _edge_runs(rows: int, cols: int, edge: str, n: int) -> list[tuple[int, ...]]:

@@ -213,9 +213,12 @@ class CostModel:
 
     @cached_property
     def dram_share(self) -> float:
-        """Bytes/s of DRAM bandwidth each chiplet may use (static share, see the module docstring)."""
+        """Bytes/s of DRAM bandwidth each chiplet may use (static share, see the module docstring); capped by one
+        NoP link on a package of several chiplets (a lone chiplet takes its DRAM from the PHY, no link between)."""
         hw = self.hw
-        return min(hw.dram_bandwidth / hw.n, hw.nop.link_bw) if hw.dram else 0.0
+        if not hw.dram:
+            return 0.0
+        return hw.dram_bandwidth / hw.n if hw.n == 1 else min(hw.dram_bandwidth / hw.n, hw.nop.link_bw)
 
     @cached_property
     def chiplet_dram_bw(self) -> np.ndarray:

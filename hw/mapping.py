@@ -18,6 +18,8 @@ over its filter taps in time (ZigZag's tpu_like mapping: K on one array axis, C 
 a dimension that does not fill the array (C = 3 channels on 32 rows) leaves PEs idle, and
 `utilization = MACs / (tiles x R x C x S)`.
 
+A core may hold several identical arrays (`arrays`, TPU v4's four MXUs, an A100 SM's four tensor cores): the
+tiles are dealt over them, `rounds = ceil(tiles / arrays)` replaces `tiles` below.
 Time on the array (`array_cycles`). A PE holds the stationary operand of its tile in its register file (`rf`
 bytes per PE). When it holds two (`rf` >= 2 stationary words), the next tile's operand loads while the current
 one streams (double buffering, as the TPU's weight FIFO and ZigZag's per-PE weight registers do): the first
@@ -131,13 +133,14 @@ def map_gemm(t: ChipletType, G: np.ndarray, M: np.ndarray, Kr: np.ndarray, N: np
     else:
         raise ValueError(f"unknown dataflow {df!r} (expected one of {', '.join(DATAFLOWS)})")
     L = R
+    rounds = cdiv(tiles, float(t.arrays))              # tiles spread over the core's identical arrays
     if double_buffered(t):
-        cycles = (L + R + C - 2 + stream) + np.maximum(tiles - 1, 0) * np.maximum(stream, L)
+        cycles = (L + R + C - 2 + stream) + np.maximum(rounds - 1, 0) * np.maximum(stream, L)
     else:
-        cycles = tiles * (stream + (0.0 if df == "os" else L) + R + C - 2)
+        cycles = rounds * (stream + (0.0 if df == "os" else L) + R + C - 2)
     macs = G * M * Kr * N
     cycles = np.where(macs > 0, cycles, 0.0)
-    util = np.where(cycles > 0, macs / np.maximum(cycles * R * C, 1.0), 0.0)
+    util = np.where(cycles > 0, macs / np.maximum(cycles * R * C * t.arrays, 1.0), 0.0)
     # partial-sum passes through the buffer. A PE whose register file holds `depth` stationary words (half of it,
     # the other half double-buffers) accumulates over that many reduction slices before it releases a partial sum
     # (ZigZag's tpu_like keeps a reduction loop inside its output register this way): one pass per `depth` row
