@@ -116,12 +116,12 @@ class Metrics:
     Serving metrics (None where the workload has no such phase):
       ttft_mean / ttft_max: end of each prefill micro-batch's last task (its first token), mean weighted by
         requests, and max.
-      tpot: time per output token, the largest over models. When the graph has prefill tasks too (a mixed
-        serving iteration), it is the scheduled decode step time: per decode micro-batch (end of its last
-        step - start of its first step) / steps / width, averaged over the model's micro-batches; prefill work
-        interleaved between the steps counts (it delays them), prefill work before or after does not. A
-        decode-only graph is one steady-state iteration repeated back to back, in which each request gets
-        `steps * width` tokens: tpot = makespan / (steps * width).
+      tpot: time per output token in steady state, the largest over models. The graph is one serving
+        iteration repeated back to back (the next iteration's decode steps need this one's tokens), so in
+        steady state a request of a decode micro-batch gets `steps * width` tokens every makespan:
+        tpot = makespan / (steps * width), averaged over the model's decode micro-batches. Prefill work in the
+        iteration counts in full (it lengthens the period every decoding request waits through), whether it
+        is scheduled between the decode steps or before them.
       decode_step_time: mean over decode micro-batches of (end of last step - start of first step) / steps,
         the latency of one step as scheduled.
       requests_per_s: requests admitted per second in steady state: prefill and forward requests / makespan.
@@ -251,19 +251,14 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
             mb_steps[key] = max(mb_steps.get(key, 0), t.step + 1)
             if is_last and t.step == 0:
                 mb_width[key] = max(t.seq, 1)
-    has_prefill = any(t.phase == "prefill" for t in g.tasks)
     per_tpot: dict[str, list[float]] = {}
     for key, f in mb_first.items():
         if key in mb_last:
             steps_t.append((mb_last[key] - f) / mb_steps[key])
-            if has_prefill:
-                per_tpot.setdefault(key[0], []).append(steps_t[-1] / mb_width.get(key, 1))
-            elif key[1] == min(k[1] for k in mb_first if k[0] == key[0]):
-                n_steps = max(v for k, v in mb_steps.items() if k[0] == key[0])
-                per_tpot.setdefault(key[0], []).append(T / (n_steps * mb_width.get(key, 1)) if T > 0 else 0.0)
+            per_tpot.setdefault(key[0], []).append(T / (mb_steps[key] * mb_width.get(key, 1)) if T > 0 else 0.0)
     tpots = [float(np.mean(v)) for v in per_tpot.values()]
     ttft_mean = float(np.average(ttft_v, weights=ttft_w)) if ttft_v else None
-    slo = serving_slo(g, end, mb_first, mb_last, mb_steps)
+    slo = serving_slo(g, end, mb_first, mb_last, mb_steps, T)
     for name, pm in per_model.items():
         pm["throughput_tokens_per_s"] = pm["tokens"] / T if T > 0 else 0.0
     return Metrics(
@@ -280,7 +275,7 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
 
 
 def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict[MbKey, float], mb_last: dict[MbKey, float],
-                mb_steps: dict[MbKey, int]) -> dict[str, float | None]:
+                mb_steps: dict[MbKey, int], makespan: float) -> dict[str, float | None]:
     """SLO targets and attainment (see `Metrics`); empty when the workload sets no target."""
     ttft_t, tpot_t = g.meta.get("ttft_slo"), g.meta.get("tpot_slo")
     if ttft_t is None and tpot_t is None:
@@ -296,7 +291,7 @@ def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict[MbKey, float]
         if t.phase == "prefill" and t.layers[1] == last_layer[t.model]:
             pre[key] = (float(end[t.id]), t.batch)
         if t.phase == "decode" and t.step == 0 and t.layers[1] == last_layer[t.model] and key in mb_last:
-            dec[key] = ((mb_last[key] - mb_first[key]) / mb_steps[key] / max(t.seq, 1), t.batch)
+            dec[key] = (makespan / mb_steps[key] / max(t.seq, 1), t.batch)     # steady-state TPOT (see Metrics)
 
     def ok_t(v: float) -> bool:
         return ttft_t is None or v <= ttft_t

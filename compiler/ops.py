@@ -21,10 +21,10 @@ Conventions (each one a decision the tests pin down):
 - Gated FFN (SwiGLU): gate and up projections are one fused GEMM of width `2 * ffn`, then the activation and
   gating product, then the down projection (3 matrices). Classic FFN: up (width ffn), activation, down.
 - MoE: a router GEMM (hidden x experts), then the experts. `T * top_k` token-expert pairs are computed
-  (FLOPs of top_k experts per token). Weight bytes are those of the experts the batch touches, taken as
-  `min(experts, T * top_k)` (routing spreads tokens over experts; a batch with fewer pairs than experts can
-  touch at most that many). The GEMM shape is `count = active experts` products of
-  `ceil(T * top_k / active)` rows each (balanced routing).
+  (FLOPs of top_k experts per token). The weights read (compute and DRAM traffic) are those of the experts
+  the batch is expected to touch, `E * (1 - (1 - top_k/E)^T)` (`expected_experts`: uniform routing); the
+  weights held (`Operator.stored_weight_bytes`: SRAM residency, DRAM capacity) are every expert's. The GEMM
+  shape is `count = touched experts` products of `ceil(T * top_k / touched)` rows each (balanced routing).
 - Embedding: the first layer's task gathers `T` rows of the table (weight bytes `T * hidden * dtype`, no FLOPs).
 - LM head: the final norm and the vocabulary projection are appended to the ops of the last layer's task
   (not a task of their own: they only ever run right after the last layer on the same micro-batch). Prefill
@@ -149,18 +149,26 @@ def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
         ]
     E, k = m.experts, m.top_k
     pairs = T * k                               # token-expert pairs computed
-    active = min(E, pairs)                      # experts the micro-batch touches (module docstring)
+    active = expected_experts(E, k, T)          # experts the micro-batch touches (module docstring)
     rows = math.ceil(pairs / active)
     return [
         _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * E * dt),
         Operator("moe_up", "moe_gemm", rows, h, up_w, active, flops=2.0 * pairs * h * up_w,
                  weight_bytes=float(active * h * up_w * wdt), in_bytes=float(pairs * h * dt),
-                 out_bytes=float(pairs * up_w * dt)),
+                 out_bytes=float(pairs * up_w * dt), stored_weight_bytes=float(E * h * up_w * wdt)),
         _elementwise("moe_act", "elementwise", pairs, f, act_flops, dt, in_width=up_w),
         Operator("moe_down", "moe_gemm", rows, f, h, active, flops=2.0 * pairs * f * h,
                  weight_bytes=float(active * f * h * wdt), in_bytes=float(pairs * f * dt),
-                 out_bytes=float(T * h * dt)),   # the top_k outputs of a token are summed (weighted) into one
+                 out_bytes=float(T * h * dt),    # the top_k outputs of a token are summed (weighted) into one
+                 stored_weight_bytes=float(E * f * h * wdt)),
     ]
+
+
+def expected_experts(experts: int, top_k: int, tokens: int) -> int:
+    """Experts a batch of `tokens` is expected to touch when each token picks `top_k` of `experts` uniformly:
+    E x (1 - (1 - k/E)^T), rounded, at least 1 (decode at batch 1: top_k; a long prefill: all of them)."""
+    untouched = (1.0 - top_k / experts) ** tokens
+    return max(1, min(experts, int(round(experts * (1.0 - untouched)))))
 
 
 def embedding(m: TransformerModel, tokens: int) -> Operator:
