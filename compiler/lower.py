@@ -27,9 +27,9 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
   micro-batch (continuous batching by iteration: step t of micro-batch i batches only the requests still
   generating, each at its own context); a micro-batch with no request left has no further tasks. Step 0 of
   each segment depends on the same micro-batch's prefill of that segment: under `pd disaggregated` the edge
-  carries the prompt's K/V for the segment's layers (`sum(prompt) * layers * 2 * kv_heads * head_dim * dtype`,
-  kind "kv", moved from the prefill to the decode cores); otherwise (fused: the KV stays in the shared DRAM)
-  it carries only the first sampled token ids.
+  carries the prompt's K/V for the segment's layers (`sum(prompt) * layers * kv_width * dtype`; `kv_width` is
+  2 * kv_heads * head_dim, or the latent plus RoPE key under MLA; kind "kv", moved from the prefill to the
+  decode cores); otherwise (fused: the KV stays in the shared DRAM) it carries only the first sampled token ids.
 - Task ids: serves in order, phases in order, then (decode) step, micro-batch, segment: every edge goes from a
   lower to a higher id.
 """
@@ -170,7 +170,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                 if ph.linked and t == 0:
                     nl = last - first + 1
                     if disaggregated:   # the prompt's K/V of these layers moves to the decode cores
-                        kv = sum(c * L for c, L in prompts[i]) * nl * 2 * m.kv_heads * m.head_dim * dt
+                        kv = sum(c * L for c, L in prompts[i]) * nl * m.kv_width * dt
                         edges.append(Edge(prefill_ids[(i, s)], tid, float(kv), "kv"))
                     elif s == 0:        # fused: the KV stays in shared DRAM; the first token ids
                         edges.append(Edge(prefill_ids[(i, last_seg)], tid, float(b * TOKEN_ID_BYTES), "act"))
@@ -178,7 +178,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                     p = prev_step[i]
                     nl = last - first + 1
                     pb = prev_b[i]      # the K/V written and tokens sampled by step t-1's requests
-                    kv_new = pb * ph.width * 2 * m.kv_heads * m.head_dim * dt * nl
+                    kv_new = pb * ph.width * m.kv_width * dt * nl
                     tok = float(pb * ph.width * TOKEN_ID_BYTES)
                     if s == 0 and last_seg == 0:    # one segment: the KV and the token ids share one edge
                         edges.append(Edge(p[0], tid, float(kv_new) + tok, "kv"))

@@ -25,6 +25,16 @@ Conventions (each one a decision the tests pin down):
   the batch is expected to touch, `E * (1 - (1 - top_k/E)^T)` (`expected_experts`: uniform routing); the
   weights held (`Operator.stored_weight_bytes`: SRAM residency, DRAM capacity) are every expert's. The GEMM
   shape is `count = touched experts` products of `ceil(T * top_k / touched)` rows each (balanced routing).
+- Shared experts (`shared_ffn`) run on every token beside the routed ones, like a dense FFN; a MoE model's first
+  `dense_layers` layers have a dense FFN of `dense_ffn` (DeepSeek's `first_k_dense_replace`).
+- Multi-head latent attention (`kv_lora_rank > 0`, DeepSeek-V2): the cache holds the latent plus the RoPE key
+  (`kv_width` per token and layer); the latent's up-projection (`kv_up`) runs on the new tokens. Prefill attends
+  with full-width heads (`head_dim` keys, `v_head_dim` values); decode attends in the latent space (the
+  up-projections absorbed into the query and the output, as MLA kernels do), so every head reads the compressed
+  cache once.
+- Weight-only quantisation (`quant_bits`, AWQ/GPTQ/bitsandbytes): the blocks' linear layers read
+  `linear_weight_bytes` per parameter (quantised weight plus its group's scale and zero point); embeddings, the
+  LM head, norms and the router read `weight_dtype_bytes`.
 - Embedding: the first layer's task gathers `T` rows of the table (weight bytes `T * hidden * dtype`, no FLOPs).
 - LM head: the final norm and the vocabulary projection are appended to the ops of the last layer's task
   (not a task of their own: they only ever run right after the last layer on the same micro-batch). Prefill
@@ -85,12 +95,13 @@ def transformer_layer(m: TransformerModel, phase: Phase, batch: int, seq: int, c
 
 
 @lru_cache(maxsize=8192)
-def transformer_layer_mixed(m: TransformerModel, phase: Phase, groups: tuple[tuple[int, int, int], ...]
-                            ) -> tuple[Operator, ...]:
+def transformer_layer_mixed(m: TransformerModel, phase: Phase, groups: tuple[tuple[int, int, int], ...],
+                            dense: bool = False) -> tuple[Operator, ...]:
     """One layer for a ragged micro-batch: `groups` of (sequences, seq, context) of different lengths.
 
     The weight GEMMs, norms and FFN see all `T = sum(count * seq)` tokens at once (one read of the weights);
-    attention runs per group with that group's lengths (no padding).
+    attention runs per group with that group's lengths (no padding). `dense`: one of a MoE model's first
+    `dense_layers` layers, whose FFN is dense (`dense_ffn`).
     """
     if not groups:
         raise DslError("a micro-batch needs at least one sequence")
@@ -99,49 +110,87 @@ def transformer_layer_mixed(m: TransformerModel, phase: Phase, groups: tuple[tup
         if phase == "decode":
             _check_positive(context=context)
     dt = m.dtype_bytes
-    wdt = m.weight_dtype_bytes           # bytes per parameter (weight-only quantisation)
+    wdt = m.weight_dtype_bytes           # bytes per parameter of norms (weight-only quantisation)
+    lw = m.linear_weight_bytes           # bytes per parameter of the linear layers (AWQ/GPTQ groups included)
     h, hd, H, KVH = m.hidden, m.head_dim, m.heads, m.kv_heads
     kvd = KVH * hd                      # width of K (and of V) under grouped-query attention
+    vd = m.value_dim
     T = sum(b * s for b, s, _ in groups)
     cache = phase in ("prefill", "decode")
     ops = [_elementwise("norm_attn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * wdt)]
-    ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=wdt, in_bytes=T * h * dt,
-                     out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
+    if m.kv_lora_rank:
+        ops.extend(_mla_projections(m, T, dt, cache))
+        # decode attends in the latent space (the up-projections absorbed into the query and the output, the
+        # `kv_up` GEMM above): every head reads the one cached latent + RoPE key; prefill attends in full width
+        score_hd, value_hd = (m.kv_width, m.kv_lora_rank) if phase == "decode" else (hd, vd)
+        kv_tok = m.kv_width * dt / 2     # cache bytes per token read by each of the two products
+        k_width, v_width = H * hd, H * vd  # prefill: every head's key and value, from the kv_up GEMM
+    else:
+        ops.append(_gemm("qkv", "gemm", T, h, H * hd + 2 * kvd, 1, dt, weights=lw, in_bytes=T * h * dt,
+                         out_bytes=T * (H * hd + 2 * kvd) * dt, kv_write=T * 2 * kvd * dt if cache else 0.0))
+        score_hd, value_hd, kv_tok, k_width, v_width = hd, hd, kvd * dt, kvd, kvd
     for batch, seq, context in groups:
         Tg, bh = batch * seq, batch * H
         mac_rows: float                     # query x key pairs per head (causal prefill: a triangle)
         if phase == "decode":
             rows, keys, mac_rows = seq, context, seq * context
-            kv_half = batch * context * kvd * dt
-            q_in, v_in = Tg * H * hd * dt, 0.0
+            kv_half = batch * context * kv_tok
+            q_in, v_in = Tg * H * score_hd * dt, 0.0
         elif phase == "prefill":            # causal: lower triangle only
             rows, keys, mac_rows = seq, math.ceil((seq + 1) / 2), seq * (seq + 1) / 2
-            kv_half, q_in, v_in = 0.0, Tg * (H * hd + kvd) * dt, Tg * kvd * dt
+            kv_half, q_in, v_in = 0.0, Tg * (H * score_hd + k_width) * dt, Tg * v_width * dt
         else:                               # forward (encoder): full attention
             rows, keys, mac_rows = seq, seq, seq * seq
-            kv_half, q_in, v_in = 0.0, Tg * (H * hd + kvd) * dt, Tg * kvd * dt
+            kv_half, q_in, v_in = 0.0, Tg * (H * score_hd + k_width) * dt, Tg * v_width * dt
         score_bytes = bh * mac_rows * dt
-        ops.append(_gemm("attn_score", "attn_score", rows, hd, keys, bh, dt, weights=False, in_bytes=q_in,
-                         out_bytes=score_bytes, kv_read=kv_half, flops=2.0 * bh * mac_rows * hd))
+        ops.append(_gemm("attn_score", "attn_score", rows, score_hd, keys, bh, dt, weights=False, in_bytes=q_in,
+                         out_bytes=score_bytes, kv_read=kv_half, flops=2.0 * bh * mac_rows * score_hd))
         ops.append(Operator("softmax", "elementwise", int(rows), 1, int(keys), int(bh),
                             flops=float(SOFTMAX_FLOPS * bh * mac_rows), in_bytes=float(score_bytes),
                             out_bytes=float(score_bytes)))
-        ops.append(_gemm("attn_value", "attn_value", rows, keys, hd, bh, dt, weights=False,
-                         in_bytes=score_bytes + v_in, out_bytes=Tg * H * hd * dt, kv_read=kv_half,
-                         flops=2.0 * bh * mac_rows * hd))
-    ops.append(_gemm("attn_out", "gemm", T, H * hd, h, 1, dt, weights=wdt, in_bytes=T * H * hd * dt,
+        ops.append(_gemm("attn_value", "attn_value", rows, keys, value_hd, bh, dt, weights=False,
+                         in_bytes=score_bytes + v_in, out_bytes=Tg * H * value_hd * dt, kv_read=kv_half,
+                         flops=2.0 * bh * mac_rows * value_hd))
+    ops.append(_gemm("attn_out", "gemm", T, H * vd, h, 1, dt, weights=lw, in_bytes=T * H * vd * dt,
                      out_bytes=T * h * dt))
     ops.append(_elementwise("norm_ffn", "norm", T, h, NORM_FLOPS, dt, weight_bytes=h * wdt))
-    ops.extend(_ffn(m, T, dt))
+    ops.extend(_ffn(m, T, dt, dense))
     return tuple(ops)
 
 
-def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
+def _mla_projections(m: TransformerModel, T: int, dt: float, cache: bool) -> list[Operator]:
+    """Multi-head latent attention's projections (DeepSeek-V2): the query (directly, or through a `q_lora_rank`
+    latent and its norm), the KV down-projection to the cached latent + RoPE key (fused with a direct query
+    projection, both read the hidden state), its norm, and the up-projection of the latent to every head's
+    no-RoPE key and value (`kv_up`, applied to the new tokens: in decode the same weights are absorbed into the
+    query and the output, same FLOPs)."""
+    h, H, hd, vd, r, lw = m.hidden, m.heads, m.head_dim, m.value_dim, m.kv_lora_rank, m.linear_weight_bytes
+    down = r + m.rope_head_dim
+    ops: list[Operator] = []
+    q_w = 0 if m.q_lora_rank else H * hd
+    ops.append(_gemm("q_kv_down", "gemm", T, h, q_w + down, 1, dt, weights=lw, in_bytes=T * h * dt,
+                     out_bytes=T * (q_w + down) * dt, kv_write=T * down * dt if cache else 0.0))
+    if m.q_lora_rank:
+        q = m.q_lora_rank
+        ops.append(_gemm("q_down", "gemm", T, h, q, 1, dt, weights=lw, in_bytes=T * h * dt, out_bytes=T * q * dt))
+        ops.append(_elementwise("norm_q", "norm", T, q, NORM_FLOPS, dt, weight_bytes=q * m.weight_dtype_bytes))
+        ops.append(_gemm("q_up", "gemm", T, q, H * hd, 1, dt, weights=lw, in_bytes=T * q * dt,
+                         out_bytes=T * H * hd * dt))
+    ops.append(_elementwise("norm_kv", "norm", T, r, NORM_FLOPS, dt, weight_bytes=r * m.weight_dtype_bytes))
+    up = H * (hd - m.rope_head_dim + vd)
+    ops.append(_gemm("kv_up", "gemm", T, r, up, 1, dt, weights=lw, in_bytes=T * r * dt, out_bytes=T * up * dt))
+    return ops
+
+
+def _ffn(m: TransformerModel, T: int, dt: float, dense: bool = False) -> list[Operator]:
     h, f = m.hidden, m.ffn
-    wdt = m.weight_dtype_bytes
+    wdt = m.linear_weight_bytes
     up_w = 2 * f if m.gated_ffn else f
     act_flops = ACT_FLOPS + (GATE_FLOPS if m.gated_ffn else 0.0)
-    if m.experts <= 0:
+    if m.experts <= 0 or dense:
+        if dense and m.dense_ffn:
+            f = m.dense_ffn
+            up_w = 2 * f if m.gated_ffn else f
         return [
             _gemm("ffn_up", "gemm", T, h, up_w, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * up_w * dt),
             _elementwise("ffn_act", "elementwise", T, f, act_flops, dt, in_width=up_w),
@@ -151,8 +200,9 @@ def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
     pairs = T * k                               # token-expert pairs computed
     active = expected_experts(E, k, T)          # experts the micro-batch touches (module docstring)
     rows = math.ceil(pairs / active)
-    return [
-        _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * E * dt),
+    ops = [
+        _gemm("moe_router", "gemm", T, h, E, 1, dt, weights=m.weight_dtype_bytes, in_bytes=T * h * dt,
+              out_bytes=T * E * dt),
         Operator("moe_up", "moe_gemm", rows, h, up_w, active, flops=2.0 * pairs * h * up_w,
                  weight_bytes=float(active * h * up_w * wdt), in_bytes=float(pairs * h * dt),
                  out_bytes=float(pairs * up_w * dt), stored_weight_bytes=float(E * h * up_w * wdt)),
@@ -162,6 +212,15 @@ def _ffn(m: TransformerModel, T: int, dt: float) -> list[Operator]:
                  out_bytes=float(T * h * dt),    # the top_k outputs of a token are summed (weighted) into one
                  stored_weight_bytes=float(E * f * h * wdt)),
     ]
+    if m.shared_ffn:                            # shared experts: every token, like a dense FFN beside the routed
+        sf = m.shared_ffn
+        sw = 2 * sf if m.gated_ffn else sf
+        ops += [
+            _gemm("shared_up", "gemm", T, h, sw, 1, dt, weights=wdt, in_bytes=T * h * dt, out_bytes=T * sw * dt),
+            _elementwise("shared_act", "elementwise", T, sf, act_flops, dt, in_width=sw),
+            _gemm("shared_down", "gemm", T, sf, h, 1, dt, weights=wdt, in_bytes=T * sf * dt, out_bytes=T * h * dt),
+        ]
+    return ops
 
 
 def expected_experts(experts: int, top_k: int, tokens: int) -> int:
@@ -208,7 +267,10 @@ def transformer_segment_mixed(m: TransformerModel, phase: Phase, groups: tuple[t
     T = sum(b * s for b, s, _ in groups)
     if first == 0:
         ops += (embedding(m, T),)
-    ops += transformer_layer_mixed(m, phase, groups) * (last - first + 1)
+    n_dense = max(0, min(last + 1, m.dense_layers) - first) if m.experts > 0 else 0
+    if n_dense:
+        ops += transformer_layer_mixed(m, phase, groups, True) * n_dense
+    ops += transformer_layer_mixed(m, phase, groups) * (last - first + 1 - n_dense)
     if last == m.layers - 1 and not m.encoder_only and phase != "forward":
         ops += lm_head(m, sum(b for b, _, _ in groups) if phase == "prefill" else T)
     return ops

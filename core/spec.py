@@ -36,6 +36,19 @@ class TransformerModel:
     max_seq: int = 4096
     loc: Loc | None = field(default=None, compare=False)
     weight_dtype: str | None = None  # weight-only quantisation (e.g. int4 weights, fp16 activations/KV); None = dtype
+    # Hugging Face architectures beyond the plain decoder (defaults: none of them, so nothing else changes)
+    head_dim_set: int = 0         # attention head width when not hidden / heads (Gemma-2: 256); 0 = hidden // heads
+    tied_embeddings: bool = False  # the LM head is the embedding table (GPT-2, Gemma): stored and counted once
+    shared_ffn: int = 0           # MoE: FFN inner size of the always-active shared expert(s), summed (Qwen-MoE, DeepSeek)
+    dense_layers: int = 0         # MoE: the first N layers have a dense FFN of `dense_ffn` (DeepSeek first_k_dense_replace)
+    dense_ffn: int = 0            # their FFN inner size (0 = ffn)
+    kv_lora_rank: int = 0         # multi-head latent attention (DeepSeek-V2): KV cached as this latent; 0 = plain MHA/GQA
+    q_lora_rank: int = 0          # MLA: low-rank query projection (0 = a direct hidden -> heads x head_dim projection)
+    rope_head_dim: int = 0        # MLA: decoupled RoPE key width, part of head_dim and cached beside the latent
+    v_head_dim: int = 0           # value head width when not head_dim (MLA); 0 = head_dim
+    quant_bits: int = 0           # weight-only quantisation of the blocks' linear layers (AWQ, GPTQ, bitsandbytes)
+    quant_group: int = 0          # inputs per quantisation group (one scale and zero point per group and output)
+    quant_group_bytes: float = 0.0  # bytes of scale + zero point stored per group
 
     @property
     def dtype_bytes(self) -> float:
@@ -47,8 +60,30 @@ class TransformerModel:
         return DTYPE_BYTES[self.weight_dtype or self.dtype]
 
     @property
+    def linear_weight_bytes(self) -> float:
+        """Bytes per parameter of the blocks' linear layers (attention and FFN projections, experts): quantised
+        weights with their group scales and zero points, else `weight_dtype_bytes`. Embeddings, the LM head,
+        norms and the MoE router keep `weight_dtype_bytes` (AWQ, GPTQ and bitsandbytes leave them unquantised)."""
+        if self.quant_bits:
+            return self.quant_bits / 8 + (self.quant_group_bytes / self.quant_group if self.quant_group else 0.0)
+        return self.weight_dtype_bytes
+
+    @property
     def head_dim(self) -> int:
-        return self.hidden // self.heads
+        """Query/key width of one head (MLA: the no-RoPE part plus the RoPE part)."""
+        return self.head_dim_set or self.hidden // self.heads
+
+    @property
+    def value_dim(self) -> int:
+        """Value width of one head (`v_head_dim`, else `head_dim`)."""
+        return self.v_head_dim or self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        """Elements cached per token and layer: K and V of every KV head, or (MLA) the latent plus the RoPE key."""
+        if self.kv_lora_rank:
+            return self.kv_lora_rank + self.rope_head_dim
+        return 2 * self.kv_heads * self.head_dim
 
 
 @dataclass(frozen=True)

@@ -177,30 +177,49 @@ def param_count(model: Model) -> int:
             elif L.kind == "fc":
                 total += L.in_ch * L.in_h * L.in_w * L.out_ch
         return total
-    m = model
-    h, hd = m.hidden, m.head_dim
-    attn = h * m.heads * hd + 2 * h * m.kv_heads * hd + m.heads * hd * h
+    return sum(param_groups(model).values())
+
+
+def param_groups(m: TransformerModel) -> dict[str, int]:
+    """A transformer's parameters by group: `linear` (the blocks' attention and FFN projections and experts: what
+    AWQ/GPTQ/bitsandbytes quantise), `router`, `norms`, `embedding`, `head` (0 when tied or encoder-only)."""
+    h, hd, H = m.hidden, m.head_dim, m.heads
     mats = 3 if m.gated_ffn else 2
-    if m.experts > 0:
-        ffn = m.experts * mats * h * m.ffn + h * m.experts      # experts + router
+    norms = 2 * h
+    if m.kv_lora_rank:          # MLA: query (direct or low-rank), KV down to latent + RoPE key, up, output
+        r, rope = m.kv_lora_rank, m.rope_head_dim
+        q = h * m.q_lora_rank + m.q_lora_rank * H * hd if m.q_lora_rank else h * H * hd
+        attn = q + h * (r + rope) + r * H * (hd - rope + m.value_dim) + H * m.value_dim * h
+        norms += r + m.q_lora_rank
     else:
-        ffn = mats * h * m.ffn
-    per_layer = attn + ffn + 2 * h
-    head = 0 if m.encoder_only else m.vocab * h + h
-    return int(m.layers * per_layer + m.vocab * h + head)
+        attn = h * H * hd + 2 * h * m.kv_heads * hd + H * hd * h
+    dense = min(m.dense_layers, m.layers) if m.experts > 0 else m.layers
+    moe = m.layers - dense
+    ffn = dense * mats * h * (m.dense_ffn or m.ffn) if m.experts > 0 else m.layers * mats * h * m.ffn
+    ffn += moe * (m.experts * mats * h * m.ffn + mats * h * m.shared_ffn)
+    return {"linear": m.layers * attn + ffn, "router": moe * h * m.experts, "norms": m.layers * norms
+            + (0 if m.encoder_only else h), "embedding": m.vocab * h,
+            "head": 0 if m.encoder_only or m.tied_embeddings else m.vocab * h}
 
 
 def active_param_count(model: Model) -> int:
-    """Parameters touched per token: for MoE only `top_k` of the experts count."""
+    """Parameters touched per token: for MoE only `top_k` of the routed experts count."""
     if isinstance(model, TransformerModel) and model.experts > 0:
         mats = 3 if model.gated_ffn else 2
-        idle = (model.experts - model.top_k) * mats * model.hidden * model.ffn * model.layers
+        moe = model.layers - min(model.dense_layers, model.layers)
+        idle = (model.experts - model.top_k) * mats * model.hidden * model.ffn * moe
         return param_count(model) - idle
     return param_count(model)
 
 
 def weight_bytes(model: Model) -> float:
-    """Bytes of all parameters at the weight dtype (`weights=` quantisation, else the model's dtype)."""
+    """Bytes of all parameters at the weight dtype (`weights=` quantisation, else the model's dtype); with a
+    quantisation config the blocks' linear layers count their quantised bytes, group scales and zero points
+    included (`TransformerModel.linear_weight_bytes`)."""
+    if isinstance(model, TransformerModel) and model.quant_bits:
+        g = param_groups(model)
+        return float(g["linear"] * model.linear_weight_bytes
+                     + (sum(g.values()) - g["linear"]) * model.weight_dtype_bytes)
     return float(param_count(model) * getattr(model, "weight_dtype_bytes", model.dtype_bytes))
 
 
