@@ -37,8 +37,9 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 from __future__ import annotations
 
 from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
+from mapc.compiler.graph_ops import graph_segment
 from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment_mixed
-from mapc.core.spec import CNNModel, PhaseSpec, ServeSpec, Spec, TransformerModel
+from mapc.core.spec import CNNModel, GraphModel, PhaseSpec, ServeSpec, Spec, TransformerModel
 from mapc.core.errors import DslError
 
 
@@ -84,7 +85,8 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
             phases.append({"phase": ph.phase, "batch": ph.batch, "lengths": list(ph.lengths),
                            "steps": ph.steps, "width": ph.width, "microbatches": len(sizes),
                            "microbatch_sizes": list(sizes), "linked": ph.linked, "outputs": list(ph.outputs)})
-        summary.append({"model": sv.model, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
+        summary.append({"model": sv.model, "kind": "cnn" if isinstance(m, CNNModel) else
+                        "onnx" if isinstance(m, GraphModel) else "transformer",
                         "params": param_count(m), "phases": phases})
     models = tuple(dict.fromkeys(sv.model for sv in wl.serves))
     wbytes: dict[str, float] = {}
@@ -107,7 +109,7 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
 def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge],
                  prefill_ids: dict | None = None, disaggregated: bool = False) -> tuple[int, ...]:
     name = sv.model
-    if isinstance(m, CNNModel):
+    if isinstance(m, (CNNModel, GraphModel)):
         if ph.phase != "forward":
             raise DslError(f"model {name} is a CNN: it has only a forward phase, not {ph.phase}", ph.loc)
         n_layers = len(m.layers)
@@ -143,8 +145,9 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                     continue
             ids = []
             for s, (first, last) in enumerate(segs):
-                if isinstance(m, CNNModel):
-                    ops = cnn_segment(m, b, first, last)
+                if isinstance(m, (CNNModel, GraphModel)):
+                    ops = cnn_segment(m, b, first, last) if isinstance(m, CNNModel) else \
+                        graph_segment(m, b, first, last)
                     seq, ctx, act = 1, 0, ops[-1].out_bytes
                     tokens = b if s == last_seg else 0
                 elif ph.phase == "decode":

@@ -25,7 +25,7 @@ from mapc.compiler.memory import MemoryReport, check_memory
 from mapc.core.errors import DslError, HardwareError, MapcError
 from mapc.core.graph import ExecutionGraph
 from mapc.core.hardware import Hardware
-from mapc.core.spec import CNNModel, ParallelSpec, Spec
+from mapc.core.spec import CNNModel, GraphModel, ParallelSpec, Spec
 from mapc.dsl import zoo
 from mapc.dsl.parser import error_at
 from mapc.hw.cost import CostModel
@@ -84,7 +84,7 @@ def estimated_tasks(spec: Spec, segment: int | None = None) -> int:
     total = 0
     for sv in (spec.workload.serves if spec.workload else ()):
         m = spec.models.get(sv.model)
-        layers = len(m.layers) if isinstance(m, CNNModel) else getattr(m, "layers", 1)
+        layers = len(m.layers) if isinstance(m, (CNNModel, GraphModel)) else getattr(m, "layers", 1)
         for ph in sv.phases:
             total += (-(-layers // seg) + 1) * min(sv.microbatches, ph.batch) * max(1, ph.steps)
     return total

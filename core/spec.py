@@ -123,7 +123,62 @@ class CNNModel:
         return DTYPE_BYTES[self.dtype]
 
 
-Model = Union[TransformerModel, CNNModel]
+@dataclass(frozen=True)
+class GraphOp:
+    """One operator of an imported graph (ONNX), as shapes at the graph's own batch; `mapc.compiler.graph_ops`
+    turns it into a priced `Operator` with the FLOP conventions of the other models.
+
+    kind: gemm (activation x weights: M x K @ K x N), matmul (activation x activation, `count` products),
+    attn_score / attn_value (the two products of an attention pattern), conv (im2col view: M = N*oh*ow,
+    K = cin/groups*kh*kw, N = cout/groups, count = groups, taps = kh*kw), pool (M = N*oh*ow rows of N = C
+    channels over a `taps` window), norm, softmax, elementwise (M rows of N elements; `op_type` sets the FLOPs
+    per element), embed (M rows of N gathered from a table)."""
+
+    name: str
+    op_type: str
+    kind: Literal["gemm", "matmul", "attn_score", "attn_value", "conv", "pool", "norm", "softmax", "elementwise",
+                  "embed"]
+    M: int
+    K: int
+    N: int
+    count: int = 1
+    taps: int = 1
+    weights: int = 0              # parameters the operator reads (weights, biases, scales)
+    in_elements: int = 0          # activation elements read
+    per_count: bool = False       # more inputs add products (`count`), not rows (`M`): activation x activation
+
+
+@dataclass(frozen=True)
+class GraphLayer:
+    """A compute node of the graph (Conv, Gemm/MatMul, pooling, an embedding) with the cheap nodes that follow
+    it (activations, norms, residual adds, softmax), in execution order: mapc's unit of segmentation."""
+
+    name: str
+    ops: tuple[GraphOp, ...]
+
+
+@dataclass(frozen=True)
+class GraphModel:
+    """A model imported from an ONNX file (`model NAME = onnx("file.onnx")`): a list of layers in execution
+    order, each with its operators, at the graph's batch `batch` (one request of a workload = one run of the
+    graph). `params` counts every floating-point initializer (and weight input); `notes` say what the importer
+    assumed (e.g. weights absent: shapes only)."""
+
+    name: str
+    layers: tuple[GraphLayer, ...]
+    dtype: str = "fp32"
+    params: int = 0
+    batch: int = 1
+    source: str = ""
+    notes: tuple[str, ...] = ()
+    loc: Loc | None = field(default=None, compare=False)
+
+    @property
+    def dtype_bytes(self) -> float:
+        return DTYPE_BYTES[self.dtype]
+
+
+Model = Union[TransformerModel, CNNModel, GraphModel]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Model definitions given meaning: `transformer(...)`, `cnn { layers }`, `hf("config.json")` and aliases.
+"""Model definitions given meaning: `transformer(...)`, `cnn { layers }`, `hf("config.json")`, `onnx("model.onnx")`
+and aliases.
 
 `ModelTable` holds the `model NAME = ...` definitions of a compilation (all files) and resolves a name on first
 use: a definition of that name, else a zoo model (`mapc.dsl.zoo`), else an "unknown model" error with a close
@@ -15,10 +16,11 @@ from types import MappingProxyType
 from typing import Literal, cast
 
 from mapc.core.errors import DslError, Loc
-from mapc.core.spec import DTYPE_BYTES, CNNLayer, CNNModel, Model, TransformerModel
+from mapc.core.spec import DTYPE_BYTES, CNNLayer, CNNModel, GraphModel, Model, TransformerModel
 from mapc.dsl import syntax as S
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
+from mapc.dsl.onnx_import import load_onnx
 from mapc.dsl.parser import error_at
 from mapc.dsl.values import duplicate, kbool, kint, kwargs, kword, need_int, need_word
 
@@ -113,11 +115,29 @@ def cnn(name: str, node: S.Cnn, loc: Loc) -> CNNModel:
 
 def _hf(name: str, node: S.HfConfig) -> TransformerModel:
     """`hf("path")`: the path is relative to the defining file (to the working directory for `<string>`)."""
-    file = node.path.loc.file
-    base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
-    path = os.path.join(base, node.path.value)
     try:
-        return load_hf_config(path, name=name, loc=node.path.loc)
+        return load_hf_config(_relative(node.path), name=name, loc=node.path.loc)
+    except DslError as e:
+        raise error_at(e.message, node.path.loc, hint=e.hint) from None
+
+
+def _relative(node_path: S.Str) -> str:
+    """A path in the language: relative to the defining file (to the working directory for `<string>`)."""
+    file = node_path.loc.file
+    base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
+    return os.path.join(base, node_path.value)
+
+
+def _onnx(name: str, node: S.OnnxModel) -> GraphModel:
+    """`onnx("path", batch=.., seq=.., dtype=.., SYMBOL=..)` (`mapc.dsl.onnx_import`)."""
+    names = tuple(a.name.text for a in node.args)
+    kw = kwargs(node.args, ("batch", "seq", "dtype") + tuple(n for n in names if n not in ("batch", "seq", "dtype")),
+                "onnx(...)")
+    what = f"onnx model `{name}`"
+    dims = {k: need_int(kw, k, what, node.loc) for k in kw if k not in ("batch", "seq", "dtype")}
+    try:
+        return load_onnx(_relative(node.path), name, batch=kint(kw, "batch", what), seq=kint(kw, "seq", what),
+                         dims=dims, dtype=kword(kw, "dtype", tuple(DTYPE_BYTES), None), loc=node.path.loc)
     except DslError as e:
         raise error_at(e.message, node.path.loc, hint=e.hint) from None
 
@@ -159,6 +179,8 @@ class ModelTable:
             m = cnn(name, expr, mloc)
         elif isinstance(expr, S.HfConfig):
             m = _hf(name, expr)
+        elif isinstance(expr, S.OnnxModel):
+            m = _onnx(name, expr)
         else:
             target = expr.target.text
             if target == name and name in zoo.MODELS:

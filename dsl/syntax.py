@@ -9,11 +9,13 @@ The node classes follow the grammar (`mapc.lark`), one per rule that carries inf
 
     File           import_stmt | model_def | workload_def | parallel_def | hardware_def ...
     Import         import "path"
-    ModelDef       model NAME = Transformer(kwargs) | HfConfig("path") | Cnn(kwargs){layers} | Alias NAME
+    ModelDef       model NAME = Transformer(kwargs) | HfConfig("path") | OnnxModel("path", kwargs)
+                   | Cnn(kwargs){layers} | Alias NAME
     Workload       workload NAME { Serve | Phase | Microbatches | Requests | Slo ... }
     Parallel       parallel { ParNum | ParWord | Pd ... }
     HardwareBlock  hardware NAME { Grid | Chiplet | Place | Nop | Memory ... }
     HardwarePreset hardware NAME = NAME | "NAME"
+    HardwareImport hardware NAME = zigzag("core.yaml") | stream("accelerator.yaml")
 """
 
 from __future__ import annotations
@@ -145,6 +147,15 @@ class HfConfig:
 
 
 @dataclass(frozen=True)
+class OnnxModel:
+    """`onnx("model.onnx", batch=.., seq=.., NAME=..)`: a local ONNX file, symbolic dimensions fixed by the kwargs."""
+
+    path: Str
+    args: tuple[KwArg, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
 class CnnLayer:
     """`conv|pool|fc NAME key=value ...` inside `cnn { ... }`."""
 
@@ -171,7 +182,7 @@ class Alias:
     loc: Loc
 
 
-ModelExpr = Transformer | HfConfig | Cnn | Alias
+ModelExpr = Transformer | HfConfig | OnnxModel | Cnn | Alias
 
 
 @dataclass(frozen=True)
@@ -421,8 +432,18 @@ class HardwarePreset:
     loc: Loc
 
 
+@dataclass(frozen=True)
+class HardwareImport:
+    """`hardware NAME = IMPORTER("file.yaml")`: another tool's hardware description (`zigzag`, `stream`)."""
+
+    name: Name
+    importer: Name
+    path: Str
+    loc: Loc
+
+
 # ---- a file -----------------------------------------------------------------------------------------------
-TopItem = Import | ModelDef | Workload | Parallel | HardwareBlock | HardwarePreset
+TopItem = Import | ModelDef | Workload | Parallel | HardwareBlock | HardwarePreset | HardwareImport
 
 
 @dataclass(frozen=True)

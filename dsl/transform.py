@@ -104,6 +104,10 @@ class TreeToSyntax(Transformer[Token, S.File]):
         """`hf: "hf" "(" STRING ")"`"""
         return S.HfConfig(self._str(path), self._loc(meta, path))
 
+    def onnx(self, meta: Meta, path: Token, args: tuple[S.KwArg, ...] | None) -> S.OnnxModel:
+        """`onnx: "onnx" "(" STRING ["," [kwargs]] ")"`"""
+        return S.OnnxModel(self._str(path), args or (), self._loc(meta, path))
+
     def cnn(self, meta: Meta, args: tuple[S.KwArg, ...] | None, *layers: S.CnnLayer) -> S.Cnn:
         """`cnn: "cnn" ["(" [kwargs] ")"] "{" cnn_layer* "}"`"""
         return S.Cnn(args or (), layers, self._loc(meta, args, *layers))
@@ -205,6 +209,10 @@ class TreeToSyntax(Transformer[Token, S.File]):
         """`hardware_def: "hardware" NAME "=" (NAME | STRING)  -> hardware_preset`"""
         value = self._str(preset) if preset.type == "STRING" else self._name(preset)
         return S.HardwarePreset(self._name(name), value, self._loc(meta, name))
+
+    def hardware_import(self, meta: Meta, name: Token, importer: Token, path: Token) -> S.HardwareImport:
+        """`hardware_def: "hardware" NAME "=" NAME "(" STRING ")"  -> hardware_import`"""
+        return S.HardwareImport(self._name(name), self._name(importer), self._str(path), self._loc(meta, name))
 
     def grid(self, meta: Meta, *dims: Token) -> S.Grid:
         """`grid: "grid" _dims`"""

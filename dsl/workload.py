@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import cast
 
 from mapc.core.errors import Loc
-from mapc.core.spec import CNNModel, Model, Phase, PhaseSpec, ServeSpec, TransformerModel, WorkloadSpec
+from mapc.core.spec import CNNModel, GraphModel, Model, Phase, PhaseSpec, ServeSpec, TransformerModel, WorkloadSpec
 from mapc.dsl import syntax as S
 from mapc.dsl.models import ModelTable
 from mapc.dsl.parser import error_at
@@ -127,7 +127,7 @@ def _request_mix(s: _Serve, it: S.Requests) -> tuple[PhaseSpec, ...]:
     linked decode phase (request j continues its prefill; its context starts at prompt + width and it leaves
     the batch after its output length; the graph holds `steps` decode iterations, default min(max output, 4))."""
     loc, m = it.loc, s.m
-    if isinstance(m, CNNModel) or m.encoder_only:
+    if not isinstance(m, TransformerModel) or m.encoder_only:
         raise error_at(f"`requests` needs a decoder model; `{s.model}` is not one", loc)
     if s.phases:
         raise error_at(f"`requests` replaces the `prefill`/`decode` lines of `{s.model}`; give one or the "
@@ -185,9 +185,12 @@ def _phase(s: _Serve, node: S.Phase, mb: int) -> PhaseSpec:
     """One phase line of serve `s` (with `mb` micro-batches) checked against its model's kind and context."""
     phase, ploc, m = cast(Phase, node.kind.text), node.loc, s.m      # the grammar allows only the three
     kw = kwargs(node.args, PHASE_KEYS[phase], f"`{phase}`")
-    is_cnn = isinstance(m, CNNModel)
+    is_cnn = isinstance(m, (CNNModel, GraphModel))
     if is_cnn and phase != "forward":
-        raise error_at(f"`{s.model}` is a CNN: it runs `forward`, not `{phase}`", ploc)
+        kind = "a CNN" if isinstance(m, CNNModel) else "an ONNX graph"
+        raise error_at(f"`{s.model}` is {kind}: it runs `forward`, not `{phase}`", ploc,
+                       hint=None if isinstance(m, CNNModel) else "its sequence length is fixed at import: "
+                       "onnx(\"...\", seq=N)")
     if isinstance(m, TransformerModel) and m.encoder_only and phase == "decode":
         raise error_at(f"`{s.model}` is encoder-only: it has no `decode` phase", ploc,
                        hint="use `forward batch=.. seq=..`")
@@ -201,7 +204,9 @@ def _phase(s: _Serve, node: S.Phase, mb: int) -> PhaseSpec:
     lkey = "context" if phase == "decode" else "seq"
     if is_cnn:
         if "seq" in kw:
-            raise error_at("a CNN takes no `seq`", kw["seq"][1])
+            raise error_at("a CNN takes no `seq`" if isinstance(m, CNNModel) else
+                           "an ONNX graph takes no `seq` here: fix it at import with onnx(\"...\", seq=N)",
+                           kw["seq"][1])
         lens: tuple[int, ...] = (1,)
     else:
         if lkey not in kw:

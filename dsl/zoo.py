@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 
-from mapc.core.spec import CNNLayer, CNNModel, Model, TransformerModel
+from mapc.core.spec import CNNLayer, CNNModel, GraphModel, Model, TransformerModel
 from mapc.core.errors import DslError
 
 # ---- transformers ------------------------------------------------------------------------------------------
@@ -168,7 +168,10 @@ def get(name: str) -> Model:
 
 def param_count(model: Model) -> int:
     """Parameters: transformer = layers x (attention + FFN/experts + router + 2 norms) + embedding + untied LM
-    head + final norm (no head for encoder-only); CNN = conv and fc weights. Biases are not counted."""
+    head + final norm (no head for encoder-only); CNN = conv and fc weights. Biases are not counted, except in
+    an ONNX graph (`GraphModel.params`: every floating-point initializer, as published counts do)."""
+    if isinstance(model, GraphModel):
+        return model.params
     if isinstance(model, CNNModel):
         total = 0
         for L in model.layers:
@@ -225,7 +228,8 @@ def weight_bytes(model: Model) -> float:
 
 def summary(model: Model) -> dict:
     """A JSON-ready description (for `mapc models`)."""
-    d = {"name": model.name, "kind": "cnn" if isinstance(model, CNNModel) else "transformer",
+    d = {"name": model.name, "kind": "cnn" if isinstance(model, CNNModel) else
+         "onnx" if isinstance(model, GraphModel) else "transformer",
          "dtype": model.dtype, "params": param_count(model), "weight_bytes": weight_bytes(model)}
     if isinstance(model, TransformerModel):
         d.update(layers=model.layers, hidden=model.hidden, heads=model.heads, kv_heads=model.kv_heads,

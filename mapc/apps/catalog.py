@@ -1,18 +1,22 @@
-"""`mapc presets` (the built-in hardware) and `mapc models` (the model zoo, or a Hugging Face config.json)."""
+"""`mapc presets` (the built-in hardware) and `mapc models` (the model zoo, a Hugging Face config.json, or an ONNX
+file: its layers, operators, FLOPs and the importer's notes)."""
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 from rich import box
 from rich.table import Table
 
-from mapc.apps.common import console, nonempty, print_json
+from mapc.apps.common import console, nonempty, positive_int, print_json
 from mapc.core.errors import EXIT_OK, MapcError
-from mapc.core.spec import CNNModel, Model
+from mapc.compiler.graph_ops import graph_segment
+from mapc.core.spec import CNNModel, GraphModel, Model
 from mapc.dsl import zoo
 from mapc.dsl.hfconfig import load_hf_config
+from mapc.dsl.onnx_import import load_onnx
 from mapc.hw import presets
 
 
@@ -21,8 +25,12 @@ def add_presets_arguments(r: argparse.ArgumentParser) -> None:
 
 
 def add_models_arguments(m: argparse.ArgumentParser) -> None:
-    m.add_argument("path", nargs="?", default=None, type=nonempty, metavar="PATH/config.json",
-                   help="a Hugging Face config.json (read locally)")
+    m.add_argument("path", nargs="?", default=None, type=nonempty, metavar="PATH",
+                   help="a Hugging Face config.json or an ONNX file (read locally)")
+    m.add_argument("--batch", type=positive_int, default=None, metavar="N",
+                   help="ONNX: the value of the graph's batch dimensions (default 1)")
+    m.add_argument("--seq", type=positive_int, default=None, metavar="N",
+                   help="ONNX: the value of the graph's sequence dimensions")
     m.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -45,10 +53,15 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _model_record(name: str, m: Model) -> dict:
-    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
-           "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
+    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "onnx" if isinstance(m, GraphModel)
+           else "transformer", "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
            "weight_bytes": float(zoo.weight_bytes(m))}
-    if rec["kind"] == "cnn":
+    if isinstance(m, GraphModel):
+        ops = graph_segment(m, 1, 0, len(m.layers) - 1)
+        rec.update(layers=len(m.layers), batch=m.batch, flops=float(sum(o.flops for o in ops)),
+                   operators=dict(sorted(Counter(o.kind for o in ops).items())), notes=list(m.notes),
+                   source=m.source)
+    elif isinstance(m, CNNModel):
         rec["layers"] = len(m.layers)
     else:
         for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only"):
@@ -65,8 +78,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.path is not None:
         if not Path(args.path).is_file():
             raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file'}: {args.path}",
-                            hint="give the path of a Hugging Face config.json, or no path to list the model zoo")
-        m = load_hf_config(args.path)
+                            hint="give the path of a Hugging Face config.json or an ONNX file, or no path to list "
+                                 "the model zoo")
+        m: Model = load_onnx(args.path, batch=args.batch, seq=args.seq) if args.path.endswith(".onnx") \
+            else load_hf_config(args.path)
         recs = [_model_record(m.name, m)]
     else:
         recs = [_model_record(name, m) for name, m in zoo.MODELS.items()]
@@ -83,4 +98,10 @@ def cmd_models(args: argparse.Namespace) -> int:
                     dash(r.get("kv_heads")), dash(r.get("ffn")), moe, _count(r["params"]),
                     f"{r['weight_bytes'] / 1e9:.2f} GB")
     console().print(tab)
+    for r in recs:
+        if r["kind"] == "onnx":
+            print(f"{r['name']}: {r['flops'] / 1e9:,.3f} GFLOP per run at batch {r['batch']}; operators: "
+                  + ", ".join(f"{n} {k}" for k, n in r["operators"].items()))
+        for note in r.get("notes", ()):
+            print(f"note: {note}")
     return EXIT_OK
