@@ -104,6 +104,7 @@ class Hardware:
     dram: tuple[DramChannel, ...]
     pim: tuple[PimUnit, ...] = ()
     sources: tuple[str, ...] = field(default=(), compare=False)  # citations of the numbers used
+    notes: tuple[str, ...] = field(default=(), compare=False)    # what an importer assumed (ZigZag / Stream YAML)
 
     @property
     def n(self) -> int:

@@ -9,6 +9,8 @@ blocks are built by `mapc.dsl.hardware_block`; the checks that need the chosen h
 
 from __future__ import annotations
 
+import os
+
 from mapc.core.hardware import Hardware
 from mapc.core.spec import Model, Spec
 from mapc.dsl import syntax as S
@@ -17,6 +19,7 @@ from mapc.dsl.hardware_block import build_hardware, build_preset
 from mapc.dsl.models import ModelTable
 from mapc.dsl.parallel import build_parallel
 from mapc.dsl.parser import error_at
+from mapc.dsl.stream import stream_hardware, zigzag_hardware
 from mapc.dsl.values import duplicate
 from mapc.dsl.workload import build_workload
 
@@ -47,12 +50,28 @@ class _Definitions:
                     raise error_at("a second parallel block", node.loc,
                                    hint=f"the first one is at {self.parallel.loc.file}:{self.parallel.loc.line}")
                 self.parallel = node
-            elif isinstance(node, (S.HardwareBlock, S.HardwarePreset)):
+            elif isinstance(node, (S.HardwareBlock, S.HardwarePreset, S.HardwareImport)):
                 name = node.name
                 if name.text in self.hardware:
                     raise duplicate("hardware", name.text, name.loc, self.hardware[name.text][2].loc)
-                hw = build_hardware(node) if isinstance(node, S.HardwareBlock) else build_preset(node)
+                hw = build_hardware(node) if isinstance(node, S.HardwareBlock) else build_preset(node) \
+                    if isinstance(node, S.HardwarePreset) else _import_hardware(node)
                 self.hardware[name.text] = (hw, file, name)
+
+
+IMPORTERS = {"zigzag": zigzag_hardware, "stream": stream_hardware}
+
+
+def _import_hardware(node: S.HardwareImport) -> Hardware:
+    """`hardware NAME = zigzag("core.yaml")` or `stream("accelerator.yaml")`, the path relative to the file."""
+    kind = node.importer.text
+    if kind not in IMPORTERS:
+        raise error_at(f"unknown hardware importer `{kind}`", node.importer.loc,
+                       hint="zigzag(\"core.yaml\") reads a ZigZag core, stream(\"accelerator.yaml\") a Stream "
+                            "accelerator")
+    file = node.path.loc.file
+    base = os.path.dirname(file) if not file.startswith("<") else os.getcwd()
+    return IMPORTERS[kind](os.path.join(base, node.path.value), node.name.text, node.path.loc)
 
 
 def resolve(units: list[tuple[str, S.File]], main_file: str) -> Spec:

@@ -207,7 +207,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions(), *, progress:
     if len(cands) > 1:
         notes.append(f"pd auto chose {best.problem.label}")
     served = problem.spec.models.values() if problem.spec is not None else ()
-    notes = [n for m in served for n in getattr(m, "notes", ())] + notes    # e.g. ONNX weights absent
+    notes = [n for m in served for n in getattr(m, "notes", ())] + list(problem.hw.notes) + notes  # importers
     return replace(best, options=options, notes=tuple(notes), timings=timings)
 
 

@@ -83,3 +83,14 @@ def hw2x2() -> Hardware:
 @pytest.fixture
 def chain8x8() -> ExecutionGraph:
     return chain_graph(8, 8)
+
+
+def peer_dir():
+    """shared/peer (the peers' own inputs: Stream's ONNX workloads and accelerators, ZigZag's cores): beside the
+    repository (CI clones it next to a copy of shared/), else at /work/shared/peer; None when neither is there."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    for p in (root.parent / "shared" / "peer", Path("/work/shared/peer")):
+        if p.is_dir():
+            return p
+    return None

@@ -22,7 +22,9 @@ from mapc.core.options import SolveOptions  # noqa: E402
 from mapc.dsl import zoo  # noqa: E402
 from mapc.dsl.onnx_import import load_onnx  # noqa: E402
 
-PEER = Path("/work/shared/peer/stream-inputs/workload")
+from conftest import peer_dir  # noqa: E402
+
+PEER = (peer_dir() or Path("/nonexistent")) / "stream-inputs" / "workload"
 need_peer = pytest.mark.skipif(not PEER.is_dir(), reason="shared/peer (Stream's inputs) is not on this machine")
 MAIN = ("conv", "gemm", "pool", "attn_score", "attn_value")
 
