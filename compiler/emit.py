@@ -19,7 +19,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Iterator
 
 import jsonschema
 import numpy as np
@@ -29,6 +29,7 @@ from mapc.compiler import plots
 from mapc.compiler.evaluate import placement_indices
 from mapc.compiler.files import jsonable, write_dir_atomic
 from mapc.compiler.result import Result
+from mapc.compiler.trace import PID_CHIPLETS, PID_DRAM, PID_LINKS, PID_PIM, TraceTask, TraceTransfer, write_trace
 from mapc.core.errors import MapcError
 from mapc.core.hardware import Hardware
 from mapc.hw.cost import CostModel
@@ -108,11 +109,8 @@ def _dram_bytes(r: Result) -> np.ndarray:
     n = cost.graph.n
     if n == 0:
         return np.zeros(0)
-    pi = placement_indices(sched, cost)
     res = np.array([t.resident for t in sched.tasks], dtype=bool)
-    rows = np.arange(n)
-    dr, ds = cost.breakdown(True)["dram_bytes"], cost.breakdown(False)["dram_bytes"]
-    return np.where(res, dr[rows, pi], ds[rows, pi])
+    return cost.part_at("dram_bytes", res, placement_indices(sched, cost))
 
 
 def task_records(r: Result) -> list[dict]:
@@ -171,54 +169,42 @@ def schedule_document(r: Result) -> dict:
                       "bandwidth": "B/s", "flops": "FLOP"}}
 
 
-# ---- trace.json (Chrome trace events / Perfetto) -----------------------------------------------------------
-PID_CHIPLETS, PID_LINKS = 1, 2
+# ---- trace.json (Chrome trace events / Perfetto, streamed: `mapc.compiler.trace`) ------------------------------
+def _trace_tasks(r: Result) -> Iterator[TraceTask]:
+    g, sched, cost = r.problem.graph, r.schedule, r.problem.cost
+    dram = _dram_bytes(r)
+    res = np.array([t.resident for t in sched.tasks], dtype=bool)
+    pim = cost.part_at("pim", res, placement_indices(sched, cost)) if r.problem.hw.pim and g.n else np.zeros(g.n)
+    for t, st in zip(g.tasks, sched.tasks):
+        chips = tuple(int(c) for c in st.placement)
+        args = {"model": t.model, "phase": t.phase, "microbatch": int(t.microbatch), "step": int(t.step),
+                "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": list(chips), "energy_j": float(st.energy),
+                "resident": bool(st.resident), "dram_bytes": float(dram[t.id])}
+        yield TraceTask(int(t.id), t.name, f"{t.model}/{t.phase}", chips, float(st.start), float(st.end),
+                        float(dram[t.id]), float(pim[t.id]), args)
+
+
+def _trace_transfers(r: Result) -> Iterator[TraceTransfer]:
+    for x in r.schedule.transfers:
+        yield TraceTransfer(int(x.src_task), int(x.dst_task), tuple(int(c) for c in x.route), float(x.start),
+                            float(x.end), float(x.bytes), {"route": [int(c) for c in x.route],
+                                                           "energy_j": float(x.energy), "kind": str(x.kind)})
+
+
+def write_trace_file(fh: IO[str], r: Result) -> int:
+    """Stream the trace of `r` into `fh` (named tracks per chiplet, NoP link, DRAM channel and PIM unit; see
+    `mapc.compiler.trace`); returns the number of events."""
+    hw = r.problem.hw
+    other = {"mapc_version": __version__, "input": r.source_file, "hardware": hw.name, "solver": r.solution.solver}
+    return write_trace(fh, jsonable(hardware_summary(hw, r.problem.cost)), _trace_tasks(r), _trace_transfers(r),
+                       other)
 
 
 def trace_document(r: Result) -> dict:
-    """Chrome trace: one track per chiplet (pid 1, tid = chiplet id), one per directed NoP link that carries a
-    transfer (pid 2); complete events (`ph: "X"`) with `ts`/`dur` in microseconds."""
-    g, sched, hw = r.problem.graph, r.schedule, r.problem.hw
-
-    def meta(pid: int, tid: int, name: str, args: dict) -> dict:
-        # metadata events carry ts/tid too: strict trace readers want them on every event
-        return {"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name, "args": args}
-
-    ev: list[dict] = [
-        meta(PID_CHIPLETS, 0, "process_name", {"name": f"chiplets ({hw.name})"}),
-        meta(PID_LINKS, 0, "process_name", {"name": "NoP links"}),
-        meta(PID_CHIPLETS, 0, "process_sort_index", {"sort_index": 0}),
-        meta(PID_LINKS, 0, "process_sort_index", {"sort_index": 1}),
-    ]
-    for c in hw.chiplets:
-        ev.append(meta(PID_CHIPLETS, c.id, "thread_name", {"name": f"chiplet {c.id} ({c.x},{c.y}) {c.type.name}"}))
-        ev.append(meta(PID_CHIPLETS, c.id, "thread_sort_index", {"sort_index": c.id}))
-    us = 1e6
-    for t, st in zip(g.tasks, sched.tasks):
-        chips = [int(c) for c in st.placement]
-        args = {"task": int(t.id), "model": t.model, "phase": t.phase, "microbatch": int(t.microbatch),
-                "step": int(t.step), "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": chips,
-                "energy_j": float(st.energy), "resident": bool(st.resident)}
-        ts, dur = float(st.start) * us, float(st.end - st.start) * us
-        cat = f"{t.model}/{t.phase}"
-        for c in chips:
-            ev.append({"name": t.name, "cat": cat, "ph": "X", "pid": PID_CHIPLETS, "tid": c, "ts": ts, "dur": dur,
-                       "args": args})
-    links: dict[tuple[int, int], int] = {}
-    for x in sched.transfers:
-        route = [int(c) for c in x.route]
-        args = {"src_task": int(x.src_task), "dst_task": int(x.dst_task), "bytes": float(x.bytes), "route": route,
-                "energy_j": float(x.energy)}
-        ts, dur = float(x.start) * us, float(x.end - x.start) * us
-        for u, v in zip(route, route[1:]):
-            tid = links.setdefault((u, v), len(links))
-            ev.append({"name": f"{x.src_task}->{x.dst_task}", "cat": f"transfer/{x.kind}", "ph": "X",
-                       "pid": PID_LINKS, "tid": tid, "ts": ts, "dur": dur, "args": args})
-    for (u, v), tid in links.items():
-        ev.append(meta(PID_LINKS, tid, "thread_name", {"name": f"link {u}->{v}"}))
-    return {"traceEvents": ev, "displayTimeUnit": "ms",
-            "otherData": {"mapc_version": __version__, "input": r.source_file, "hardware": hw.name,
-                          "solver": r.solution.solver}}
+    """The trace as a dict (parsed back from the streamed text: for small schedules and tests)."""
+    buf = io.StringIO()
+    write_trace_file(buf, r)
+    return json.loads(buf.getvalue())
 
 
 # ---- tasks.csv ---------------------------------------------------------------------------------------------
@@ -273,7 +259,7 @@ def write_outputs(out_dir: str | os.PathLike, r: Result, formats: tuple[str, ...
                 (tmp / "pareto.csv").write_text(pareto_csv(pts), encoding="utf-8")
         if "trace" in formats:
             with open(tmp / "trace.json", "w", encoding="utf-8") as f:
-                f.write(json.dumps(trace_document(r), separators=(",", ":"), allow_nan=False))
+                write_trace_file(f, r)
         if "csv" in formats:
             (tmp / "tasks.csv").write_text(tasks_csv(r), encoding="utf-8")
         if "png" in formats:

@@ -79,8 +79,7 @@ def lower_bound(cost: CostModel) -> Bound:
     # (a) work
     work = float(_finite_min(lr * k, ls * k).sum() / n_chip)
     # (b) DRAM
-    dr = cost.breakdown(True)["dram_bytes"]
-    ds = cost.breakdown(False)["dram_bytes"]
+    dr, ds = cost.dram_bytes(True), cost.dram_bytes(False)
     dram_min = np.minimum(np.where(np.isfinite(lr), dr, np.inf), np.where(np.isfinite(ls), ds, np.inf)).min(axis=1)
     B = float(cost.hw.dram_bandwidth)
     total_dram = float(dram_min.sum())
@@ -201,15 +200,8 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
     # energy breakdown from the cost tables at each task's choice
     pi = placement_indices(schedule, cost)
     res = np.array([t.resident for t in schedule.tasks], dtype=bool)
-    rows = np.arange(g.n)
     parts = {"compute": "e_mac", "rf": "e_rf", "sram": "e_sram", "dram": "e_dram", "nop": "e_nop", "pim": "e_pim"}
-    bd_r, bd_s = cost.breakdown(True), cost.breakdown(False)
-    eb: dict[str, float] = {}
-    for name, part in parts.items():
-        if part in bd_r and part in bd_s:
-            eb[name] = float(np.where(res, bd_r[part][rows, pi], bd_s[part][rows, pi]).sum()) if g.n else 0.0
-        else:
-            eb[name] = 0.0
+    eb = {name: float(cost.part_at(part, res, pi).sum()) if g.n else 0.0 for name, part in parts.items()}
     task_e = float(sum(t.energy for t in schedule.tasks))
     eb["other"] = task_e - sum(eb.values())          # whatever a cost model prices beyond the named parts
     eb["static"] = float(cost.static_power) * T

@@ -153,7 +153,7 @@ class SimResult:
                 "notes": list(self.notes)}
 
 
-def _nearest_channels(doc: dict) -> dict[int, list[int]]:
+def nearest_channels(doc: dict) -> dict[int, list[int]]:
     """chiplet -> indices of the DRAM channels nearest to it (hops to any attach chiplet; ties kept)."""
     hw = doc["hardware"]
     n = len(hw["chiplets"])
@@ -203,7 +203,7 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
         capacity[("link", v, u)] = link_bw
     for i, ch in enumerate(hw["dram"]):
         capacity[("dram", i)] = float(ch["bandwidth"])
-    near = _nearest_channels(doc) if hw["dram"] else {}
+    near = nearest_channels(doc) if hw["dram"] else {}
 
     # ---- static structure: waits, successors, per-chiplet order
     s0 = [float(t["start"]) for t in tasks]

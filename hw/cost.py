@@ -197,6 +197,15 @@ class CostModel:
             self.__dict__[key] = {k: v[self._task_u] for k, v in src.items()}
         return self.__dict__[key]
 
+    def part_at(self, key: str, resident: np.ndarray, placement_index: np.ndarray) -> np.ndarray:
+        """[n_tasks] component `key` of `breakdown` at each task's placement and residency, gathered from the
+        per-distinct-task tables without building the [n_tasks, P] ones (a 32,768-task schedule would need
+        hundreds of MB for them); zeros when this model has no such component."""
+        if key not in self._ubd_res or key not in self._ubd_str:
+            return np.zeros(self.graph.n)
+        u, pi = self._task_u, np.asarray(placement_index, dtype=np.int64)
+        return np.where(np.asarray(resident, dtype=bool), self._ubd_res[key][u, pi], self._ubd_str[key][u, pi])
+
     def dram_bytes(self, resident: bool) -> np.ndarray:
         """[n_tasks, P] bytes each task moves to/from DRAM on each placement (KV, streamed weights, spills)."""
         return (self._ubd_res if resident else self._ubd_str)["dram_bytes"][self._task_u]

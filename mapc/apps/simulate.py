@@ -5,15 +5,18 @@ the most delayed tasks, and (with -o) write simulated.json and a trace with name
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from rich import box
 from rich.table import Table
 
 from mapc.apps.common import console, nonempty, positive_int, print_json
-from mapc.compiler.emit import PID_CHIPLETS, PID_LINKS
+from mapc.compiler.trace import TraceTask, TraceTransfer, write_trace
 from mapc.compiler.files import check_output_dir, jsonable, write_dir_atomic
 from mapc.compiler.report import fmt_si
 from mapc.compiler.schedule_file import load_schedule
@@ -87,37 +90,34 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 SIM_FILES = ("simulated.json", "trace.json")
 
 
-def trace_document(doc: dict, res: SimResult) -> dict:
-    """Chrome trace of the replay: one track per chiplet (pid 1) with the simulated task times, one per
-    directed link (pid 2) with the simulated transfer times (`ts`/`dur` in microseconds)."""
-    us = 1e6
-    ev: list[dict] = [{"ph": "M", "pid": PID_CHIPLETS, "tid": 0, "ts": 0, "name": "process_name",
-                       "args": {"name": f"chiplets ({doc['hardware']['name']}, simulated)"}},
-                      {"ph": "M", "pid": PID_LINKS, "tid": 0, "ts": 0, "name": "process_name",
-                       "args": {"name": "NoP links (simulated)"}}]
-    for c in doc["hardware"]["chiplets"]:
-        ev.append({"ph": "M", "pid": PID_CHIPLETS, "tid": c["id"], "ts": 0, "name": "thread_name",
-                   "args": {"name": f"chiplet {c['id']} ({c['x']},{c['y']}) {c['type']}"}})
+def _sim_tasks(doc: dict, res: SimResult) -> Iterator[TraceTask]:
     for t in doc["tasks"]:
         i = t["id"]
-        args = {"task": i, "scheduled_start_s": t["start"], "scheduled_end_s": t["end"],
-                "delay_s": res.task_end[i] - t["end"]}
-        for c in t["chiplets"]:
-            ev.append({"name": t.get("name", str(i)), "cat": f"{t.get('model', '')}/{t.get('phase', '')}", "ph": "X",
-                       "pid": PID_CHIPLETS, "tid": c, "ts": res.task_start[i] * us,
-                       "dur": (res.task_end[i] - res.task_start[i]) * us, "args": args})
-    tids: dict = {}
+        args = {"scheduled_start_s": t["start"], "scheduled_end_s": t["end"], "delay_s": res.task_end[i] - t["end"],
+                "chiplets": t["chiplets"]}
+        yield TraceTask(i, t.get("name", str(i)), f"{t.get('model', '')}/{t.get('phase', '')}", tuple(t["chiplets"]),
+                        res.task_start[i], res.task_end[i], float(t.get("dram_bytes", 0.0)), 0.0, args)
+
+
+def _sim_transfers(doc: dict, res: SimResult) -> Iterator[TraceTransfer]:
     for j, x in enumerate(doc["transfers"]):
-        r = x["route"]
-        for u, v in zip(r, r[1:]):
-            tid = tids.setdefault((u, v), len(tids))
-            ev.append({"name": f"{x['src_task']}->{x['dst_task']}", "cat": "transfer", "ph": "X", "pid": PID_LINKS,
-                       "tid": tid, "ts": res.transfer_start[j] * us,
-                       "dur": (res.transfer_end[j] - res.transfer_start[j]) * us, "args": {"bytes": x["bytes"]}})
-    for (u, v), tid in tids.items():
-        ev.append({"ph": "M", "pid": PID_LINKS, "tid": tid, "ts": 0, "name": "thread_name",
-                   "args": {"name": f"link {u}->{v}"}})
-    return {"traceEvents": ev, "displayTimeUnit": "ms"}
+        yield TraceTransfer(x["src_task"], x["dst_task"], tuple(x["route"]), res.transfer_start[j],
+                            res.transfer_end[j], float(x["bytes"]), {"route": x["route"], "kind": x.get("kind", "act")})
+
+
+def write_trace_file(fh: IO[str], doc: dict, res: SimResult) -> int:
+    """Stream the replay's trace (`mapc.compiler.trace`: named tracks per chiplet with the simulated task times,
+    per directed NoP link with the simulated transfer times, per DRAM channel with the bandwidth drawn, and the PIM
+    units of the hardware); returns the number of events."""
+    return write_trace(fh, doc["hardware"], _sim_tasks(doc, res), _sim_transfers(doc, res),
+                       {"source": "mapc simulate", "hardware": doc["hardware"]["name"]}, label="simulated")
+
+
+def trace_document(doc: dict, res: SimResult) -> dict:
+    """The replay's trace as a dict (parsed back from the streamed text)."""
+    buf = io.StringIO()
+    write_trace_file(buf, doc, res)
+    return json.loads(buf.getvalue())
 
 
 def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source: str = "") -> list[str]:
@@ -126,7 +126,7 @@ def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source:
         body = {"source": str(source), **res.to_dict()}
         (tmp / "simulated.json").write_text(json.dumps(jsonable(body), indent=1, allow_nan=False) + "\n",
                                             encoding="utf-8")
-        (tmp / "trace.json").write_text(json.dumps(jsonable(trace_document(doc, res)), separators=(",", ":"),
-                                                   allow_nan=False), encoding="utf-8")
+        with open(tmp / "trace.json", "w", encoding="utf-8") as f:
+            write_trace_file(f, doc, res)
 
     return write_dir_atomic(out_dir, build, SIM_FILES)
