@@ -1,5 +1,6 @@
-"""Output files of a compile: schedule.json (+ its JSON Schema), trace.json (Perfetto), tasks.csv, gantt.png
-(`mapc.compiler.plots`) and, for cpsat, the latency-energy Pareto front (pareto.csv, pareto.png).
+"""Output files of a compile: schedule.json (+ its JSON Schema), trace.json (Perfetto, streamed by
+`mapc.compiler.trace`), tasks.csv, gantt.png (`mapc.compiler.plots`), Chakra execution traces (chakra.RANK.et,
+`mapc.compiler.chakra`, on request) and, for cpsat, the latency-energy Pareto front (pareto.csv, pareto.png).
 
 `schedule.json` is the contract with downstream simulators: SI units (s, J, B), stable field names, every field
 documented in `schedule.schema.json` (shipped next to this module). It holds enough to replay the schedule
@@ -26,6 +27,7 @@ import numpy as np
 
 from mapc import __version__
 from mapc.compiler import plots
+from mapc.compiler.chakra import chakra_files, require_chakra, write_chakra
 from mapc.compiler.evaluate import placement_indices
 from mapc.compiler.files import jsonable, write_dir_atomic
 from mapc.compiler.result import Result
@@ -36,7 +38,8 @@ from mapc.hw.cost import CostModel
 
 SCHEMA_ID = "mapc.schedule/1"
 SCHEMA_PATH = Path(__file__).with_name("schedule.schema.json")
-FORMATS = {"json": ("schedule.json",), "trace": ("trace.json",), "csv": ("tasks.csv",), "png": ("gantt.png",)}
+FORMATS = {"json": ("schedule.json",), "trace": ("trace.json",), "csv": ("tasks.csv",), "png": ("gantt.png",),
+           "chakra": ("chakra.RANK.et",)}     # chakra: one Chakra ET per chiplet (`mapc.compiler.chakra`)
 DEFAULT_FORMATS = ("json", "trace", "csv", "png")
 OUTPUT_FILES = ("schedule.json", "trace.json", "tasks.csv", "gantt.png")
 PARETO_FILES = ("pareto.csv", "pareto.png")  # cpsat with a Pareto front only (with the json / png formats)
@@ -234,13 +237,16 @@ def parse_formats(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 def write_outputs(out_dir: str | os.PathLike, r: Result, formats: tuple[str, ...] = DEFAULT_FORMATS, *,
                   gantt_max_tasks: int = plots.GANTT_MAX_TASKS, validate: bool = True
                   ) -> tuple[list[str], list[str]]:
-    """Write the chosen `formats` (json: schedule.json, trace: trace.json, csv: tasks.csv, png: gantt.png; the
-    cpsat Pareto front goes with json and png) into `out_dir` atomically (`write_dir_atomic`).
+    """Write the chosen `formats` (json: schedule.json, trace: trace.json, csv: tasks.csv, png: gantt.png, chakra:
+    chakra.RANK.et per chiplet; the cpsat Pareto front goes with json and png) into `out_dir` atomically
+    (`write_dir_atomic`).
 
     schedule.json is validated against the schema first (the first `VALIDATE_MAX_RECORDS` tasks and
     transfers). Returns (paths written, notes).
     """
     formats = parse_formats(formats)
+    if "chakra" in formats:
+        require_chakra()
     notes: list[str] = []
     pts = [tuple(p) for p in getattr(r.solution.stats, "pareto", ())]
 
@@ -268,8 +274,11 @@ def write_outputs(out_dir: str | os.PathLike, r: Result, formats: tuple[str, ...
                 notes.append(note)
             if pts:
                 plots.render_pareto(pts, tmp / "pareto.png")
+        if "chakra" in formats:
+            write_chakra(tmp, r)
 
-    return write_dir_atomic(out_dir, build, OUTPUT_FILES + PARETO_FILES), notes
+    managed = OUTPUT_FILES + PARETO_FILES + chakra_files(r.problem.hw.n)
+    return write_dir_atomic(out_dir, build, managed), notes
 
 
 def pareto_csv(points: list[tuple[float, float]]) -> str:

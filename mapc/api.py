@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from mapc.compiler.check import check as check_schedule
 from mapc.compiler.check import report as check_report
+from mapc.compiler.chakra import require_chakra
 from mapc.compiler.emit import DEFAULT_FORMATS, FORMATS, parse_formats, write_outputs
 from mapc.compiler.evaluate import Bound, Metrics, lower_bound
 from mapc.compiler.evaluate import evaluate as evaluate_metrics
@@ -241,7 +242,7 @@ def default_out_dir(source: str | os.PathLike) -> Path:
 
 def write(result: Result, folder: str | os.PathLike, formats: str | tuple[str, ...] = DEFAULT_FORMATS, *,
           gantt_max_tasks: int = GANTT_MAX_TASKS) -> Result:
-    """Write `formats` (json, trace, csv, png; `FORMATS`) into `folder` atomically: all files or none. Returns
+    """Write `formats` (json, trace, csv, png, chakra; `FORMATS`) into `folder` atomically: all files or none. Returns
     the result with `out_dir`, `files` and any notes (e.g. a Gantt chart skipped on a huge schedule) set."""
     t = time.perf_counter()
     files, notes = write_outputs(folder, result, parse_formats(formats), gantt_max_tasks=gantt_max_tasks)
@@ -258,7 +259,8 @@ def compile(source: str | os.PathLike, hw: str | Hardware | None = None, options
     t0 = time.perf_counter()
     if out is not None:
         check_output_dir(out)
-        parse_formats(formats)
+        if "chakra" in parse_formats(formats):
+            require_chakra()          # before the solve: a missing optional package costs nothing
     check_options(options)
     progress(f"reading {source}")
     spec = load(source)

@@ -24,7 +24,8 @@ def add_compile_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--segment", type=positive_int, default=None, metavar="N",
                    help="layers per task (default: the file's `parallel` setting, else 1)")
     c.add_argument("--emit", default=",".join(api.DEFAULT_FORMATS), metavar="FORMATS",
-                   help=f"outputs to write, comma-separated from {', '.join(FORMATS)} (default: all)")
+                   help=f"outputs to write, comma-separated from {', '.join(FORMATS)} (default: "
+                        f"{','.join(api.DEFAULT_FORMATS)}; chakra: one Chakra ET per chiplet, needs mlc-chakra)")
     c.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of the table")
     c.add_argument("-q", "--quiet", action="store_true", help="print only the output directory")
 
