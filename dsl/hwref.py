@@ -1,5 +1,5 @@
-"""Which hardware a compile runs on: a preset name, a file with a hardware block, a hardware block of the
-spec, or (no argument) the spec's own block. `resolve_hardware` is the one place this is decided."""
+"""Which hardware a compile runs on: a preset name, a file with a hardware block, a ZigZag core or Stream
+accelerator YAML, a hardware block of the spec, or (no argument) the spec's own block. `resolve_hardware` is the one place this is decided."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from mapc.core.errors import HardwareError
 from mapc.core.hardware import Hardware
 from mapc.core.spec import Spec
 from mapc.dsl.loader import load_hardware
+from mapc.dsl.stream import yaml_hardware
 from mapc.hw import presets
 
 
@@ -32,6 +33,8 @@ def resolve_hardware(arg: str | Hardware | None, spec: Spec | None = None) -> Ha
     if arg in blocks:
         return blocks[arg]
     p = Path(arg)
+    if p.is_file() and p.suffix.lower() in (".yaml", ".yml"):
+        return yaml_hardware(str(p))          # a ZigZag core or a Stream accelerator (mapc.dsl.stream)
     if p.is_file():
         return load_hardware(str(p))
     if p.exists():

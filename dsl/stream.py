@@ -53,6 +53,14 @@ def zigzag_hardware(path: str, name: str, loc: Loc | None = None) -> Hardware:
                     (f"ZigZag core {path} (mapc.dsl.zigzag: 1 cycle = 1 ns)",), notes=notes)
 
 
+def yaml_hardware(path: str, name: str | None = None) -> Hardware:
+    """A YAML file given as `--hw`: a Stream accelerator when it lists `cores`, else a ZigZag core; named after
+    the file's stem unless `name` is given."""
+    hw_name = name or os.path.splitext(os.path.basename(path))[0]
+    is_stream = "cores" in read_yaml(path, "hardware YAML")
+    return stream_hardware(path, hw_name) if is_stream else zigzag_hardware(path, hw_name)
+
+
 def _core_path(base: str, file: str) -> str:
     for p in (os.path.join(base, file), os.path.join(base, "cores", file)):
         if os.path.isfile(p):

@@ -64,7 +64,9 @@ def _model_record(name: str, m: Model) -> dict:
     elif isinstance(m, CNNModel):
         rec["layers"] = len(m.layers)
     else:
-        for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only"):
+        for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only",
+                  "head_dim", "tied_embeddings", "shared_ffn", "dense_layers", "kv_lora_rank", "quant_bits",
+                  "quant_group"):
             rec[k] = getattr(m, k, None)
     return rec
 

@@ -17,7 +17,8 @@ from mapc.core.options import DEFAULT_SOLVER
 def add_compile_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("file", type=nonempty, help="mapc source file")
     c.add_argument("--hw", type=nonempty, help="hardware: a preset name (see `mapc presets`), a file with a hardware "
-                                               "block, or a hardware block name of FILE; default: FILE's own block")
+                                               "block, a ZigZag core or Stream accelerator YAML, or a hardware block "
+                                               "name of FILE; default: FILE's own block")
     c.add_argument("--solver", default=DEFAULT_SOLVER, help=f"solver name (default {DEFAULT_SOLVER})")
     c.add_argument("-o", "--out", type=nonempty, metavar="DIR", help="output directory (default ./<stem>.schedule/)")
     add_budget_arguments(c)

@@ -121,3 +121,12 @@ def test_imported_hardware_compiles(tmp_path):
                                         '{ forward batch=8  microbatches 4 } }\n')
         r = api.solve(api.lower(api.load(tmp_path / "s.dsl")), SolveOptions(solver="greedy", time_limit=5))
         assert r.problem.hw.n == 36 and r.metrics.makespan > 0
+
+
+def test_hw_option_takes_a_yaml_file(tmp_path):
+    spec = api.load(ROOT / "examples" / "peer_gemm.dsl")
+    hw = api.hardware(str(ZZ / "tpu_like.yaml"), spec)
+    assert (hw.name, hw.n, hw.chiplets[0].type.dataflow) == ("tpu_like", 1, "ws")
+    if PEER is not None:
+        acc = api.hardware(str(PEER / "stream-inputs" / "hardware" / "simba_small.yaml"), spec)
+        assert (acc.name, acc.n) == ("simba_small", 4)
