@@ -46,7 +46,7 @@ CSV_COLUMNS = ("id", "name", "model", "phase", "microbatch", "step", "layers", "
 
 
 @lru_cache(maxsize=1)
-def load_schema() -> dict:
+def load_schema() -> dict[str, Any]:
     """The JSON Schema of schedule.json (draft 2020-12)."""
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         return json.load(f)
@@ -57,7 +57,7 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(load_schema())
 
 
-def validate_schedule_document(doc: dict, max_records: int | None = None) -> None:
+def validate_schedule_document(doc: dict[str, Any], max_records: int | None = None) -> None:
     """Raise `MapcError` naming the first schema violation of a schedule document.
 
     With `max_records`, only the first `max_records` tasks and transfers are checked (jsonschema costs about
@@ -73,7 +73,7 @@ def validate_schedule_document(doc: dict, max_records: int | None = None) -> Non
 
 
 # ---- schedule.json -----------------------------------------------------------------------------------------
-def hardware_summary(hw: Hardware, cost: CostModel | None = None) -> dict:
+def hardware_summary(hw: Hardware, cost: CostModel | None = None) -> dict[str, Any]:
     """Chiplets (id, position, type, dataflow, PE array, frequency, SRAM), NoP (figures and links), DRAM, PIM."""
     cap = None if cost is None else np.asarray(cost.weight_capacity)
     chips = []
@@ -115,7 +115,7 @@ def _dram_bytes(r: Result) -> np.ndarray:
     return np.where(res, dr[rows, pi], ds[rows, pi])
 
 
-def task_records(r: Result) -> list[dict]:
+def task_records(r: Result) -> list[dict[str, Any]]:
     """Task records with plain Python values (built directly: this is the bulk of a large document)."""
     g, sched = r.problem.graph, r.schedule
     dram = _dram_bytes(r).tolist()
@@ -136,14 +136,14 @@ def task_records(r: Result) -> list[dict]:
     return out
 
 
-def transfer_records(r: Result) -> list[dict]:
+def transfer_records(r: Result) -> list[dict[str, Any]]:
     return [{"src_task": int(x.src_task), "dst_task": int(x.dst_task), "src_chiplet": int(x.src_chiplet),
              "dst_chiplet": int(x.dst_chiplet), "bytes": float(x.bytes), "route": [int(c) for c in x.route],
              "start": float(x.start), "end": float(x.end), "energy": float(x.energy), "kind": str(x.kind)}
             for x in r.schedule.transfers]
 
 
-def solver_record(r: Result) -> dict:
+def solver_record(r: Result) -> dict[str, Any]:
     """The solver part of schedule.json: name, status, objective, proven bound, gap, budget, stats, anytime."""
     s, o = r.solution, r.options
     return {"name": s.solver or "", "status": s.status, "objective": s.objective,
@@ -154,7 +154,7 @@ def solver_record(r: Result) -> dict:
             "anytime": [[float(t), float(v)] for t, v in s.trace]}
 
 
-def schedule_document(r: Result) -> dict:
+def schedule_document(r: Result) -> dict[str, Any]:
     """The schedule.json document of a `Result` (plain JSON values, non-finite numbers as null in the
     summary parts; task and transfer times of a checked schedule are always finite)."""
     head = jsonable({
@@ -175,16 +175,16 @@ def schedule_document(r: Result) -> dict:
 PID_CHIPLETS, PID_LINKS = 1, 2
 
 
-def trace_document(r: Result) -> dict:
+def trace_document(r: Result) -> dict[str, Any]:
     """Chrome trace: one track per chiplet (pid 1, tid = chiplet id), one per directed NoP link that carries a
     transfer (pid 2); complete events (`ph: "X"`) with `ts`/`dur` in microseconds."""
     g, sched, hw = r.problem.graph, r.schedule, r.problem.hw
 
-    def meta(pid: int, tid: int, name: str, args: dict) -> dict:
+    def meta(pid: int, tid: int, name: str, args: dict[str, Any]) -> dict[str, Any]:
         # metadata events carry ts/tid too: strict trace readers want them on every event
         return {"ph": "M", "pid": pid, "tid": tid, "ts": 0, "name": name, "args": args}
 
-    ev: list[dict] = [
+    ev: list[dict[str, Any]] = [
         meta(PID_CHIPLETS, 0, "process_name", {"name": f"chiplets ({hw.name})"}),
         meta(PID_LINKS, 0, "process_name", {"name": "NoP links"}),
         meta(PID_CHIPLETS, 0, "process_sort_index", {"sort_index": 0}),
@@ -201,8 +201,8 @@ def trace_document(r: Result) -> dict:
                 "energy_j": float(st.energy), "resident": bool(st.resident)}
         ts, dur = float(st.start) * us, float(st.end - st.start) * us
         cat = f"{t.model}/{t.phase}"
-        for c in chips:
-            ev.append({"name": t.name, "cat": cat, "ph": "X", "pid": PID_CHIPLETS, "tid": c, "ts": ts, "dur": dur,
+        for cid in chips:
+            ev.append({"name": t.name, "cat": cat, "ph": "X", "pid": PID_CHIPLETS, "tid": cid, "ts": ts, "dur": dur,
                        "args": args})
     links: dict[tuple[int, int], int] = {}
     for x in sched.transfers:
