@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -44,11 +45,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _model_record(name: str, m: Model) -> dict:
-    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
+def _model_record(name: str, m: Model) -> dict[str, Any]:
+    rec: dict[str, Any] = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "transformer",
            "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
            "weight_bytes": float(zoo.weight_bytes(m))}
-    if rec["kind"] == "cnn":
+    if isinstance(m, CNNModel):
         rec["layers"] = len(m.layers)
     else:
         for k in ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k", "encoder_only"):

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -87,11 +88,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 SIM_FILES = ("simulated.json", "trace.json")
 
 
-def trace_document(doc: dict, res: SimResult) -> dict:
+def trace_document(doc: dict[str, Any], res: SimResult) -> dict[str, Any]:
     """Chrome trace of the replay: one track per chiplet (pid 1) with the simulated task times, one per
     directed link (pid 2) with the simulated transfer times (`ts`/`dur` in microseconds)."""
     us = 1e6
-    ev: list[dict] = [{"ph": "M", "pid": PID_CHIPLETS, "tid": 0, "ts": 0, "name": "process_name",
+    ev: list[dict[str, Any]] = [{"ph": "M", "pid": PID_CHIPLETS, "tid": 0, "ts": 0, "name": "process_name",
                        "args": {"name": f"chiplets ({doc['hardware']['name']}, simulated)"}},
                       {"ph": "M", "pid": PID_LINKS, "tid": 0, "ts": 0, "name": "process_name",
                        "args": {"name": "NoP links (simulated)"}}]
@@ -106,7 +107,7 @@ def trace_document(doc: dict, res: SimResult) -> dict:
             ev.append({"name": t.get("name", str(i)), "cat": f"{t.get('model', '')}/{t.get('phase', '')}", "ph": "X",
                        "pid": PID_CHIPLETS, "tid": c, "ts": res.task_start[i] * us,
                        "dur": (res.task_end[i] - res.task_start[i]) * us, "args": args})
-    tids: dict = {}
+    tids: dict[tuple[int, int], int] = {}
     for j, x in enumerate(doc["transfers"]):
         r = x["route"]
         for u, v in zip(r, r[1:]):
@@ -120,7 +121,7 @@ def trace_document(doc: dict, res: SimResult) -> dict:
     return {"traceEvents": ev, "displayTimeUnit": "ms"}
 
 
-def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source: str = "") -> list[str]:
+def write_outputs(out_dir: str | os.PathLike[str], doc: dict[str, Any], res: SimResult, source: str = "") -> list[str]:
     """Write simulated.json (`SimResult.to_dict` + the source path) and trace.json atomically into out_dir."""
     def build(tmp: Path) -> None:
         body = {"source": str(source), **res.to_dict()}
