@@ -76,8 +76,8 @@ def test_presets_name_shows_every_figure_and_its_sources(capsys):
     ws = d["types"]["ws_core"]
     for key in ("rf_bytes_per_pe", "rf_energy_j_per_byte", "sram_write_energy_j_per_byte", "mac_energy_j"):
         assert ws[key] > 0
-    assert all(ch["energy_per_bit"] == 3.9e-12 for ch in d["dram_channels"])        # HBM2, O'Connor 2017
-    assert d["nop"]["energy_per_bit"] == 1.3e-12                                     # Simba GRS mid-range
+    assert all(abs(ch["energy_per_bit"] - 3.9e-12) < 1e-18 for ch in d["dram_channels"])   # HBM2, O'Connor
+    assert abs(d["nop"]["energy_per_bit"] - 1.3e-12) < 1e-18                                  # Simba GRS mid
     assert any("Compass" in s and "10.5" in s for s in d["sources"])                 # the re-check is recorded
     code, out, _ = run(capsys, "presets", "mcm6x6")
     assert code == 0 and "register file per PE" in out and "sources:" in out
