@@ -22,8 +22,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from mapc.core.errors import MapcError
+from mapc.core.schedule import Schedule
+from mapc.hw.cost import CostModel
 
 TOL = 1e-12          # relative tolerance on times and bytes
 MAX_LISTED = 20      # violations spelled out by `assert_valid`
@@ -36,7 +39,7 @@ class Violation:
     tasks: tuple[int, ...] = ()
 
 
-def check(schedule, cost) -> list[Violation]:
+def check(schedule: Schedule, cost: CostModel) -> list[Violation]:
     """All violations of `schedule` (a `mapc.compiler.schedule.Schedule`) against `cost` (a `CostModel`)."""
     g = cost.graph
     n = g.n
@@ -101,10 +104,10 @@ def check(schedule, cost) -> list[Violation]:
     return out
 
 
-def _overlaps(cost, pi, st, en, tol) -> list[Violation]:
+def _overlaps(cost: CostModel, pi: np.ndarray, st: np.ndarray, en: np.ndarray, tol: float) -> list[Violation]:
     """Per chiplet, intervals sorted by start; an interval overlaps an earlier one iff it starts before the
     running maximum of earlier ends (positive-measure intersection only, so zero-length tasks never clash)."""
-    out = []
+    out: list[Violation] = []
     mem = cost.members[pi]                       # [n, C]
     for c in range(mem.shape[1]):
         idx = np.nonzero(mem[:, c])[0]
@@ -121,8 +124,9 @@ def _overlaps(cost, pi, st, en, tol) -> list[Violation]:
     return out
 
 
-def _transfers(schedule, cost, pi, st, en, tol) -> list[Violation]:
-    out = []
+def _transfers(schedule: Schedule, cost: CostModel, pi: np.ndarray, st: np.ndarray, en: np.ndarray,
+               tol: float) -> list[Violation]:
+    out: list[Violation] = []
     g, hw = cost.graph, cost.hw
     need: dict[tuple[int, int], float] = {}
     for e in g.edges:
@@ -161,18 +165,18 @@ def _transfers(schedule, cost, pi, st, en, tol) -> list[Violation]:
         if x.end - x.start < need_lat * (1 - TOL) - tol:
             out.append(Violation("transfer", f"transfer {key[0]}->{key[1]} lasts {x.end - x.start:.6g} s but "
                                              f"{x.bytes:.6g} B over {a}->{b} needs {need_lat:.6g} s", tk))
-    for key, b in need.items():
+    for key, nbytes in need.items():
         if key not in seen:
             out.append(Violation("transfer", f"edge {key[0]}->{key[1]} crosses chiplets "
                                              f"{int(cost.lead[pi[key[0]]])}->{int(cost.lead[pi[key[1]]])} "
                                              f"but has no transfer", key))
-        elif got[key] < b * (1 - TOL):
+        elif got[key] < nbytes * (1 - TOL):
             out.append(Violation("transfer", f"transfers {key[0]}->{key[1]} carry {got[key]:.6g} B but the "
-                                             f"edges need {b:.6g} B", key))
+                                             f"edges need {nbytes:.6g} B", key))
     return out
 
 
-def sram_use(cost, placement_index, resident) -> np.ndarray:
+def sram_use(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike) -> np.ndarray:
     """[C] bytes of resident weights per chiplet: per chiplet, sum over distinct weight keys of the largest
     per-member share among that key's resident tasks placed on it."""
     g = cost.graph
@@ -186,10 +190,10 @@ def sram_use(cost, placement_index, resident) -> np.ndarray:
     return held.sum(axis=1)
 
 
-def _sram(cost, pi, res) -> list[Violation]:
+def _sram(cost: CostModel, pi: np.ndarray, res: np.ndarray) -> list[Violation]:
     use = sram_use(cost, pi, res)
     cap = cost.weight_capacity
-    out = []
+    out: list[Violation] = []
     for c in np.nonzero(use > cap * (1 + TOL))[0]:
         on = tuple(int(i) for i in np.nonzero(res & cost.members[pi, c])[0][:10])
         out.append(Violation("sram", f"chiplet {c} holds {use[c]:.6g} B of resident weights but its weight "
@@ -205,7 +209,7 @@ def report(violations: list[Violation]) -> str:
     return "\n".join(lines)
 
 
-def assert_valid(schedule, cost) -> None:
+def assert_valid(schedule: Schedule, cost: CostModel) -> None:
     """Raise `MapcError` listing the violations if `schedule` breaks any rule."""
     v = check(schedule, cost)
     if v:

@@ -50,7 +50,7 @@ CSV_COLUMNS = ("id", "name", "model", "phase", "microbatch", "step", "layers", "
 
 
 @lru_cache(maxsize=1)
-def load_schema() -> dict:
+def load_schema() -> dict[str, Any]:
     """The JSON Schema of schedule.json (draft 2020-12)."""
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         return json.load(f)
@@ -61,7 +61,7 @@ def _validator() -> Any:
     return jsonschema.Draft202012Validator(load_schema())
 
 
-def validate_schedule_document(doc: dict, max_records: int | None = None) -> None:
+def validate_schedule_document(doc: dict[str, Any], max_records: int | None = None) -> None:
     """Raise `MapcError` naming the first schema violation of a schedule document.
 
     With `max_records`, only the first `max_records` tasks and transfers are checked (jsonschema costs about
@@ -77,7 +77,7 @@ def validate_schedule_document(doc: dict, max_records: int | None = None) -> Non
 
 
 # ---- schedule.json -----------------------------------------------------------------------------------------
-def hardware_summary(hw: Hardware, cost: CostModel | None = None) -> dict:
+def hardware_summary(hw: Hardware, cost: CostModel | None = None) -> dict[str, Any]:
     """Chiplets (id, position, type, dataflow, PE array, frequency, SRAM), NoP (figures and links), DRAM, PIM."""
     cap = None if cost is None else np.asarray(cost.weight_capacity)
     chips = []
@@ -116,7 +116,7 @@ def _dram_bytes(r: Result) -> np.ndarray:
     return cost.part_at("dram_bytes", res, placement_indices(sched, cost))
 
 
-def task_records(r: Result) -> list[dict]:
+def task_records(r: Result) -> list[dict[str, Any]]:
     """Task records with plain Python values (built directly: this is the bulk of a large document)."""
     g, sched = r.problem.graph, r.schedule
     dram = _dram_bytes(r).tolist()
@@ -137,14 +137,14 @@ def task_records(r: Result) -> list[dict]:
     return out
 
 
-def transfer_records(r: Result) -> list[dict]:
+def transfer_records(r: Result) -> list[dict[str, Any]]:
     return [{"src_task": int(x.src_task), "dst_task": int(x.dst_task), "src_chiplet": int(x.src_chiplet),
              "dst_chiplet": int(x.dst_chiplet), "bytes": float(x.bytes), "route": [int(c) for c in x.route],
              "start": float(x.start), "end": float(x.end), "energy": float(x.energy), "kind": str(x.kind)}
             for x in r.schedule.transfers]
 
 
-def solver_record(r: Result) -> dict:
+def solver_record(r: Result) -> dict[str, Any]:
     """The solver part of schedule.json: name, status, objective, proven bound, gap, budget, stats, anytime."""
     s, o = r.solution, r.options
     return {"name": s.solver or "", "status": s.status, "objective": s.objective,
@@ -155,7 +155,7 @@ def solver_record(r: Result) -> dict:
             "anytime": [[float(t), float(v)] for t, v in s.trace]}
 
 
-def schedule_document(r: Result) -> dict:
+def schedule_document(r: Result) -> dict[str, Any]:
     """The schedule.json document of a `Result` (plain JSON values, non-finite numbers as null in the
     summary parts; task and transfer times of a checked schedule are always finite)."""
     head = jsonable({
@@ -203,7 +203,7 @@ def write_trace_file(fh: IO[str], r: Result) -> int:
                        other)
 
 
-def trace_document(r: Result) -> dict:
+def trace_document(r: Result) -> dict[str, Any]:
     """The trace as a dict (parsed back from the streamed text: for small schedules and tests)."""
     buf = io.StringIO()
     write_trace_file(buf, r)

@@ -36,10 +36,12 @@ One task per (model, phase, micro-batch, layer segment, decode step). Decisions:
 
 from __future__ import annotations
 
+from typing import Any
+
 from mapc.core.graph import Edge, ExecutionGraph, Operator, Task
 from mapc.compiler.graph_ops import graph_segment
 from mapc.compiler.ops import TOKEN_ID_BYTES, cnn_segment, param_count, transformer_segment_mixed
-from mapc.core.spec import CNNModel, GraphModel, PhaseSpec, ServeSpec, Spec, TransformerModel
+from mapc.core.spec import CNNModel, GraphModel, Model, Phase, PhaseSpec, ServeSpec, Spec, TransformerModel
 from mapc.core.errors import DslError
 
 
@@ -72,13 +74,13 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
         raise DslError(f"workload {wl.name} serves no model")
     tasks: list[Task] = []
     edges: list[Edge] = []
-    summary = []
+    summary: list[dict[str, Any]] = []
     for sv in wl.serves:
         m = spec.models.get(sv.model)
         if m is None:
             known = ", ".join(sorted(spec.models)) or "none"
             raise DslError(f"workload {wl.name} serves unknown model {sv.model!r} (known: {known})", sv.loc)
-        phases = []
+        phases: list[dict[str, Any]] = []
         prefill_ids: dict[tuple[int, int], int] = {}
         for ph in sv.phases:
             sizes = _lower_phase(m, sv, ph, seg, tasks, edges, prefill_ids, spec.parallel.pd == "disaggregated")
@@ -106,8 +108,8 @@ def lower(spec: Spec, *, segment: int | None = None) -> ExecutionGraph:
     return ExecutionGraph(tuple(tasks), tuple(edges), models, meta)
 
 
-def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge],
-                 prefill_ids: dict | None = None, disaggregated: bool = False) -> tuple[int, ...]:
+def _lower_phase(m: Model, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], edges: list[Edge],
+                 prefill_ids: dict[tuple[int, int], int], disaggregated: bool = False) -> tuple[int, ...]:
     name = sv.model
     if isinstance(m, (CNNModel, GraphModel)):
         if ph.phase != "forward":
@@ -133,9 +135,12 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
     segs = segments(n_layers, seg)
     last_seg = len(segs) - 1
     dt = m.dtype_bytes
+    # K and V bytes per token per layer (transformers; a CNN has neither decode steps nor linked phases)
+    kv_token = m.kv_width * dt if isinstance(m, TransformerModel) else 0.0   # K and V (or MLA's latent) per token
     steps = ph.steps if ph.phase == "decode" else 1
     prev_step: list[list[int]] = [[] for _ in sizes]      # task ids of the previous decode step, per mb
     prev_b: list[int] = list(sizes)                        # its batch (requests still generating)
+    prev_act = 0.0                                         # output bytes of the previous segment
     for t in range(steps):
         for i, b in enumerate(sizes):
             grp = groups[i]
@@ -143,7 +148,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                 grp, b = _active(ph, len(sizes), i, t)
                 if b == 0:
                     continue
-            ids = []
+            ids: list[int] = []
             for s, (first, last) in enumerate(segs):
                 if isinstance(m, (CNNModel, GraphModel)):
                     ops = cnn_segment(m, b, first, last) if isinstance(m, CNNModel) else \
@@ -166,14 +171,14 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                                   phase=ph.phase, microbatch=i, layers=(first, last), ops=ops,
                                   weight_key=f"{name}/L{first}-{last}", batch=b, seq=seq, context=ctx,
                                   tokens=tokens, step=t))
-                if ph.phase == "prefill" and prefill_ids is not None:
+                if ph.phase == "prefill":
                     prefill_ids[(i, s)] = tid
                 if s > 0:
                     edges.append(Edge(ids[-1], tid, float(prev_act), "act"))
                 if ph.linked and t == 0:
                     nl = last - first + 1
                     if disaggregated:   # the prompt's K/V of these layers moves to the decode cores
-                        kv = sum(c * L for c, L in prompts[i]) * nl * m.kv_width * dt
+                        kv = sum(c * L for c, L in prompts[i]) * nl * kv_token
                         edges.append(Edge(prefill_ids[(i, s)], tid, float(kv), "kv"))
                     elif s == 0:        # fused: the KV stays in shared DRAM; the first token ids
                         edges.append(Edge(prefill_ids[(i, last_seg)], tid, float(b * TOKEN_ID_BYTES), "act"))
@@ -181,7 +186,7 @@ def _lower_phase(m, sv: ServeSpec, ph: PhaseSpec, seg: int, tasks: list[Task], e
                     p = prev_step[i]
                     nl = last - first + 1
                     pb = prev_b[i]      # the K/V written and tokens sampled by step t-1's requests
-                    kv_new = pb * ph.width * m.kv_width * dt * nl
+                    kv_new = pb * ph.width * kv_token * nl
                     tok = float(pb * ph.width * TOKEN_ID_BYTES)
                     if s == 0 and last_seg == 0:    # one segment: the KV and the token ids share one edge
                         edges.append(Edge(p[0], tid, float(kv_new) + tok, "kv"))
@@ -218,7 +223,7 @@ def microbatch_lengths(batch: int, mb: int, lengths: tuple[int, ...]) -> tuple[t
     return tuple(tuple((c, ln) for ln, c in sorted(d.items())) for d in counts)
 
 
-def _mixed_segment(m: TransformerModel, phase: str, groups: tuple[tuple[int, int], ...], width: int, step: int,
+def _mixed_segment(m: TransformerModel, phase: Phase, groups: tuple[tuple[int, int], ...], width: int, step: int,
                    first: int, last: int) -> tuple[Operator, ...]:
     """A segment's operators for a micro-batch of (count, length) groups: weights read once for all tokens,
     attention per length (`ops.transformer_segment_mixed`)."""

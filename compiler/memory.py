@@ -17,10 +17,14 @@ Policies mapc implements (what the cost backend prices, `mapc.hw.cost`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from mapc.core.errors import InfeasibleError
+from mapc.core.graph import ExecutionGraph
+from mapc.core.hardware import Hardware
+from mapc.hw.cost import CostModel
 
 GiB = 2.0 ** 30
 MiB = 2.0 ** 20
@@ -36,18 +40,18 @@ class MemoryReport:
     def fits(self) -> bool:
         return self.weights + self.kv_peak <= self.capacity
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"weights_bytes": self.weights, "kv_peak_bytes": self.kv_peak, "capacity_bytes": self.capacity,
                 "fits": self.fits}
 
 
-def kv_peak(graph) -> float:
+def kv_peak(graph: ExecutionGraph) -> float:
     """KV bytes alive at once: per (model, phase, micro-batch) the largest per-step cache (decode: the KV each
     step reads, its context already counting the tokens it appends, summed over the segments; prefill: what it
     writes); a prefill whose
     requests continue in a linked decode is counted there only."""
     linked = {s["model"] for s in graph.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
-    per: dict[tuple, dict[int, float]] = {}
+    per: dict[tuple[str, str, int], dict[int, float]] = {}
     for t in graph.tasks:
         if t.phase == "prefill" and t.model in linked:
             continue
@@ -57,12 +61,12 @@ def kv_peak(graph) -> float:
     return float(sum(max(d.values()) for d in per.values())) if per else 0.0
 
 
-def memory_report(weights: float, graph, hw) -> MemoryReport:
+def memory_report(weights: float, graph: ExecutionGraph, hw: Hardware) -> MemoryReport:
     cap = float(sum(ch.capacity for ch in hw.dram) + sum(u.capacity for u in hw.pim))
     return MemoryReport(float(weights), kv_peak(graph), cap)
 
 
-def check_memory(weights: float, graph, hw) -> MemoryReport:
+def check_memory(weights: float, graph: ExecutionGraph, hw: Hardware) -> MemoryReport:
     """The report, or `InfeasibleError` naming weights, KV cache and capacity when they do not fit."""
     r = memory_report(weights, graph, hw)
     if not r.fits and r.weights > r.capacity:
@@ -79,14 +83,14 @@ def check_memory(weights: float, graph, hw) -> MemoryReport:
     return r
 
 
-def placement_fit(cost, task: int, p: int) -> tuple[float, float]:
+def placement_fit(cost: CostModel, task: int, p: int) -> tuple[float, float]:
     """(bytes of weights each member core must hold, bytes each can hold) for task on placement p, resident."""
     share = float(cost.weight_share[task, p])
     cap = float(np.min(cost.weight_capacity[list(cost.placements[p])]))
     return share, cap
 
 
-def require_fit(cost, task: int, p: int) -> None:
+def require_fit(cost: CostModel, task: int, p: int) -> None:
     """Raise `InfeasibleError` with the numbers when the task's weights do not fit resident on placement p."""
     share, cap = placement_fit(cost, task, p)
     if share > cap:

@@ -8,13 +8,16 @@ the same way.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from mapc.core.schedule import Schedule, ScheduledTask, Transfer
+from mapc.hw.cost import CostModel
 
 __all__ = ["Schedule", "ScheduledTask", "Transfer", "materialize"]
 
 
-def materialize(cost, placement_index, resident, start) -> Schedule:
+def materialize(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike
+                ) -> Schedule:
     """Build a `Schedule` from decision arrays.
 
     `cost` is a `mapc.hw.cost.CostModel`; `placement_index[i]` indexes `cost.placements`; `resident[i]` says
@@ -31,7 +34,7 @@ def materialize(cost, placement_index, resident, start) -> Schedule:
         ScheduledTask(i, cost.placements[pi[i]], float(st[i]), float(st[i] + lat[i]), float(en[i]), bool(res[i]))
         for i in range(n)
     )
-    transfers = []
+    transfers: list[Transfer] = []
     for e in g.edges:
         a, b = cost.lead[pi[e.src]], cost.lead[pi[e.dst]]
         if a == b or e.bytes <= 0:

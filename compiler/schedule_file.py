@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from mapc.compiler.emit import validate_schedule_document
 from mapc.core.errors import MapcError
@@ -18,7 +19,7 @@ class ScheduleFileError(MapcError):
     """A schedule file that cannot be read or does not match the schedule schema (exit 2)."""
 
 
-def load_schedule(path: str | os.PathLike) -> dict:
+def load_schedule(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate a schedule.json; every problem raises `ScheduleFileError` with the reason."""
     p = Path(path)
     if str(path) == "" or not p.exists():
@@ -44,7 +45,7 @@ def load_schedule(path: str | os.PathLike) -> dict:
     return doc
 
 
-def validate_document(doc, where: str = "schedule") -> None:
+def validate_document(doc: Any, where: str = "schedule") -> None:
     """Schema check (`emit.validate_schedule_document`) plus the cross-references the replay relies on: task
     ids 0..n-1 in order, chiplets, deps and transfer endpoints in range, routes along existing links."""
     if not isinstance(doc, dict):
@@ -60,7 +61,7 @@ def validate_document(doc, where: str = "schedule") -> None:
     links = {(int(u), int(v)) for u, v in hw["nop"]["links"]}
     links |= {(v, u) for u, v in links}
 
-    def bad(msg: str):
+    def bad(msg: str) -> ScheduleFileError:
         return ScheduleFileError(f"{where}: {msg}", hint="the file was edited or is not from this mapc version")
 
     for i, t in enumerate(tasks):

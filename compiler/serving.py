@@ -14,39 +14,42 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mapc.core.hardware import Hardware
+from mapc.core.spec import ParallelSpec
+
 POLICIES = ("block", "row", "column", "snake")
 
 
-def regions_for(parallel, hw) -> dict | None:
+def regions_for(parallel: ParallelSpec | None, hw: Hardware) -> dict[str, tuple[int, ...]] | None:
     """{phase: chiplet ids} for a disaggregated split, None for fused."""
-    if parallel is None or getattr(parallel, "pd", "fused") != "disaggregated":
+    if parallel is None or parallel.pd != "disaggregated":
         return None
     n_p = parallel.pd_prefill or hw.n // 2
     n_d = parallel.pd_decode or hw.n - n_p
     return {"prefill": tuple(range(0, n_p)), "decode": tuple(range(n_p, min(hw.n, n_p + n_d)))}
 
 
-def placement_policies(parallel):
+def placement_policies(parallel: ParallelSpec | None) -> str | tuple[str, ...]:
     """The placement policy argument of `CostModel` for a parallel spec."""
     if parallel is None:
         return "block"
     if parallel.placement:
         return parallel.placement
-    if "placement" in getattr(parallel, "locs", {}):      # written `placement auto`
+    if "placement" in parallel.locs:      # written `placement auto`
         return POLICIES
     return "block"
 
 
-def tp_scheme(parallel) -> str:
+def tp_scheme(parallel: ParallelSpec | None) -> str:
     """`tp 1d|2d` when the file says so, else the cost backend's default ("gather")."""
-    return getattr(parallel, "tp_scheme", None) or "gather"
+    return (parallel.tp_scheme if parallel is not None else None) or "gather"
 
 
-def pd_candidates(parallel, hw) -> list[tuple[str, object]]:
+def pd_candidates(parallel: ParallelSpec, hw: Hardware) -> list[tuple[str, ParallelSpec]]:
     """(label, ParallelSpec) pairs `pd auto` tries: fused, then prefill = n/4, n/2, 3n/4 cores."""
     n, k = hw.n, max(1, parallel.tensor)
     out = [("fused", replace(parallel, pd="fused", pd_prefill=None, pd_decode=None))]
-    seen = set()
+    seen: set[int] = set()
     for frac in (0.25, 0.5, 0.75):
         p = max(k, int(round(n * frac / k)) * k)
         if p >= n or n - p < k or p in seen:

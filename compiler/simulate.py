@@ -33,21 +33,26 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict, deque
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from mapc.core.errors import MapcError
 
 
 REL_TOL = 1e-12                     # relative tolerance of "rate below demand" and of completion times
+Resource = tuple[str | int, ...]    # ("link", u, v): a directed NoP link; ("dram", i): DRAM channel i
+ItemKey = tuple[str, int]           # ("t", task id) or ("x", transfer index)
 
 
-def max_min_fair(caps: list[float], uses: list[tuple], capacity: dict) -> list[float]:
+def max_min_fair(caps: list[float], uses: Sequence[tuple[Hashable, ...]], capacity: Mapping[Any, float]
+                 ) -> list[float]:
     """Max-min fair rates by progressive filling: every unfrozen flow grows at the same pace until it reaches
     its cap or one of its resources is full. `uses[f]` lists the resources of flow f, `capacity[r]` their
     capacities (B/s). Returns one rate per flow."""
     n = len(caps)
     rate = [0.0] * n
-    users: dict = defaultdict(list)
+    users: dict[Hashable, list[int]] = defaultdict(list)
     for f, rs in enumerate(uses):
         for r in rs:
             users[r].append(f)
@@ -96,7 +101,7 @@ class ResourceStats:
     bytes: float
     max_flows: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
@@ -120,7 +125,7 @@ class SimResult:
         """Simulated / scheduled makespan (1.0 for an empty schedule)."""
         return self.makespan / self.schedule_makespan if self.schedule_makespan > 0 else 1.0
 
-    def task_rows(self) -> list[dict]:
+    def task_rows(self) -> list[dict[str, Any]]:
         """Per task: scheduled and simulated times, delay of its end (s), stretch of its duration."""
         out = []
         for i in range(len(self.task_end)):
@@ -138,7 +143,7 @@ class SimResult:
         rs = [r for r in self.resources if r.shared_s > 0]
         return sorted(rs, key=lambda r: (-r.shared_s, -r.bytes, r.name))[:top]
 
-    def to_dict(self, top: int = 10) -> dict:
+    def to_dict(self, top: int = 10) -> dict[str, Any]:
         rows = self.task_rows()
         delayed = sorted((r for r in rows if r["delay_s"] > 0), key=lambda r: -r["delay_s"])
         return {"schema": "mapc.simulated/1", "contention": self.contention,
@@ -153,7 +158,7 @@ class SimResult:
                 "notes": list(self.notes)}
 
 
-def nearest_channels(doc: dict) -> dict[int, list[int]]:
+def nearest_channels(doc: dict[str, Any]) -> dict[int, list[int]]:
     """chiplet -> indices of the DRAM channels nearest to it (hops to any attach chiplet; ties kept)."""
     hw = doc["hardware"]
     n = len(hw["chiplets"])
@@ -186,18 +191,27 @@ def nearest_channels(doc: dict) -> dict[int, list[int]]:
 class _Flow:
     __slots__ = ("owner", "kind", "uses", "cap", "rate")
 
-    def __init__(self, owner, kind, uses, cap):
+    def __init__(self, owner: ItemKey, kind: str, uses: tuple[Resource, ...], cap: float) -> None:
         self.owner, self.kind, self.uses, self.cap, self.rate = owner, kind, uses, cap, cap
 
 
-def simulate(doc: dict, contention: bool = True) -> SimResult:
+class _Fluid:
+    """A task or transfer whose progress depends on its flows' rates: `remaining` work (tasks: nominal s;
+    transfers: bytes), whether it was ever `slowed` below its demand, and its flows."""
+    __slots__ = ("remaining", "slowed", "flows")
+
+    def __init__(self, remaining: float, flows: list[_Flow]) -> None:
+        self.remaining, self.slowed, self.flows = remaining, False, flows
+
+
+def simulate(doc: dict[str, Any], contention: bool = True) -> SimResult:
     """Replay a validated schedule document (see the module docstring); `contention=False` gives every flow
     its full demand (the solvers' model: the replay then equals the schedule)."""
     hw = doc["hardware"]
     tasks, xfers = doc["tasks"], doc["transfers"]
     n, m = len(tasks), len(xfers)
     link_bw = float(hw["nop"]["link_bw"])
-    capacity: dict = {}
+    capacity: dict[Resource, float] = {}
     for u, v in hw["nop"]["links"]:
         capacity[("link", u, v)] = link_bw
         capacity[("link", v, u)] = link_bw
@@ -222,9 +236,9 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
             per_chip[c].append(i)
     for c, ids in per_chip.items():
         ids.sort(key=lambda i: (s0[i], e0[i], i))
-        for a, b in zip(ids, ids[1:]):
-            succ_tasks[a].append(b)
-            waits[b] += 1
+        for a, nxt in zip(ids, ids[1:]):
+            succ_tasks[a].append(nxt)
+            waits[nxt] += 1
     for j, x in enumerate(xfers):
         out_x[x["src_task"]].append(j)
         x_to.append(x["dst_task"])
@@ -236,10 +250,10 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
 
     # ---- per-item nominal quantities
     # tasks: work w (nominal seconds) done at speed <= 1; DRAM flows per channel with demand rate
-    task_flows: list[list[tuple]] = []
+    task_flows: list[list[tuple[Resource, float]]] = []
     for i, t in enumerate(tasks):
         d, dram = e0[i] - s0[i], float(t["dram_bytes"])
-        fl = []
+        fl: list[tuple[Resource, float]] = []
         if contention and d > 0 and dram > 0 and near:
             per: dict[int, float] = defaultdict(float)
             chips = t["chiplets"]
@@ -249,11 +263,14 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
             fl = [(("dram", ch), b / d) for ch, b in per.items()]
         task_flows.append(fl)
     # transfers: stream S seconds at cap B/S over the route's links, then a fixed tail L
-    x_stream, x_tail, x_cap, x_links = [], [], [], []
+    x_stream: list[float] = []
+    x_tail: list[float] = []
+    x_cap: list[float] = []
+    x_links: list[list[Resource]] = []
     for x in xfers:
         d = float(x["end"]) - float(x["start"])
         r = x["route"]
-        lk = [("link", u, v) for u, v in zip(r, r[1:])]
+        lk: list[Resource] = [("link", u, v) for u, v in zip(r, r[1:])]
         b = float(x["bytes"])
         S = min(b / link_bw, d) if (lk and b > 0 and link_bw > 0) else 0.0
         x_stream.append(S)
@@ -263,21 +280,21 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
 
     # ---- event state
     seq = 0
-    heap: list[tuple] = []                # (time, seq, action, id)
+    heap: list[tuple[float, int, str, int]] = []   # (time, seq, action, id)
     def push(time: float, action: str, ident: int) -> None:
         nonlocal seq
         heapq.heappush(heap, (time, seq, action, ident))
         seq += 1
 
-    # fluid items: key ("t", i) / ("x", j) -> [remaining, slowed, flows]
-    fluid: dict = {}
-    stats = {r: {"peak": 0.0, "busy": 0.0, "shared": 0.0, "bytes": 0.0, "maxf": 0} for r in capacity}
+    fluid: dict[ItemKey, _Fluid] = {}     # items in progress whose speed depends on their flows
+    stats: dict[Resource, dict[str, float]] = {
+        r: {"peak": 0.0, "busy": 0.0, "shared": 0.0, "bytes": 0.0, "maxf": 0} for r in capacity}
 
     def start_task(i: int, now: float) -> None:
         t_start[i] = max(s0[i], ready_at[i])
         d = e0[i] - s0[i]
         if task_flows[i]:
-            fluid[("t", i)] = [d, False, [_Flow(("t", i), "dram", (r,), dem) for r, dem in task_flows[i]]]
+            fluid[("t", i)] = _Fluid(d, [_Flow(("t", i), "dram", (r,), dem) for r, dem in task_flows[i]])
         else:
             push(_shift(t_start[i], s0[i], e0[i]), "task_end", i)
 
@@ -298,7 +315,7 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
         x_start[j] = now
         if x_stream[j] > 0:
             fl = _Flow(("x", j), "link", tuple(x_links[j]), x_cap[j])
-            fluid[("x", j)] = [float(xfers[j]["bytes"]), False, [fl]]
+            fluid[("x", j)] = _Fluid(float(xfers[j]["bytes"]), [fl])
         else:
             push(_shift(now, float(xfers[j]["start"]), float(xfers[j]["end"])), "x_end", j)
 
@@ -311,7 +328,7 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
             push(s0[i], "t_start", i)
 
     def allocate() -> None:
-        flows = [f for it in fluid.values() for f in it[2]]
+        flows = [f for it in fluid.values() for f in it.flows]
         if not flows:
             return
         if contention:
@@ -322,18 +339,18 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
             f.rate = r
         for key, it in fluid.items():
             if key[0] == "t":            # a task runs at the pace of its worst-served DRAM flow
-                sp = min(f.rate / f.cap for f in it[2])
-                for f in it[2]:
+                sp = min(f.rate / f.cap for f in it.flows)
+                for f in it.flows:
                     f.rate = f.cap * sp
-            if any(f.rate < f.cap * (1 - 1e-9) for f in it[2]):
-                it[1] = True
+            if any(f.rate < f.cap * (1 - 1e-9) for f in it.flows):
+                it.slowed = True
 
-    def speed(key, it) -> float:
+    def speed(key: ItemKey, it: _Fluid) -> float:
         """Progress of a fluid item per second: tasks in nominal s/s, transfers in B/s."""
-        f = it[2][0]
+        f = it.flows[0]
         return f.rate / f.cap if key[0] == "t" else f.rate
 
-    def nominal_end(key) -> float:
+    def nominal_end(key: ItemKey) -> float:
         kind, i = key
         if kind == "t":
             return _shift(t_start[i], s0[i], e0[i])
@@ -347,10 +364,11 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
             allocate()
             changed = False
         # next fluid completion
-        t_fl, due = math.inf, []
+        t_fl = math.inf
+        due: list[ItemKey] = []
         for key, it in fluid.items():
             sp = speed(key, it)
-            te = nominal_end(key) if not it[1] else (now + it[0] / sp if sp > 0 else math.inf)
+            te = nominal_end(key) if not it.slowed else (now + it.remaining / sp if sp > 0 else math.inf)
             te = max(te, now)
             if te < t_fl * (1 - REL_TOL) - 1e-18:
                 t_fl, due = te, [key]
@@ -364,17 +382,17 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
         if dt > 0:
             _account(stats, fluid, dt, speed)
             for key, it in fluid.items():
-                it[0] -= speed(key, it) * dt
+                it.remaining -= speed(key, it) * dt
         now = max(now, t_next)
         if t_fl <= t_next * (1 + REL_TOL) + 1e-18:
             for key in due:
                 it = fluid.pop(key)
-                when = nominal_end(key) if not it[1] else now
+                when = nominal_end(key) if not it.slowed else now
                 if key[0] == "t":
                     finish_task(key[1], when)
                 else:
                     j = key[1]
-                    push(_shift(x_start[j], float(xfers[j]["start"]), float(xfers[j]["end"])) if not it[1]
+                    push(_shift(x_start[j], float(xfers[j]["start"]), float(xfers[j]["end"])) if not it.slowed
                          else when + x_tail[j], "x_end", j)
             changed = True
         while heap and heap[0][0] <= now * (1 + REL_TOL) + 1e-18:
@@ -393,26 +411,27 @@ def simulate(doc: dict, contention: bool = True) -> SimResult:
         raise MapcError(f"the schedule cannot be replayed: {len(missing)} task(s) never become ready "
                         f"(first: task {missing[0]}); the deps or per-chiplet order form a cycle")
     mk = max(t_end, default=0.0)
-    res = []
+    res: list[ResourceStats] = []
     for r, s in stats.items():
         name = f"{r[1]}->{r[2]}" if r[0] == "link" else hw["dram"][r[1]]["name"]
         if s["busy"] == 0 and r[0] == "link":
             continue
-        res.append(ResourceStats(name, r[0], capacity[r], s["peak"] / capacity[r] if capacity[r] > 0 else 0.0,
+        res.append(ResourceStats(name, str(r[0]), capacity[r], s["peak"] / capacity[r] if capacity[r] > 0 else 0.0,
                                  s["bytes"] / (capacity[r] * mk)
                                  if mk > 0 and capacity[r] > 0 else 0.0, s["busy"], s["shared"], s["bytes"],
-                                 s["maxf"]))
+                                 int(s["maxf"])))
     sched_mk = max(e0, default=0.0)
     return SimResult(sched_mk, mk, contention, tuple(t_start), tuple(t_end), tuple(s0), tuple(e0), tuple(x_start),
                      tuple(x_end), tuple(res), tuple(str(t.get("name", i)) for i, t in enumerate(tasks)))
 
 
-def _account(stats: dict, fluid: dict, dt: float, speed) -> None:
+def _account(stats: dict[Resource, dict[str, float]], fluid: dict[ItemKey, _Fluid], dt: float,
+             speed: Callable[[ItemKey, _Fluid], float]) -> None:
     """Add one constant-rate interval of length dt to the per-resource statistics."""
-    load: dict = defaultdict(float)
-    cnt: dict = defaultdict(int)
+    load: dict[Resource, float] = defaultdict(float)
+    cnt: dict[Resource, int] = defaultdict(int)
     for it in fluid.values():
-        for f in it[2]:
+        for f in it.flows:
             for r in f.uses:
                 load[r] += f.rate
                 cnt[r] += 1

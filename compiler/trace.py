@@ -170,7 +170,7 @@ def write_trace(fh: IO[str], hw: dict, tasks: Iterable[TraceTask], transfers: It
             last = np.searchsorted(arr[:, 0], times, side="right") - 1
             cname = _j(f"{'DRAM' if pid == PID_DRAM else 'PIM'} {names[idx]}")
             for tm, val in zip(times, level[last]):
-                v = 0.0 if abs(val) < 1e-9 else round(float(val), 6)
-                put(f'{{"name":{cname},"ph":"C","pid":{pid},"tid":{idx},"ts":{_t(tm)},"args":{{"{unit}":{v}}}}}')
+                amount = 0.0 if abs(val) < 1e-9 else round(float(val), 6)
+                put(f'{{"name":{cname},"ph":"C","pid":{pid},"tid":{idx},"ts":{_t(tm)},"args":{{"{unit}":{amount}}}}}')
     fh.write("\n]}\n")
     return n

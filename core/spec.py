@@ -123,6 +123,10 @@ class CNNModel:
         return DTYPE_BYTES[self.dtype]
 
 
+GraphOpKind = Literal["gemm", "matmul", "attn_score", "attn_value", "conv", "pool", "norm", "softmax", "elementwise",
+                      "embed"]
+
+
 @dataclass(frozen=True)
 class GraphOp:
     """One operator of an imported graph (ONNX), as shapes at the graph's own batch; `mapc.compiler.graph_ops`
@@ -136,8 +140,7 @@ class GraphOp:
 
     name: str
     op_type: str
-    kind: Literal["gemm", "matmul", "attn_score", "attn_value", "conv", "pool", "norm", "softmax", "elementwise",
-                  "embed"]
+    kind: GraphOpKind
     M: int
     K: int
     N: int

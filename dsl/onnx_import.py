@@ -37,7 +37,7 @@ from collections import Counter
 from typing import Any
 
 from mapc.core.errors import DslError, Loc
-from mapc.core.spec import DTYPE_BYTES, GraphLayer, GraphModel, GraphOp
+from mapc.core.spec import DTYPE_BYTES, GraphLayer, GraphModel, GraphOp, GraphOpKind
 
 CONV = frozenset({"Conv"})
 GEMM = frozenset({"Gemm", "MatMul"})
@@ -299,7 +299,7 @@ class _Graph:
         out = self._out_shape(node)
         shape = self.shape(node, node.input[0]) if t in REDUCE else out
         rows, width = _rows(shape)
-        kind = "norm" if t in NORM else "softmax" if t in SOFTMAX else "elementwise"
+        kind: GraphOpKind = "norm" if t in NORM else "softmax" if t in SOFTMAX else "elementwise"
         return [GraphOp(name, t, kind, rows, 1, width, weights=self._w(node), in_elements=self._act_in(node))], False
 
     def _out_shape(self, node: Any) -> tuple[int, ...]:
@@ -345,7 +345,7 @@ class _Graph:
         if wa and not wb:            # weights x activation: the same product, transposed
             return GraphOp(name, node.op_type, "gemm", N * _numel(tuple(b[:-2])), K, M, weights=self._w(node),
                            in_elements=self._act_in(node))
-        kind = "attn_score" if self._reaches_softmax(node.output[0]) else \
+        kind: GraphOpKind = "attn_score" if self._reaches_softmax(node.output[0]) else \
             "attn_value" if self._from_softmax(a_name) else "matmul"
         return GraphOp(name, node.op_type, kind, M, K, N, batch, weights=self._w(node, 2),
                        in_elements=self._act_in(node), per_count=True)

@@ -27,7 +27,7 @@ import os
 from collections import Counter
 
 from mapc.core.errors import Loc
-from mapc.core.hardware import Chiplet, DramChannel, Hardware, NoP
+from mapc.core.hardware import Chiplet, DramChannel, Hardware, NoP, PackageEdge
 from mapc.dsl.parser import error_at
 from mapc.dsl.yamlfile import YamlMap, check_keys, need, number, read_yaml
 from mapc.dsl.zigzag import FREQ, Core, Memory, default_dram, load_core
@@ -194,7 +194,7 @@ def _dram(cores: dict[int, Core], off: int | None, links: list, pos: dict[int, t
         if bw:
             share = min(share, bw / 8 * FREQ)
         x, y = pos_of(ids[0], cols)
-        edge = "north" if y == 0 else "west" if x == 0 else "east" if x == cols - 1 else "south"
+        edge: PackageEdge = "north" if y == 0 else "west" if x == 0 else "east" if x == cols - 1 else "south"
         out.append(DramChannel(f"{mem.name}{i}" if len(entries) > 1 else mem.name, edge, share,
                                mem.read_j_per_byte / 8, mem.total / len(entries), ids))
     return out

@@ -97,6 +97,13 @@ TABLE: dict[str, Constant] = {
                                 "USED for mcm6x6; Gemini main.cpp NoP_hop_cost = 2*8 pJ/B ('Simba->2*8', "
                                 "DSE 3.3*8) and Compass use 2 pJ/bit per hop"),
     "nop_gemini_simba": Constant(2.0 * pJ, "J/bit", "Gemini main.cpp: NoP_hop_cost = 2*8 pJ/B (Simba setting)"),
+    "nop_compass_hop": Constant(2.0 * pJ, "J/bit", "Compass src/compass/utils_compass.cpp createNoC: hop_cost = 2*8 "
+                                "(pJ per byte per hop), checked", "not used: mcm6x6 keeps Simba's measured GRS "
+                                "range (0.82-1.75 pJ/bit, mid 1.3); Compass's 2 pJ/bit is a modelling constant"),
+    "dram_compass": Constant(10.5 * pJ, "J/bit", "Compass src/compass/utils_compass.cpp createNoC: DRAM_acc_cost = "
+                             "10.5*8 (pJ per byte, GDDR6X as in Gemini), checked",
+                             "not used: mcm6x6 describes HBM2 channels (O'Connor MICRO 2017, 3.9 pJ/bit); with "
+                             "GDDR6X-class DRAM the DRAM energy of a schedule is 2.7x higher"),
     "noc_hop_per_bit": Constant(0.8 * pJ, "J/bit", "Gemini main.cpp: NoC_hop_cost = 0.8*8 pJ/B",
                                 "REFERENCE.md quotes 0.4 pJ/bit for Gemini; the main.cpp we read says 0.8: USED 0.8 "
                                 "for on-die NoC hops (npu4x4 cores)"),

@@ -115,7 +115,7 @@ class CostModel:
     """
 
     def __init__(self, hw: Hardware, graph: ExecutionGraph, *, group_sizes: tuple[int, ...] = (1, 2, 4),
-                 placement_policy: str = "block", allow_streaming: bool = True,
+                 placement_policy: str | tuple[str, ...] = "block", allow_streaming: bool = True,
                  weight_fraction: float = WEIGHT_FRACTION, pim="auto", tp_scheme: str = "gather",
                  regions: dict | None = None):
         self.hw = hw
@@ -133,13 +133,12 @@ class CostModel:
             if 1 <= k <= hw.n:
                 for pol in policies:          # several policies: the union, first occurrence kept
                     pls.update((g, None) for g in group_tiles(hw, k, pol))
-        pls = list(pls)
         self.placements: tuple[tuple[int, ...], ...] = tuple(pls)
-        P = len(pls)
-        self.lead = np.array([p[0] for p in pls], dtype=np.int64)
-        self.group_size = np.array([len(p) for p in pls], dtype=np.int64)
+        P = len(self.placements)
+        self.lead = np.array([p[0] for p in self.placements], dtype=np.int64)
+        self.group_size = np.array([len(p) for p in self.placements], dtype=np.int64)
         self.members = np.zeros((P, hw.n), dtype=bool)
-        for i, p in enumerate(pls):
+        for i, p in enumerate(self.placements):
             self.members[i, list(p)] = True
         self.weight_capacity = np.array([c.type.sram * weight_fraction for c in hw.chiplets])
         self.static_power = float(sum(c.type.static_power for c in hw.chiplets))
@@ -277,7 +276,7 @@ class CostModel:
         if mode == "all":
             return present.copy()
         if callable(mode):
-            first = {}
+            first: dict[int, int] = {}
             for i, u in enumerate(task_u.tolist()):
                 first.setdefault(u, i)
             ch = np.zeros_like(present)
@@ -361,6 +360,7 @@ class CostModel:
         self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
         choice = None
         if pim_on:
+            assert psh is not None
             kv_c = sumc(ops.kv_read + ops.kv_write)
             fl_c, int_c, ext_c = sumc(ops.flops), sumc(p_int), sumc(p_ext)
             present = sumc(np.ones(len(flat))) > 0                              # [NC, U]

@@ -11,6 +11,8 @@ from typing import Callable
 
 from mapc.core.errors import HardwareError
 from mapc.hw import constants as K
+from mapc.hw.energy import acc_energy, rf_energy, sram_write_energy
+from mapc.hw.mapping import rf_bytes
 from mapc.core.hardware import Chiplet, ChipletType, Dataflow, DramChannel, Hardware, NoP, PackageEdge, PimUnit
 
 
@@ -199,16 +201,33 @@ def get(name: str) -> Hardware:
     return PRESETS[name]()
 
 
+# Figures every preset takes from the cost model's defaults (mapc.hw.constants cites each)
+DEFAULT_SOURCES = (
+    "register file 520 B per PE: Eyeriss PE scratchpads (ISCA 2016); Simba's 512 B of weight buffer per MAC",
+    "register-file and accumulator energy: one fp16 MAC (0.0873 pJ) per 16-bit access, Eyeriss' normalisation",
+    "SRAM write energy: Gemini main.cpp's 1 MiB write/read ratio (0.234025 / 0.217125)",
+    "partial sums at fp32 for fp16 operands; buffer access word 8 B (ZigZag tpu_like bandwidth_min 64 bits)",
+    "re-checked: Compass prices a NoP hop at 2 pJ/bit and DRAM at 10.5 pJ/bit (GDDR6X, "
+    "src/compass/utils_compass.cpp createNoC); the MCM presets keep Simba's measured GRS links (0.82-1.75 "
+    "pJ/bit) and HBM2 (3.9 pJ/bit), the NPU presets HBM3 (3.59 pJ/bit, AttAcc)",
+)
+
+
 def describe(hw: Hardware) -> dict:
     """A JSON-ready summary: chiplets, types, peak FLOP/s, SRAM, DRAM, NoP, PIM and sources (SI units)."""
     types: dict[str, dict] = {}
     for c in hw.chiplets:
         t = c.type
-        d = types.setdefault(t.name, {"count": 0, "pes": [t.pe_rows, t.pe_cols], "dataflow": t.dataflow,
-                                      "freq_hz": t.freq, "sram_bytes": t.sram, "precision": t.precision,
-                                      "peak_flops": t.peak_flops, "mac_energy_j": t.mac_energy,
-                                      "sram_energy_j_per_byte": t.sram_energy, "static_power_w": t.static_power})
+        d = types.setdefault(t.name, {
+            "count": 0, "pes": [t.pe_rows, t.pe_cols], "arrays": t.arrays, "dataflow": t.dataflow,
+            "unroll": t.unroll, "freq_hz": t.freq, "sram_bytes": t.sram, "sram_bw": t.sram_bw,
+            "precision": t.precision, "accumulate": t.accumulate or "default", "peak_flops": t.peak_flops,
+            "mac_energy_j": t.mac_energy, "rf_bytes_per_pe": rf_bytes(t), "rf_energy_j_per_byte": rf_energy(t),
+            "acc_energy_j_per_byte": acc_energy(t), "sram_energy_j_per_byte": t.sram_energy,
+            "sram_write_energy_j_per_byte": sram_write_energy(t), "vector_lanes": t.vector or t.pe_cols,
+            "static_power_w": t.static_power, "cells": []})
         d["count"] += 1
+        d["cells"].append([c.x, c.y])
     return {
         "name": hw.name,
         "grid": [hw.rows, hw.cols],
@@ -228,5 +247,5 @@ def describe(hw: Hardware) -> dict:
                  "energy_per_bit": p.energy_per_bit, "capacity": p.capacity, "attach": list(p.attach)}
                 for p in hw.pim],
         "static_power_w": float(sum(c.type.static_power for c in hw.chiplets)),
-        "sources": list(hw.sources),
+        "sources": list(hw.sources) + list(DEFAULT_SOURCES),
     }

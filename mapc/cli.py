@@ -18,7 +18,7 @@ import sys
 import threading
 import traceback
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from mapc.compiler import files as output_files
 from mapc.compiler.files import jsonable
@@ -76,7 +76,7 @@ def sigint_guard(grace: float = INTERRUPT_GRACE_S) -> Iterator[None]:
         yield
     finally:
         done.set()
-        if watcher.is_alive():
+        if watcher.is_alive() and watcher.ident is not None:     # (a started thread always has an ident)
             try:
                 signal.pthread_kill(watcher.ident, signal.SIGINT)    # wakes sigwait; the watcher then returns
             except (ProcessLookupError, OSError):
@@ -86,7 +86,7 @@ def sigint_guard(grace: float = INTERRUPT_GRACE_S) -> Iterator[None]:
 
 
 # ---- parser ------------------------------------------------------------------------------------------------
-def _error_doc(e: MapcError) -> dict:
+def _error_doc(e: MapcError) -> dict[str, Any]:
     loc = e.loc
     return {"ok": False, "error": {"message": e.message, "kind": type(e).__name__, "exit_code": e.exit_code,
                                    "file": loc.file if loc else None, "line": loc.line if loc else None,
@@ -134,11 +134,11 @@ def _run(argv: list[str]) -> int:
                                                 "exit_code": EXIT_INTERRUPTED}})
         return EXIT_INTERRUPTED
     except MemoryError:                      # a problem too large for this machine (nothing was written)
-        e = MapcError("out of memory: the problem is too large for this machine",
-                      hint="fewer micro-batches, requests or chiplets, or a coarser --segment (more layers per task)")
-        print(e.render(), file=sys.stderr)
+        oom = MapcError("out of memory: the problem is too large for this machine",
+                        hint="fewer micro-batches, requests or chiplets, or a coarser --segment (more layers per task)")
+        print(oom.render(), file=sys.stderr)
         if want_json:
-            print_json(_error_doc(e))
+            print_json(_error_doc(oom))
         return EXIT_INPUT
     except BrokenPipeError:                  # `mapc presets | head`
         try:

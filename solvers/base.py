@@ -8,8 +8,13 @@ statistics are a frozen `SolverStats` subclass, written to schedule.json by `to_
 
 from __future__ import annotations
 
+import numpy as np
+
 from mapc.compiler.problem import Problem
 from mapc.core.options import Objective, SolveOptions
 from mapc.core.solution import SolveResult, SolverStats, Status
 
-__all__ = ["Objective", "Problem", "SolveOptions", "SolveResult", "SolverStats", "Status"]
+__all__ = ["Decisions", "Named", "Objective", "Problem", "SolveOptions", "SolveResult", "SolverStats", "Status"]
+
+Decisions = tuple[np.ndarray, np.ndarray, np.ndarray]    # (placement_index, resident, start), each over tasks
+Named = tuple[str, np.ndarray, np.ndarray, np.ndarray]   # a schedule with where it came from: (label, *Decisions)

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapc.compiler.schedule import materialize
+from mapc.core.graph import ExecutionGraph
+from mapc.core.spec import ParallelSpec
+from mapc.hw.cost import CostModel
 from mapc.core.errors import MapcError
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
@@ -32,7 +35,7 @@ class BaselineStats(SolverStats):
     resident_tasks: int = 0       # tasks whose weights stay in SRAM
 
 
-def snake_groups(cost, k: int) -> list[int]:
+def snake_groups(cost: CostModel, k: int) -> list[int]:
     """Indices of the placements of k chiplets, in snake order over the grid (even group rows left to right,
     odd ones right to left)."""
     hw = cost.hw
@@ -46,7 +49,7 @@ def snake_groups(cost, k: int) -> list[int]:
     rows = sorted(set(gy.values()))
     rr = {y: r for r, y in enumerate(rows)}
 
-    def key(p):
+    def key(p: int) -> tuple[int, float, int]:
         r = rr[gy[p]]
         x = float(np.mean([hw.chiplets[c].x for c in cost.placements[p]]))
         return (r, x if r % 2 == 0 else -x, p)
@@ -69,7 +72,7 @@ def split_counts(total: int, weights: list[float]) -> list[int]:
     return (cnt + 1).tolist()
 
 
-def baseline_placement(cost, parallel=None) -> np.ndarray:
+def baseline_placement(cost: CostModel, parallel: ParallelSpec | None = None) -> np.ndarray:
     """[n] placement index of every task under the even pipeline split described in the module doc.
 
     Under PD disaggregation (`cost.regions`) each class of tasks with the same allowed placements (a phase's
@@ -93,7 +96,7 @@ def baseline_placement(cost, parallel=None) -> np.ndarray:
     return pi
 
 
-def _pipeline(g, ids: list[int], groups: list[int], pipeline, pi: np.ndarray) -> None:
+def _pipeline(g: ExecutionGraph, ids: list[int], groups: list[int], pipeline: int | None, pi: np.ndarray) -> None:
     """Fill pi[ids] with the even layer pipeline of those tasks' models over `groups` (module doc)."""
     tasks = [g.tasks[i] for i in ids]
     models = list(dict.fromkeys(t.model for t in tasks))

@@ -43,17 +43,19 @@ import time
 
 import numpy as np
 
-from mapc.compiler.evaluate import lower_bound
+from mapc.compiler.evaluate import Bound, lower_bound
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError, MapcError
 from mapc.core.options import SolveOptions
+from mapc.core.solution import Status
+from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, decompose, greedy
-from mapc.solvers.base import SolveResult
-from mapc.solvers.cpsat_model import ENERGY_UNITS, build, choose_tick, retime
-from mapc.solvers.cpsat_options import candidates, identical_components
-from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, point
+from mapc.solvers.base import Decisions, Named, SolveResult
+from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, build, choose_tick, retime
+from mapc.solvers.cpsat_options import Options, candidates, identical_components
+from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, TickSolution, point
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, upward_rank
 from mapc.solvers.pareto import front
 
@@ -85,7 +87,7 @@ def diagnose(problem: Problem) -> None:
             hint="allow streaming, use larger tensor-parallel groups or chiplets with more SRAM")
 
 
-def explain_infeasible(cost) -> InfeasibleError:
+def explain_infeasible(cost: CostModel) -> InfeasibleError:
     """After CP-SAT proved infeasibility: the weights that must stay resident do not fit the SRAM together."""
     g = cost.graph
     must = ~np.isfinite(cost.lat_stream).any(axis=1) if g.n else np.zeros(0, bool)
@@ -102,9 +104,9 @@ def explain_infeasible(cost) -> InfeasibleError:
 
 
 # ---- warm start --------------------------------------------------------------------------------------------
-def heuristic_hints(problem: Problem, options: SolveOptions) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def heuristic_hints(problem: Problem, options: SolveOptions) -> list[Named]:
     """(name, placement_index, resident, start) of every heuristic that succeeds."""
-    out = []
+    out: list[Named] = []
     for name, mod in (("greedy", greedy), ("baseline", baseline)):
         try:
             r = mod.solve(problem, options)
@@ -124,7 +126,7 @@ def heuristic_hints(problem: Problem, options: SolveOptions) -> list[tuple[str, 
     return out
 
 
-def _sized_hints(cost) -> list:
+def _sized_hints(cost: CostModel) -> list[Named]:
     """HEFT restricted to one group size at a time (data-parallel replicas of one width), each decoded with its
     own residency and with `choose_residency`: `greedy` mixes sizes task by task, and on decode_pim the 9-chiplet
     replicas alone give a 1.8 % lower EDP than it does (measured), a better start for the decomposition."""
@@ -132,7 +134,7 @@ def _sized_hints(cost) -> list:
     if len(sizes) < 2:
         return []
     rank = upward_rank(cost)
-    out = []
+    out: list[Named] = []
     for k in sizes:
         try:
             pi, res, st = greedy.heft(cost, rank, allowed=cost.group_size == k)
@@ -144,10 +146,11 @@ def _sized_hints(cost) -> list:
     return out
 
 
-def _tick_hint(cost, opts, bm, pi, res, st):
+def _tick_hint(cost: CostModel, opts: Options, bm: Built, pi: np.ndarray, res: np.ndarray, st: np.ndarray
+               ) -> TickSolution:
     """The heuristic schedule as (option indices, start ticks), re-timed on ticks in its own order."""
     g = cost.graph
-    chosen = np.array([opts.index(i, int(pi[i]), bool(res[i])) for i in range(g.n)], dtype=np.int64)
+    chosen = np.array([opts.index_of(i, int(pi[i]), bool(res[i])) for i in range(g.n)], dtype=np.int64)
     dur = bm.dur[chosen]
     hops = cost.hw.hops[cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]] if g.edges else np.zeros(0)
     hop_t = int(math.ceil(cost.hw.nop.hop_latency / bm.tick - 1e-9)) if cost.hw.nop.hop_latency > 0 else 0
@@ -157,7 +160,7 @@ def _tick_hint(cost, opts, bm, pi, res, st):
     return chosen, np.asarray(sticks, dtype=np.int64)
 
 
-def sort_chains(cost, opts, pi, res, st):
+def sort_chains(cost: CostModel, opts: Options, pi: np.ndarray, res: np.ndarray, st: np.ndarray) -> Decisions:
     """The schedule with the assignments of interchangeable identical chains permuted into the order the
     model's symmetry break demands (first task's option index non-decreasing in chain id order), so the hint
     is feasible. Swapping whole chains (placements, residencies, start times) keeps the schedule valid."""
@@ -166,7 +169,7 @@ def sort_chains(cost, opts, pi, res, st):
     comps = {int(c[0]): c for c in decompose.components(g)}
     for grp in identical_components(cost, opts, list(range(g.n))):
         mem = [comps[t] for t in grp]
-        key = [opts.index(t, int(pi[t]), bool(res[t])) - int(opts.first[t]) for t in grp]
+        key = [opts.index_of(t, int(pi[t]), bool(res[t])) - int(opts.first[t]) for t in grp]
         order = np.argsort(key, kind="stable")
         old = [(pi[c].copy(), res[c].copy(), st[c].copy()) for c in mem]
         for i, j in enumerate(order):
@@ -174,16 +177,16 @@ def sort_chains(cost, opts, pi, res, st):
     return pi, res, st
 
 
-def _decode(bm, sol):
+def _decode(bm: Built, sol: TickSolution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     chosen, sticks = sol
     o = bm.opts
     return o.place[chosen].astype(np.int64), o.resident[chosen].astype(bool), sticks
 
 
-def _at_bound(problem, drv, lb, hints, t0) -> SolveResult:
+def _at_bound(problem: Problem, drv: Driver, lb: Bound, hints: list[Named], t0: float) -> SolveResult:
     """The best heuristic schedule already meets the makespan lower bound: it is optimal, no search needed."""
     cost = problem.cost
-    label, pi, res, st = min(hints, key=lambda h: objective_of(cost, *h[1:], "latency"))
+    label, pi, res, st = min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], "latency"))
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, "latency")
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
@@ -206,7 +209,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     for h in hints:
         drv.add(*h)
     lb = lower_bound(cost)
-    keep = None
+    keep: tuple[np.ndarray, np.ndarray] | None = None
     if hints:
         _, hp, hr, hs = min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], obj))
         keep = (hp, hr)
@@ -215,14 +218,15 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     spent = HINT_S_PER_OPTION * g.n * len(cost.placements) if options.deterministic else elapsed
     total = max(0.5, options.time_limit - spent)
     if obj == "latency" and hints:
-        v = objective_of(cost, *min(hints, key=lambda h: objective_of(cost, *h[1:], obj))[1:], obj)
+        _, hp0, hr0, hs0 = min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], obj))
+        v = objective_of(cost, hp0, hr0, hs0, obj)
         if v <= float(lb.value) * (1 + 1e-12):      # a heuristic met the critical-path / work bound
             return _at_bound(problem, drv, lb, hints, t0)
     opts = candidates(cost, keep=keep)
     if g.n > options.cpsat.small_tasks or opts.size > options.cpsat.small_options:
         return decompose.solve_structured(problem, options, drv, lb, t0, total)
-    ms_hint = min((objective_of(cost, *h[1:], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)
-    e_hint = min((objective_of(cost, *h[1:], "energy") for h in hints), default=float(lb.energy) * 4 or 1.0)
+    ms_hint = min((objective_of(cost, h[1], h[2], h[3], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)
+    e_hint = min((objective_of(cost, h[1], h[2], h[3], "energy") for h in hints), default=float(lb.energy) * 4 or 1.0)
     tick = choose_tick(cost, ms_hint)
     if cost.static_power > 0:
         ks = max(1, round(cost.static_power * tick * ENERGY_UNITS / max(e_hint, 1e-300)))
@@ -232,7 +236,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     tb = time.perf_counter()
     bm = build(cost, opts, tick, eunit, ks)
     build_s = time.perf_counter() - tb
-    hint = None
+    hint: TickSolution | None = None
     if keep is not None:
         hp, hr = keep
         hs = next(h[3] for h in hints if h[1] is hp)
@@ -245,21 +249,21 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             hp, hr, hs = sort_chains(cost, opts, hp, hr, hs)
         hint = _tick_hint(cost, opts, bm, hp, hr, hs)
 
-    def finish(sol, label):
+    def finish(sol: TickSolution, label: str) -> Decisions:
         pi, res, sticks = _decode(bm, sol)
         st = retime(cost, pi, res, sticks)
         drv.add(label, pi, res, st)
         return pi, res, st
 
-    def tick_ms(sol):
+    def tick_ms(sol: TickSolution) -> int:
         chosen, sticks = sol
         return int((sticks + bm.dur[chosen]).max())
 
     left = total
-    bounds = {}
-    statuses = {}
-    sols = {}
-    plan = {"latency": [("latency", 1.0)], "energy": [("energy", 1.0)],
+    bounds: dict[str, float] = {}
+    statuses: dict[str, str] = {}
+    sols: dict[str, TickSolution] = {}
+    plan: list[tuple[str, float]] = {"latency": [("latency", 1.0)], "energy": [("energy", 1.0)],
             "edp": [("latency", 0.25), ("energy", 0.25)]}[obj]
     done = 0.0
     for kind, share in plan:
@@ -274,7 +278,8 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             raise explain_infeasible(cost)
         if sol is not None:
             sols[kind] = sol
-            bounds[kind] = bd
+            if bd is not None:       # CP-SAT's bound comes with every solution
+                bounds[kind] = bd
             finish(sol, f"cpsat-{kind}")
             if kind == "latency" and hint is None:
                 hint = sol
@@ -287,11 +292,11 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         caps = {int(round(ta + (tbm - ta) * f)) for f in np.linspace(0, 1, options.cpsat.rungs + 1)[:-1]}
         if statuses.get("latency") != "OPTIMAL":     # T_A not proven minimal: also try below it
             caps |= {int(ta * (1 - 0.02 * i)) for i in (1, 3)}
-        caps = sorted(caps, reverse=True)
-        for r, cap in enumerate(caps):
+        ladder = sorted(caps, reverse=True)
+        for r, cap in enumerate(ladder):
             if left <= 0.05:
                 break
-            lim = left / (len(caps) - r)
+            lim = left / (len(ladder) - r)
             name, sol, bd, used = drv.run(bm, "energy", lim, anchor, cap)
             left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
             if sol is not None:
@@ -311,6 +316,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     solved = statuses.get(obj) == "OPTIMAL" and opts.exact     # the chosen schedule is no worse than CP-SAT's
     if obj == "edp":
         solved = bound >= val * (1 - 1e-9)
+    status: Status
     if any(s is not None for s in sols.values()):
         status = "optimal" if solved else "feasible"
         msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}"

@@ -47,9 +47,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from mapc.hw.cost import CostModel
@@ -57,13 +58,31 @@ from mapc.solvers.cpsat_options import Options, identical_components, reflection
 
 TICKS = 1 << 18          # ticks over the hint makespan (time resolution ~ 4e-6 of it)
 ENERGY_UNITS = 1 << 22   # energy units over the hint energy
+
+
+# (constant lead chiplet or None, x, y, lead index): ints when the lead is fixed, else linear expressions in the
+# option literals
+LeadInfo = tuple[int | None, Any, Any, Any]
+
+
+class Fixed(TypedDict):
+    """The tasks outside an LNS window, fixed at their current decisions (arrays over all tasks)."""
+
+    pi: np.ndarray               # placement index
+    res: np.ndarray              # resident
+    start_ticks: np.ndarray
+    end_ticks: np.ndarray
+    tasks: np.ndarray            # every task outside the window: holds its SRAM
+    sched: set[int]              # those whose intervals and precedences are constants
+
+
 WINDOW_LOAD = False      # per-chiplet load bound also in the decomposition's windows (fixed intervals counted).
                          # Off: measured at 10 s it makes windows prove optimal sooner but the search settles in
                          # worse local optima (llama2_7b_chat +0.90 % vs greedy instead of +2.05 %; datacenter_mix
                          # +0.55 vs +0.53, pd_fused_vs_disagg +0.46 vs +0.48)
 
 
-def choose_tick(cost, makespan_hint: float) -> float:
+def choose_tick(cost: CostModel, makespan_hint: float) -> float:
     """Seconds per tick: about makespan_hint / TICKS, made an exact divisor of the hop latency."""
     want = max(makespan_hint, 1e-12) / TICKS
     hop = float(cost.hw.nop.hop_latency)
@@ -72,20 +91,24 @@ def choose_tick(cost, makespan_hint: float) -> float:
     return want
 
 
-def retime(cost, pi, res, order_key, dur=None, delay=None):
+def retime(cost: CostModel, pi: npt.ArrayLike, res: npt.ArrayLike, order_key: npt.ArrayLike,
+           dur: list[int] | None = None, delay: list[int] | None = None) -> np.ndarray:
     """Semi-active schedule: tasks in order of `order_key` (ties by id), each at the earliest time its inputs
     have arrived and all its chiplets are free. With `dur`/`delay` (per task / per edge) in ticks, integer
     arithmetic; else exact float latencies and transfer times. Never later than any schedule with that order."""
     g = cost.graph
     n = g.n
     pi = np.asarray(pi, np.int64)
+    durs: list[float]             # ints (ticks) when given, so the arithmetic below is exact
+    delays: list[float]
+    zero: float
     if dur is None:
-        dur = cost.task_latency(pi, res).tolist()
-        delay = (cost.transfer_time(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).tolist()
-                 if g.edges else [])
+        durs = cost.task_latency(pi, res).tolist()
+        delays = (cost.transfer_time(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).tolist()
+                  if g.edges else [])
         zero = 0.0
     else:
-        dur, delay, zero = list(dur), list(delay), 0
+        durs, delays, zero = list(dur), list(delay or []), 0
     order = np.lexsort((np.arange(n), np.asarray(order_key)))
     ins: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     for k, e in enumerate(g.edges):
@@ -97,7 +120,7 @@ def retime(cost, pi, res, order_key, dur=None, delay=None):
     for i in order.tolist():
         t = zero
         for s, k in ins[i]:
-            a = end[s] + delay[k]
+            a = end[s] + delays[k]
             if a > t:
                 t = a
         mem = placements[pi[i]]
@@ -105,7 +128,7 @@ def retime(cost, pi, res, order_key, dur=None, delay=None):
             if free[c] > t:
                 t = free[c]
         start[i] = t
-        end[i] = t + dur[i]
+        end[i] = t + durs[i]
         for c in mem:
             free[c] = end[i]
     return np.array(start)
@@ -119,17 +142,17 @@ class Built:
     opts: Options
     tick: float
     eunit: float
-    lits: list
-    start: list                    # per task in opts order (index = position in opts.first)
+    lits: list[Any]                # cp_model.IntVar (booleans), one per option
+    start: list[Any]               # cp_model.IntVar per task in opts order (index = position in opts.first)
     makespan: Any                  # cp_model.IntVar
     energy: Any                    # integer linear expression (units of eunit)
     dur: np.ndarray                # [O] ticks
     slack: int                     # ticks: rounding allowance for bounds
     ks: int                        # energy units per tick of static power
     horizon: int
-    sym: list = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
-    ends: list = field(default_factory=list)
+    sym: list[tuple[str, np.ndarray, int]] = field(default_factory=list)   # (axis, placement permutation, task)
+    stats: dict[str, Any] = field(default_factory=dict)
+    ends: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -141,30 +164,30 @@ class _Builder:
     tick: float
     eunit: float
     ks: int
-    fixed: dict | None
+    fixed: Fixed | None
     window_lo: int
     window_hi: int | None
     m: cp_model.CpModel = field(default_factory=cp_model.CpModel)
-    free_tasks: list = field(default_factory=list)      # task id per opts block (None for an empty block)
-    pos: dict = field(default_factory=dict)             # task id -> its block
+    free_tasks: list[int | None] = field(default_factory=list)   # task id per opts block (None: empty block)
+    pos: dict[int, int] = field(default_factory=dict)             # task id -> its block
     dur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # [O] ticks
     hop_ticks: int = 0
     ser: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # [edges] serialisation ticks
     horizon: int = 0
     hi: int = 0
-    lits: list = field(default_factory=list)
-    start: list = field(default_factory=list)
-    end: list = field(default_factory=list)
-    intervals: list = field(default_factory=list)       # (interval, group size) of every option
-    per_chip: list = field(default_factory=list)        # intervals using each chiplet
+    lits: list[Any] = field(default_factory=list)
+    start: list[Any] = field(default_factory=list)
+    end: list[Any] = field(default_factory=list)
+    intervals: list[tuple[Any, int]] = field(default_factory=list)   # (interval, group size) of every option
+    per_chip: list[list[Any]] = field(default_factory=list)          # intervals using each chiplet
     busy: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # ticks held by fixed intervals
-    lead_info: dict = field(default_factory=dict)       # task -> (constant lead or None, x, y, lead index)
+    lead_info: dict[int, LeadInfo] = field(default_factory=dict)   # task -> its lead chiplet
     e_const: int = 0
-    e_terms: list = field(default_factory=list)
+    e_terms: list[Any] = field(default_factory=list)
     makespan: Any = None
     energy: Any = None
-    sym: list = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
+    sym: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 def add_variables(b: _Builder) -> None:
@@ -233,7 +256,7 @@ def add_resources(b: _Builder) -> None:
         m.add_cumulative([iv for iv, _ in b.intervals], [k for _, k in b.intervals], hw.n)
 
 
-def _lead_expr(b: _Builder, t: int, xs: np.ndarray, ys: np.ndarray, lix: dict) -> tuple:
+def _lead_expr(b: _Builder, t: int, xs: np.ndarray, ys: np.ndarray, lix: dict[int, int]) -> LeadInfo:
     """(constant lead or None, x, y, lead index) of task t's lead chiplet, linear in its option literals."""
     lead, opts = b.cost.lead, b.opts
     if t in b.pos:
@@ -337,14 +360,14 @@ def add_memory(b: _Builder) -> None:
                     p = int(fixed["pi"][t])
                     for c in cost.placements[p]:
                         pre[c, wkey[t]] = max(pre[c, wkey[t]], cost.weight_share[t, p])
-        held: dict[tuple[int, int], dict[int, list]] = {}
+        held: dict[tuple[int, int], dict[int, list[Any]]] = {}
         for o in np.nonzero(opts.resident)[0]:
             t, p = int(opts.task[o]), int(opts.place[o])
             lvl = int(math.ceil(cost.weight_share[t, p]))
             for c in cost.placements[p]:
                 if tight[c]:
                     held.setdefault((c, int(wkey[t])), {}).setdefault(lvl, []).append(b.lits[o])
-        per_c: dict[int, list] = {}
+        per_c: dict[int, list[Any]] = {}
         for (c, k), lv in held.items():
             base = int(math.ceil(pre[c, k]))
             lv = {L: ls for L, ls in lv.items() if L > base}
@@ -434,7 +457,7 @@ def add_symmetry_breaking(b: _Builder) -> None:
     b.stats["chain_symmetry"] = n_chain_sym
 
 
-def build(cost: CostModel, opts: Options, tick: float, eunit: float, ks: int, *, fixed: dict | None = None,
+def build(cost: CostModel, opts: Options, tick: float, eunit: float, ks: int, *, fixed: Fixed | None = None,
           window_lo: int = 0, window_hi: int | None = None, symmetry: bool = True) -> Built:
     """Build the CP-SAT model over `opts` (tasks opts.task) step by step (module doc). With `fixed` (a dict: pi,
     res, start_ticks, end_ticks, tasks, sched), the tasks not in opts are fixed: `tasks` (all of them) hold their

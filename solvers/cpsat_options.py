@@ -4,9 +4,15 @@ dominance (`candidates`), and the symmetries of a problem that a model may break
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
+
+from mapc.core.graph import Edge
+from mapc.hw.cost import CostModel
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,15 @@ class Options:
                 return o
         return None
 
+    def index_of(self, i: int, p: int, res: bool) -> int:
+        """`index` of an option that must be among the candidates (a kept hint's); `KeyError` if it is not."""
+        o = self.index(i, p, res)
+        if o is None:
+            raise KeyError(f"task block {i}: option (placement {p}, resident {bool(res)}) is not a candidate")
+        return o
 
-def sram_demand(cost) -> np.ndarray:
+
+def sram_demand(cost: CostModel) -> npt.NDArray[np.float64]:
     """[C] bytes per chiplet if every weight key were resident there at its largest possible share."""
     g = cost.graph
     K, C = len(g.weight_keys), cost.hw.n
@@ -54,7 +67,8 @@ def sram_demand(cost) -> np.ndarray:
     return demand.sum(axis=1)
 
 
-def candidates(cost, keep=None, max_per_task: int | None = None, tasks=None) -> Options:
+def candidates(cost: CostModel, keep: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+               max_per_task: int | None = None, tasks: npt.ArrayLike | None = None) -> Options:
     """Finite options of each task (of `tasks`, default all), with dominated ones pruned.
 
     Resident is dropped where streaming on the same placement is at least as fast and as cheap (always safe);
@@ -70,7 +84,8 @@ def candidates(cost, keep=None, max_per_task: int | None = None, tasks=None) -> 
     fr = np.isfinite(lr) & np.isfinite(er)
     fs = np.isfinite(ls) & np.isfinite(es)
     tight = sram_demand(cost) > cost.weight_capacity
-    loose_p = ~(cost.members & tight[None, :]).any(axis=1)
+    # [P] (numpy's stubs type any(axis=...) as array-or-scalar; with an axis of a 2-D array it is an array)
+    loose_p = cast(np.ndarray, ~(cost.members & tight[None, :]).any(axis=1))
     drop_r = fr & fs & (ls <= lr) & (es <= er)
     drop_s = fr & fs & (lr <= ls) & (er <= es) & loose_p[None, :] & ~drop_r
     if keep is not None:
@@ -110,12 +125,12 @@ def candidates(cost, keep=None, max_per_task: int | None = None, tasks=None) -> 
     return Options(tasks[ti], pl, rs, lat, en, first, cut == 0, pruned, cut)
 
 
-def reflections(cost) -> list[tuple[str, np.ndarray]]:
+def reflections(cost: CostModel) -> list[tuple[str, np.ndarray]]:
     """Grid reflections ('x' or 'y', placement permutation) that are exact symmetries of the cost model."""
     hw = cost.hw
     if hw.nop.topology != "mesh" or len(hw.chiplets) != hw.rows * hw.cols:
         return []
-    out = []
+    out: list[tuple[str, np.ndarray]] = []
     pindex = {tuple(p): i for i, p in enumerate(cost.placements)}
     for axis in ("x", "y"):
         if (hw.cols if axis == "x" else hw.rows) < 2:
@@ -153,7 +168,11 @@ def reflections(cost) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def identical_components(cost, opts: Options, tasks) -> list[list[int]]:
+# a task's signature: its options (placements, residency, latencies, energies), weight key and weight shares
+_Slot = tuple[bytes, bytes, bytes, bytes, int, bytes]
+
+
+def identical_components(cost: CostModel, opts: Options, tasks: Iterable[int | None]) -> list[list[int]]:
     """Groups of interchangeable weakly connected components of the graph (over `tasks`, all free), each
     group as the list of its components' first tasks, in id order.
 
@@ -164,24 +183,24 @@ def identical_components(cost, opts: Options, tasks) -> list[list[int]]:
     with the grid reflections, which permute options, so `build` then skips the reflection break: measured
     faster than ordering the chains by start time and keeping the reflections.)"""
     g = cost.graph
-    tasks = [t for t in tasks if t is not None]
-    if len(tasks) != g.n:
+    free = [t for t in tasks if t is not None]
+    if len(free) != g.n:
         return []
     comp = g.component
     comps: dict[int, list[int]] = {}
     for t in range(g.n):
         comps.setdefault(int(comp[t]), []).append(t)
-    ins: dict[int, list] = {}
+    ins: dict[int, list[Edge]] = {}
     for e in g.edges:
         ins.setdefault(int(comp[e.src]), []).append(e)
-    slot = {}
+    slot: dict[int, _Slot] = {}
     for t in range(g.n):
         j = t   # opts order is task order when all tasks are free
         r = opts.of(j)
         slot[t] = (opts.place[r.start:r.stop].tobytes(), opts.resident[r.start:r.stop].tobytes(),
                    opts.lat[r.start:r.stop].tobytes(), opts.energy[r.start:r.stop].tobytes(),
                    int(g.weight_index[t]), cost.weight_share[t].tobytes())
-    sigs: dict[tuple, list[int]] = {}
+    sigs: dict[tuple[tuple[_Slot, ...], tuple[tuple[int, int, float], ...]], list[int]] = {}
     for rt, mem in comps.items():
         idx = {t: i for i, t in enumerate(mem)}
         edges = tuple(sorted((idx[e.src], idx[e.dst], float(e.bytes)) for e in ins.get(rt, [])))

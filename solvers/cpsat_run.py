@@ -17,7 +17,9 @@ from ortools.sat.python import cp_model
 
 from mapc.compiler.problem import Problem
 from mapc.core.options import SolveOptions
-from mapc.solvers.base import SolverStats
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Named, SolverStats
+from mapc.solvers.cpsat_model import Built
 from mapc.solvers.listsched import objective_of
 
 
@@ -61,6 +63,8 @@ class CpsatStats(SolverStats):
     window_model_max: tuple[int, int] | None = None
     start: str = ""
 
+TickSolution = tuple[np.ndarray, np.ndarray]   # (chosen option per task, start ticks)
+
 WALL_CAP = 1.0     # x options.time_limit: wall safety cap on every CP-SAT call (binds only when the machine is slower than DET_PER_S assumes; then determinism is lost, the budget kept)
 HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
                            # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
@@ -73,33 +77,33 @@ DET_PER_S = 0.05   # deterministic seconds granted per budget second (single wor
 
 
 
-def point(cost, pi, res, st) -> tuple[float, float]:
+def point(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray) -> tuple[float, float]:
     """(makespan, energy) of a schedule given by its decision arrays."""
     return (objective_of(cost, pi, res, st, "latency"), objective_of(cost, pi, res, st, "energy"))
 
 
 class _Trace(cp_model.CpSolverSolutionCallback):
-    def __init__(self, t0, scale, sink):
+    def __init__(self, t0: float, scale: float, sink: list[tuple[float, float]]) -> None:
         super().__init__()
         self.t0, self.scale, self.sink = t0, scale, sink
 
-    def on_solution_callback(self):
+    def on_solution_callback(self) -> None:
         self.sink.append((time.perf_counter() - self.t0, float(self.objective_value) * self.scale))
 
 
 class Driver:
     """Runs CP-SAT calls on one built model, keeps every schedule found, and the anytime trace."""
 
-    def __init__(self, problem: Problem, options: SolveOptions, t0: float):
+    def __init__(self, problem: Problem, options: SolveOptions, t0: float) -> None:
         self.p, self.b, self.t0 = problem, options, t0
         self.deadline = t0 + WALL_CAP * float(options.time_limit)   # wall safety cap over every call
         self.cost = problem.cost
-        self.found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.found: list[Named] = []
         self.trace: list[tuple[float, float]] = []
-        self.calls: list[dict] = []
+        self.calls: list[dict[str, Any]] = []
         self.best_val = math.inf
 
-    def add(self, name, pi, res, st):
+    def add(self, name: str, pi: np.ndarray, res: np.ndarray, st: np.ndarray) -> None:
         self.found.append((name, pi, res, st))
         v = objective_of(self.cost, pi, res, st, self.b.goal)
         if v < self.best_val:
@@ -109,7 +113,7 @@ class Driver:
     def past_deadline(self) -> bool:
         return time.perf_counter() >= self.deadline - 0.05
 
-    def configure(self, solver, limit: float, probing: int = 2) -> None:
+    def configure(self, solver: cp_model.CpSolver, limit: float, probing: int = 2) -> None:
         """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
         prm = solver.parameters
         prm.num_workers = max(1, int(self.b.threads))
@@ -127,7 +131,8 @@ class Driver:
         else:
             prm.max_time_in_seconds = min(limit, wall_left)
 
-    def record(self, solver, status, kind: str, cap, sink) -> tuple[str, float]:
+    def record(self, solver: cp_model.CpSolver, status: Any, kind: str, cap: int | None,
+               sink: list[tuple[float, float]]) -> tuple[str, float]:
         """Log one finished call (`status` = what `solve` returned) in `calls`; returns (status name,
         budget seconds it used)."""
         resp = solver.response_proto
@@ -137,7 +142,8 @@ class Driver:
         used = resp.deterministic_time / DET_PER_S if self.b.deterministic else resp.wall_time
         return name, used
 
-    def run(self, bm, kind: str, limit: float, hint, cap: int | None = None, objective=None, probing: int = 2):
+    def run(self, bm: Built, kind: str, limit: float, hint: TickSolution | None, cap: int | None = None,
+            objective: Any = None, probing: int = 2) -> tuple[str, TickSolution | None, float | None, float]:
         """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
         optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
         DET_PER_S x limit (deterministic mode), the wall limit what is left before the safety deadline.

@@ -37,14 +37,18 @@ import time
 import numpy as np
 
 from mapc.compiler.check import sram_use
+from mapc.compiler.evaluate import Bound
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import NoSolutionError
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
+from mapc.core.graph import ExecutionGraph
 from mapc.core.options import SolveOptions
-from mapc.solvers.base import SolveResult
-from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, point
-from mapc.solvers.cpsat_model import ENERGY_UNITS, build, retime
+from mapc.core.solution import Status
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Named, SolveResult
+from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, Driver, point
+from mapc.solvers.cpsat_model import ENERGY_UNITS, Fixed, build, retime
 from mapc.solvers.cpsat_options import Options, candidates
 from mapc.solvers.listsched import objective_of, task_latency
 from mapc.solvers.pareto import front
@@ -53,16 +57,17 @@ TICKS = 1 << 16   # ticks over the current makespan (hop delays rounded up: the 
 MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest CP-SAT call
 
 
-def components(g) -> list[np.ndarray]:
+def components(g: ExecutionGraph) -> list[np.ndarray]:
     """Weakly connected components of the execution graph (sorted task ids), ordered by their first id."""
     comp = g.component
     return [np.nonzero(comp == c)[0] for c in range(int(comp.max()) + 1)] if g.n else []
 
 
-def neighbourhoods(g, start, nb_max: int) -> list[np.ndarray]:
+def neighbourhoods(g: ExecutionGraph, start: np.ndarray, nb_max: int) -> list[np.ndarray]:
     """Components merged in id order up to `nb_max` tasks; larger ones cut into runs in
     start order."""
-    out, cur = [], []
+    out: list[np.ndarray] = []
+    cur: list[np.ndarray] = []
     for c in components(g):
         if c.size > nb_max:
             if cur:
@@ -79,7 +84,8 @@ def neighbourhoods(g, start, nb_max: int) -> list[np.ndarray]:
     return out
 
 
-def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int) -> Options:
+def restrict(cost: CostModel, opts: Options, tasks: np.ndarray, pi: np.ndarray, res: np.ndarray, busy: np.ndarray,
+             per_class: int) -> Options:
     """Keep, per free task, its current option, options on its graph neighbours' placements, and for every
     Pareto-optimal (latency, energy) value `per_class` placements (least busy members, then fewest hops from
     the current lead). `busy[c]` = seconds chiplet c is busy with fixed tasks."""
@@ -99,7 +105,7 @@ def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int) -> Optio
         key_e = np.round(en / max(en.min(), 1e-300), 9)
         o = np.lexsort((key_e, key_l))
         best_e = math.inf
-        pareto_vals = []
+        pareto_vals: list[tuple[float, float]] = []
         for k in o:
             if key_e[k] < best_e:
                 best_e = key_e[k]
@@ -117,7 +123,8 @@ def restrict(cost, opts: Options, tasks, pi, res, busy, per_class: int) -> Optio
                    False, opts.pruned, opts.cut + int(opts.size - sel.size))
 
 
-def tick_schedule(cost, pi, res, st, tick):
+def tick_schedule(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, tick: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """The schedule (placements, residencies, start order of `st`) re-timed on ticks: (start, end) ticks.
     Durations and serialisation are rounded up as `cpsat_model.build` rounds them, so it is feasible there."""
     g = cost.graph
@@ -134,7 +141,8 @@ def tick_schedule(cost, pi, res, st, tick):
     return s, s + dur
 
 
-def solve_structured(problem: Problem, options: SolveOptions, drv, lb, t0: float, det_left: float) -> SolveResult:
+def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: Bound, t0: float, det_left: float
+                     ) -> SolveResult:
     """Chain/component LNS from the best schedule in `drv.found`; `det_left` = budget seconds still to spend
     (each CP-SAT call gets `DET_PER_S` x its share as deterministic time)."""
     cost, obj = problem.cost, options.goal
@@ -150,14 +158,16 @@ def solve_structured(problem: Problem, options: SolveOptions, drv, lb, t0: float
     full = candidates(cost)        # dominance-pruned options of every task (current ones re-added per call)
     cap = cost.weight_capacity * (1 + 1e-12)
     rounds = accepted = passes = 0
-    sizes, statuses = [], []
+    sizes: list[tuple[int, int]] = []
+    statuses: list[str] = []
     left = float(det_left)
     # other starts (distinct heuristic schedules, best first) for when the search converges with budget left
-    starts, seen = [], set()
+    starts: list[Named] = []
+    seen: set[tuple[bytes, bytes]] = set()
     for f in sorted(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj)):
-        key = (np.asarray(f[1], np.int64).tobytes(), np.asarray(f[2], bool).tobytes())
-        if key not in seen:
-            seen.add(key)
+        sig = (np.asarray(f[1], np.int64).tobytes(), np.asarray(f[2], bool).tobytes())
+        if sig not in seen:
+            seen.add(sig)
             starts.append(f)
     starts = starts[1:]
     glob_ = (pi, res, st, best)
@@ -184,14 +194,14 @@ def solve_structured(problem: Problem, options: SolveOptions, drv, lb, t0: float
                       np.repeat(lat[others], cost.group_size[pi[others]]))
             opts = _with_current(cost, full, win, pi, res)
             opts = restrict(cost, opts, win, pi, res, busy, options.cpsat.per_class)
-            fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
+            fixed: Fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
                      "sched": set(others.tolist())}
             bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=0,
                        window_hi=int(eticks.max()) * 2 + 1)
             fixed_ms = int(eticks[others].max()) if others.size else 0
             bm.model.add(bm.makespan >= fixed_ms)
             sizes.append((bm.stats["variables"], bm.stats["constraints"]))
-            chosen = np.array([opts.index(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], np.int64)
+            chosen = np.array([opts.index_of(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], np.int64)
             hint = (chosen, sticks[win])
             t_now = int(eticks.max())
             if obj == "latency":
@@ -249,14 +259,14 @@ def solve_structured(problem: Problem, options: SolveOptions, drv, lb, t0: float
         solutions=sum(c["solutions"] for c in drv.calls), neighbourhoods=len(nbs), passes=passes, windows=rounds,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
         window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
-    status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
+    status: Status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
     msg = (f"decomposition: {passes} pass(es) over {len(nbs)} chain neighbourhoods, {rounds} CP-SAT calls, "
            f"{accepted} improvements over the heuristic start ({label})")
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)
 
 
-def _with_current(cost, full: Options, win, pi, res) -> Options:
+def _with_current(cost: CostModel, full: Options, win: np.ndarray, pi: np.ndarray, res: np.ndarray) -> Options:
     """`full`'s options of the tasks in `win` (in order), plus each task's current option if pruned."""
     parts = []
     for t in win:

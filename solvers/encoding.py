@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapc.core.errors import InfeasibleError
+from mapc.core.graph import ExecutionGraph
+from mapc.core.options import Objective
+from mapc.hw.cost import CostModel
 from mapc.solvers.listsched import choose_residency, list_schedule, task_latency
 
 REF_TASK_S = 1.5e-5       # decode seconds per task per genome on the reference machine (shared 2-core VM: 6-15 us measured)
@@ -36,8 +39,8 @@ class Encoding:
     unit_model: np.ndarray    # [U] model index of each unit
     model_first: np.ndarray   # [U] bool: first unit of its model
     stream_model: np.ndarray  # [S] model index of each stream
-    stream_units: tuple       # per stream: sorted unit indices its tasks use
-    unit_tasks: tuple         # per unit: task ids
+    stream_units: tuple[np.ndarray, ...]   # per stream: sorted unit indices its tasks use
+    unit_tasks: tuple[np.ndarray, ...]     # per unit: task ids
 
     @property
     def n_units(self) -> int:
@@ -48,7 +51,7 @@ class Encoding:
         return int(self.stream_model.size)
 
 
-def encoding(graph) -> Encoding:
+def encoding(graph: ExecutionGraph) -> Encoding:
     """Units = (model, layers) in model order then layer order; streams = (model, phase, micro-batch, step)."""
     models = list(dict.fromkeys(t.model for t in graph.tasks))
     mi = {m: i for i, m in enumerate(models)}
@@ -61,8 +64,8 @@ def encoding(graph) -> Encoding:
     unit_model = np.array([k[0] for k in ukeys], dtype=np.int64)
     first = np.ones(len(ukeys), dtype=bool)
     first[1:] = unit_model[1:] != unit_model[:-1]
-    s_units = [[] for _ in skeys]
-    u_tasks = [[] for _ in ukeys]
+    s_units: list[list[int]] = [[] for _ in skeys]
+    u_tasks: list[list[int]] = [[] for _ in ukeys]
     for i in range(graph.n):
         s_units[stream[i]].append(int(unit[i]))
         u_tasks[unit[i]].append(i)
@@ -84,7 +87,8 @@ def decode_placements(enc: Encoding, B: np.ndarray, X: np.ndarray) -> np.ndarray
     return X[g, enc.stream[None, :], ss[:, enc.unit]]
 
 
-def genome_from_placement(enc: Encoding, pi: np.ndarray, U_boundaries: np.ndarray | None = None):
+def genome_from_placement(enc: Encoding, pi: np.ndarray, U_boundaries: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """(B, X) reproducing a per-task placement exactly: every unit its own segment (or the given
     boundaries, taking each segment's gene from its first unit)."""
     S, U = enc.n_streams, enc.n_units
@@ -99,7 +103,7 @@ def genome_from_placement(enc: Encoding, pi: np.ndarray, U_boundaries: np.ndarra
 
 
 # ---- pricing -----------------------------------------------------------------------------------------------
-def batch_energy(cost, PI: np.ndarray, RES: np.ndarray) -> np.ndarray:
+def batch_energy(cost: CostModel, PI: np.ndarray, RES: np.ndarray) -> np.ndarray:
     """[G] dynamic energy (J) of G genomes' tasks and transfers, vectorised: PI, RES are [G, n]."""
     g = cost.graph
     rows = np.arange(g.n)[None, :]
@@ -110,7 +114,8 @@ def batch_energy(cost, PI: np.ndarray, RES: np.ndarray) -> np.ndarray:
     return e
 
 
-def batch_objective(cost, PI, RES, makespan, objective: str) -> np.ndarray:
+def batch_objective(cost: CostModel, PI: np.ndarray, RES: np.ndarray, makespan: np.ndarray, objective: Objective
+                    ) -> np.ndarray:
     """[G] objective values from [G, n] decisions and [G] makespans (the same sum as `base.score`)."""
     ms = np.asarray(makespan, dtype=np.float64)
     if objective == "latency":
@@ -119,7 +124,8 @@ def batch_objective(cost, PI, RES, makespan, objective: str) -> np.ndarray:
     return e if objective == "energy" else e * ms
 
 
-def evaluate_batch(cost, PI: np.ndarray, K: np.ndarray, objective: str):
+def evaluate_batch(cost: CostModel, PI: np.ndarray, K: np.ndarray, objective: Objective
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Residency, list schedule and objective of G genomes: returns (objective [G], RES [G, n], ST [G, n]).
 
     A genome whose residency or schedule is infeasible gets objective inf."""

@@ -48,11 +48,14 @@ from mapc.core.errors import InfeasibleError, MapcError
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.core.options import SolveOptions
+from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, greedy
 from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.encoding import (REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, decode_placements, encoding,
                                    evaluate_batch, genome_from_placement)
 from mapc.solvers.listsched import choose_residency, fit_tables, upward_rank
+
+Genome = tuple[np.ndarray, np.ndarray, np.ndarray]   # (B [U] segment starts, X [S, U] placements, K [n] keys)
 
 @dataclass(frozen=True)
 class GaStats(SolverStats):
@@ -77,7 +80,7 @@ class GaStats(SolverStats):
 class Ops:
     """Crossover and mutation on one genome (B [U], X [S, U], K [n]); all randomness from `rng`."""
 
-    def __init__(self, cost, enc: Encoding, rng: np.random.Generator, allowed: np.ndarray):
+    def __init__(self, cost: CostModel, enc: Encoding, rng: np.random.Generator, allowed: np.ndarray) -> None:
         self.cost, self.enc, self.rng = cost, enc, rng
         self.allowed = allowed                                       # placement indices genes may take
         self.single = allowed[cost.group_size[allowed] == 1]
@@ -92,7 +95,7 @@ class Ops:
         pool = self.single if self.single.size and self.rng.random() < 0.7 else self.allowed
         return int(pool[self.rng.integers(pool.size)])
 
-    def crossover(self, a, b):
+    def crossover(self, a: Genome, b: Genome) -> Genome:
         """Segment-wise: a contiguous unit range (boundaries, placement genes, keys of its tasks) from b;
         or, half the time, the genes of a random subset of streams from b."""
         rng, enc = self.rng, self.enc
@@ -112,7 +115,7 @@ class Ops:
         B |= enc.model_first
         return B, X, K
 
-    def mutate(self, B, X, K) -> None:
+    def mutate(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Apply 1-3 operators in place."""
         rng = self.rng
         ops = (self.reassign, self.move_boundary, self.swap, self.copy_stream, self.priorities, self.cheaper)
@@ -120,7 +123,7 @@ class Ops:
         for k in rng.choice(len(ops), size=int(rng.integers(1, 4)), p=p):
             ops[k](B, X, K)
 
-    def _segment(self, B, u):
+    def _segment(self, B: np.ndarray, u: int) -> tuple[int, int]:
         """(first, last+1) units of the segment holding unit u."""
         U = B.size
         s = u
@@ -131,7 +134,7 @@ class Ops:
             e += 1
         return s, e
 
-    def reassign(self, B, X, K) -> None:
+    def reassign(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Reassign a segment of one stream (or of every stream of its model) to a random placement."""
         rng, enc = self.rng, self.enc
         s = int(rng.integers(enc.n_streams))
@@ -141,7 +144,7 @@ class Ops:
         streams = self.same_model[s] if rng.random() < 0.3 else [s]
         X[streams, start] = self.random_placement()
 
-    def cheaper(self, B, X, K) -> None:
+    def cheaper(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Move a segment of one stream (or of every stream of its model) to one of the three placements where
         its tasks' dynamic energy is lowest, if lower than where it is (energy is most of the EDP headroom)."""
         rng, enc = self.rng, self.enc
@@ -163,7 +166,7 @@ class Ops:
         cand = cand[np.argsort(e[cand], kind="stable")[:3]]
         X[streams, a] = int(cand[rng.integers(cand.size)])
 
-    def move_boundary(self, B, X, K) -> None:
+    def move_boundary(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Move a segment boundary one unit left or right (keeping the segments' placements), or split/merge."""
         rng, enc = self.rng, self.enc
         U = enc.n_units
@@ -189,7 +192,7 @@ class Ops:
         B[v] = True
         X[:, v] = X[:, u]                 # the right segment keeps its placement
 
-    def swap(self, B, X, K) -> None:
+    def swap(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Swap two placements everywhere in the genome (two chiplets or groups exchange their work)."""
         used = np.unique(X[:, B])
         if used.size < 1:
@@ -201,7 +204,7 @@ class Ops:
         mp, mq = X == p, X == q
         X[mp], X[mq] = q, p
 
-    def copy_stream(self, B, X, K) -> None:
+    def copy_stream(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Copy one micro-batch's mapping onto another micro-batch of the same model."""
         rng = self.rng
         s = int(rng.integers(self.enc.n_streams))
@@ -212,7 +215,7 @@ class Ops:
         if t != s:
             X[t] = X[s]
 
-    def priorities(self, B, X, K) -> None:
+    def priorities(self, B: np.ndarray, X: np.ndarray, K: np.ndarray) -> None:
         """Multiply the keys of a random tenth of the tasks by log-normal noise."""
         rng = self.rng
         sel = rng.random(K.size) < 0.1
@@ -249,19 +252,19 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     deadline = t0 + (SAFETY * options.time_limit if fixed else options.time_limit)
 
     # ---- seeds: baseline pipeline and greedy HEFT --------------------------------------------------------
-    seeds = []
+    seeds: list[tuple[np.ndarray, np.ndarray, None]] = []
     pi_b = baseline.baseline_placement(cost, problem.parallel)
     bnd = np.zeros(enc.n_units, dtype=bool)
     ub = np.full(enc.n_units, -1)
     ub[enc.unit] = pi_b
     bnd[1:] = ub[1:] != ub[:-1]
     seeds.append(genome_from_placement(enc, pi_b, bnd) + (None,))
-    incumbent = None                     # (value, pi, res, st, label)
+    incumbent: tuple[float, np.ndarray, np.ndarray, np.ndarray, str] | None = None   # (value, pi, res, st, label)
     try:                                 # greedy's schedules (HEFT and its energy-weighted sweep), best first
         cands = greedy.candidates(problem, options)
     except InfeasibleError:
         cands = []
-    seen = set()
+    seen: set[bytes] = set()
     for label, pi_g, res_g, st_g, v in cands:
         if incumbent is None:
             incumbent = (float(v), pi_g, res_g, st_g, f"greedy seed {label}")
@@ -269,7 +272,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         if key not in seen and len(seen) < max(1, P // 3):
             seen.add(key)
             seeds.append(genome_from_placement(enc, pi_g) + (None,))
-    Bs, Xs, Ks = [], [], []
+    Bs: list[np.ndarray] = []
+    Xs: list[np.ndarray] = []
+    Ks: list[np.ndarray] = []
     for B, X, _ in seeds:
         pi = decode_placements(enc, B[None], X[None])[0]
         try:
@@ -300,11 +305,11 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     t_eval = 0.0
     trace: list[tuple[float, float]] = []
 
-    cache: dict[bytes, tuple] = {}       # placement vector + keys -> (objective, resident, start)
+    cache: dict[bytes, tuple[float, np.ndarray, np.ndarray]] = {}   # placement + keys -> (objective, resident, start)
     cache_cap = max(64, int(options.ga.cache_bytes // (17 * n + 64)))
     hits = 0
 
-    def run(PB, PX, PK):
+    def run(PB: np.ndarray, PX: np.ndarray, PK: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Decode and price a batch; genomes decoded before (same placements and keys) come from the cache."""
         nonlocal evals, t_eval, hits
         t = time.perf_counter()
@@ -312,7 +317,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         G = PI.shape[0]
         keys = [PI[j].tobytes() + PK[j].tobytes() for j in range(G)]
         uniq: dict[bytes, int] = {}
-        new = []
+        new: list[int] = []
         for j, k in enumerate(keys):
             if k not in cache and k not in uniq:
                 uniq[k] = len(new)
@@ -336,7 +341,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         evals += G
         return val, PI, RES, ST
 
-    def offer(val, PI, RES, ST, label):
+    def offer(val: np.ndarray, PI: np.ndarray, RES: np.ndarray, ST: np.ndarray, label: str) -> None:
         nonlocal incumbent
         j = int(np.argmin(val))
         if np.isfinite(val[j]) and (incumbent is None or val[j] < incumbent[0]):
@@ -355,7 +360,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             break
         order = np.argsort(fit, kind="stable")
         elite_idx = order[:E]
-        kids_B, kids_X, kids_K = [], [], []
+        kids_B: list[np.ndarray] = []
+        kids_X: list[np.ndarray] = []
+        kids_K: list[np.ndarray] = []
         for _ in range(P - E):
             a = _tournament(rng, fit, options.ga.tournament)
             if rng.random() < options.ga.p_crossover:

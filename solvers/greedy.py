@@ -28,17 +28,20 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
-from mapc.core.options import SolveOptions
-from mapc.solvers.base import SolveResult, SolverStats
+from mapc.core.options import Objective, SolveOptions
+from mapc.hw.cost import CostModel
+from mapc.solvers.base import Decisions, SolveResult, SolverStats
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)
 
 REL_TIE = 1e-9
+Candidate = tuple[str, np.ndarray, np.ndarray, np.ndarray, float]   # (label, placement, resident, start, objective)
 
 
 
@@ -50,7 +53,7 @@ class GreedyStats(SolverStats):
     resident_tasks: int = 0
 
 
-def member_index(cost) -> np.ndarray:
+def member_index(cost: CostModel) -> np.ndarray:
     """[P, kmax] chiplet ids of each placement, padded with its lead (so max/all over a row is exact)."""
     kmax = int(cost.group_size.max())
     out = np.empty((len(cost.placements), kmax), dtype=np.int64)
@@ -59,7 +62,8 @@ def member_index(cost) -> np.ndarray:
     return out
 
 
-def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None, energy_weight: float | None = None):
+def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak: bool = True,
+         allowed: np.ndarray | None = None, energy_weight: float | None = None) -> Decisions:
     """Place and time every task by earliest finish time over the placements where `allowed` ([P] bool,
     default all) is true. Returns (placement_index, resident, start).
 
@@ -147,7 +151,8 @@ def heft(cost, priority=None, energy_tiebreak: bool = True, allowed=None, energy
     return pi, res, start
 
 
-def _decodings(cost, obj, label, pi, res, st):
+def _decodings(cost: CostModel, obj: Objective, label: str, pi: np.ndarray, res: np.ndarray, st: np.ndarray
+               ) -> list[Candidate]:
     """The three decodings of one HEFT placement: (label, pi, resident, start, objective) each."""
     out = [(label, res, st)]
     out.append((label + "+insertion", res, list_schedule(cost, pi, res, upward_rank(cost, pi, res))))
@@ -163,7 +168,7 @@ def sweep_size(n: int, options: SolveOptions = SolveOptions()) -> int:
     return int(min(len(g.lambdas), max(1, g.sweep_tasks // max(n, 1))))
 
 
-def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]:
+def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list[Candidate]:
     """Every schedule the greedy builds, best first: (label, placement_index, resident, start, objective).
 
     1. HEFT (earliest finish time) over all placements and over single chiplets only, each decoded three ways.
@@ -175,11 +180,11 @@ def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list
     """
     cost, obj = problem.cost, options.goal
     rank = upward_rank(cost)
-    masks = [("", None)]
+    masks: list[tuple[str, np.ndarray | None]] = [("", None)]
     single = cost.group_size == 1
     if single.any() and not single.all():
         masks.append(("single-chiplet ", single))
-    out = []
+    out: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray | None]] = []   # + the mask
     for label, allowed in masks:
         pi, res, st = heft(cost, rank, allowed=allowed)
         out += [c + (allowed,) for c in _decodings(cost, obj, label + "heft", pi, res, st)]

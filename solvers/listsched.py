@@ -13,17 +13,21 @@ import heapq
 from bisect import bisect_right
 
 import numpy as np
+import numpy.typing as npt
 
 from mapc.core.errors import InfeasibleError
+from mapc.core.graph import ExecutionGraph
+from mapc.core.options import Objective
+from mapc.hw.cost import CostModel
 
 
 # ---- priorities --------------------------------------------------------------------------------------------
-def task_latency(cost, placement_index, resident) -> np.ndarray:
+def task_latency(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike) -> np.ndarray:
     """[n] latency of each task on its placement with its residency (s)."""
     return cost.task_latency(placement_index, resident)
 
 
-def fit_tables(cost) -> tuple[np.ndarray, np.ndarray]:
+def fit_tables(cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
     """([n, P] latency s, [n, P] dynamic energy J) of every task on every placement: resident where its weights
     fit the placement's SRAM share (finite resident latency), else streamed."""
     fin = np.isfinite(cost.lat_resident)
@@ -31,7 +35,7 @@ def fit_tables(cost) -> tuple[np.ndarray, np.ndarray]:
             np.where(fin, cost.energy_resident, cost.energy_stream))
 
 
-def edge_delay(cost, placement_index) -> np.ndarray:
+def edge_delay(cost: CostModel, placement_index: npt.ArrayLike) -> np.ndarray:
     """[n_edges] transfer latency of every edge between its endpoints' lead chiplets (0 when co-located)."""
     g = cost.graph
     if not g.edges:
@@ -40,7 +44,8 @@ def edge_delay(cost, placement_index) -> np.ndarray:
     return cost.transfer_time(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]])
 
 
-def upward_rank(cost, placement_index=None, resident=None, mode: str = "mean") -> np.ndarray:
+def upward_rank(cost: CostModel, placement_index: npt.ArrayLike | None = None, resident: npt.ArrayLike | None = None,
+                mode: str = "mean") -> np.ndarray:
     """HEFT upward rank: rank(i) = w(i) + max over successors j of (c(i, j) + rank(j)).
 
     With `placement_index`, w is the latency on that placement (resident if `resident` says so, else the
@@ -84,8 +89,8 @@ def upward_rank(cost, placement_index=None, resident=None, mode: str = "mean") -
     return rank
 
 
-def _in_edges(g) -> list[list[int]]:
-    cached = g.__dict__.get("_mapc_in_edges")
+def _in_edges(g: ExecutionGraph) -> list[list[int]]:
+    cached: list[list[int]] | None = g.__dict__.get("_mapc_in_edges")
     if cached is None:
         cached = [[] for _ in range(g.n)]
         for k, e in enumerate(g.edges):
@@ -95,7 +100,8 @@ def _in_edges(g) -> list[list[int]]:
 
 
 # ---- residency ---------------------------------------------------------------------------------------------
-def choose_residency(cost, placement_index, order=None) -> np.ndarray:
+def choose_residency(cost: CostModel, placement_index: npt.ArrayLike, order: npt.ArrayLike | None = None
+                     ) -> np.ndarray:
     """[n] bool: which tasks keep their weights in SRAM, within every chiplet's weight capacity.
 
     Tasks are grouped by (weight key, placement): one group is made resident as a whole, costing each member
@@ -116,7 +122,7 @@ def choose_residency(cost, placement_index, order=None) -> np.ndarray:
     er, es = cost.energy_resident[rows, pi], cost.energy_stream[rows, pi]
     share = cost.weight_share[rows, pi]
     key = g.weight_index
-    gid_of = {}
+    gid_of: dict[tuple[int, int], int] = {}
     gidx = np.empty(n, dtype=np.int64)
     for i in range(n):
         gidx[i] = gid_of.setdefault((int(key[i]), int(pi[i])), len(gid_of))
@@ -127,8 +133,8 @@ def choose_residency(cost, placement_index, order=None) -> np.ndarray:
     fin_r = np.isfinite(lr)
     must = np.zeros(G, dtype=bool); np.logical_or.at(must, gidx, ~np.isfinite(ls))
     can = np.ones(G, dtype=bool); np.logical_and.at(can, gidx, fin_r)
-    for j in np.nonzero(must & ~can)[0]:
-        i = int(np.nonzero((gidx == j) & ~fin_r)[0][0])
+    for grp in np.nonzero(must & ~can)[0]:
+        i = int(np.nonzero((gidx == grp) & ~fin_r)[0][0])
         raise _infeasible(cost, i, int(pi[i]))
     gshare = np.zeros(G); np.maximum.at(gshare, gidx, share)
     dt = np.where(fin_r & np.isfinite(ls), ls - lr, 0.0)
@@ -166,7 +172,7 @@ def choose_residency(cost, placement_index, order=None) -> np.ndarray:
     return take[gidx]
 
 
-def _infeasible(cost, i, p, used=None) -> InfeasibleError:
+def _infeasible(cost: CostModel, i: int, p: int, used: np.ndarray | None = None) -> InfeasibleError:
     t = cost.graph.tasks[i]
     mem = cost.placements[p]
     cap = cost.weight_capacity[list(mem)]
@@ -179,7 +185,8 @@ def _infeasible(cost, i, p, used=None) -> InfeasibleError:
 
 
 # ---- list scheduling ---------------------------------------------------------------------------------------
-def list_schedule(cost, placement_index, resident, priority=None, insertion: bool = True) -> np.ndarray:
+def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.ndarray,
+                  priority: npt.ArrayLike | None = None, insertion: bool = True) -> np.ndarray:
     """[n] start times (s) of a list schedule of fixed placements and residencies.
 
     Algorithm: a ready set (tasks whose predecessors are all scheduled) is kept in a heap ordered by
@@ -258,13 +265,15 @@ def list_schedule(cost, placement_index, resident, priority=None, insertion: boo
     return np.array(start, dtype=np.float64)
 
 
-def makespan_of(cost, placement_index, resident, start) -> float:
+def makespan_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike
+                ) -> float:
     """Makespan (s) of decision arrays, without building a `Schedule`."""
     lat = task_latency(cost, placement_index, resident)
     return float((np.asarray(start) + lat).max()) if lat.size else 0.0
 
 
-def objective_of(cost, placement_index, resident, start, objective: str = "edp") -> float:
+def objective_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike,
+                 objective: Objective = "edp") -> float:
     """`base.score` of the decision arrays without building a `Schedule` (vectorised; for inner loops).
 
     Energy = dynamic task energy + transfer energy between lead chiplets + static power x makespan, the same

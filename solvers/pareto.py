@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 
 
-def front(points) -> list[tuple[float, float]]:
+def front(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     """Non-dominated (makespan s, energy J) points, sorted by makespan (energy then strictly decreasing).
 
     A point dominates another when it is no worse in both and better in one; duplicates collapse to one.

@@ -48,6 +48,9 @@ from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, 
 from mapc.solvers.scar_plan import (ModelPlan, _price, assign_by_affinity, balanced_bounds, region_repair,
                                     single_placements, snake_columns, unit_prices)
 
+# (objective, placement_index, resident, start) of a decoded plan; resident and start are None (objective inf)
+# when it is infeasible
+Evaluation = tuple[float, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class ScarStats(SolverStats):
 
 
 class Scar:
-    def __init__(self, problem: Problem, options: SolveOptions = SolveOptions()):
+    def __init__(self, problem: Problem, options: SolveOptions = SolveOptions()) -> None:
         self.problem = problem
         self.options = options
         self.cost = cost = problem.cost
@@ -100,7 +103,8 @@ class Scar:
         order = [self.single[c] for c in snake_columns(self.cost.hw) if c in self.single]
         work = [float(self.unit_work[enc.unit_model == m].sum()) for m in range(M)]
         if len(order) >= M:
-            out, at = [], 0
+            out: list[list[int]] = []
+            at = 0
             for c in split_counts(len(order), work):
                 out.append(order[at:at + c]); at += c
             return out
@@ -117,18 +121,22 @@ class Scar:
     def plan_model(self, m: int, region: list[int], S: int, k: int = 1) -> ModelPlan | None:
         """S windows of model m on the k-chiplet slots of its region, D = slots // S replicas; None when the
         region has no k-chiplet slot."""
-        enc = self.enc
-        units = np.nonzero(enc.unit_model == m)[0]
-        streams = np.nonzero(enc.stream_model == m)[0]
         slots = region if k == 1 else self.slots(region, k)
         if not slots:
             return None
+        return self.plan_slots(m, slots, S)
+
+    def plan_slots(self, m: int, slots: list[int], S: int) -> ModelPlan:
+        """S windows of model m on `slots` (placements, at least one), D = slots // S replicas."""
+        enc = self.enc
+        units = np.nonzero(enc.unit_model == m)[0]
+        streams = np.nonzero(enc.stream_model == m)[0]
         S = max(1, min(S, units.size, len(slots)))
         D = max(1, min(len(slots) // S, streams.size))
         bounds = balanced_bounds(self.unit_work[units], S)
         ends = bounds[1:] + [units.size]
         seg_cost = np.array([self.P[units[a:b]].sum(axis=0) for a, b in zip(bounds, ends)])   # [S, P]
-        chip = []
+        chip: list[list[int]] = []
         for d in range(D):
             cols = slots[d * S:(d + 1) * S]
             a = assign_by_affinity(seg_cost[:, cols])
@@ -154,7 +162,7 @@ class Scar:
         rep = np.zeros(enc.n_streams, dtype=np.int64)
         for pl in plans:
             rep[pl.streams] = pl.replica
-        table = {}
+        table: dict[tuple[int, int], int] = {}
         pi = np.empty(self.problem.graph.n, dtype=np.int64)
         model_of_unit = enc.unit_model
         for i in range(pi.size):
@@ -166,11 +174,11 @@ class Scar:
             pi[i] = table[key]
         return pi if self.fix is None else self.fix[1][self.fix[0], pi]
 
-    def evaluate(self, plans):
+    def evaluate(self, plans: list[ModelPlan]) -> Evaluation:
         """(objective, pi, resident, start); objective inf when infeasible."""
         return self.decode(self.placement(plans))
 
-    def decode(self, pi: np.ndarray):
+    def decode(self, pi: np.ndarray) -> Evaluation:
         """(objective, pi, resident, start) of a per-task placement: residency within SRAM, list schedule."""
         t = time.perf_counter()
         try:
@@ -178,10 +186,14 @@ class Scar:
             st = list_schedule(self.cost, pi, res)
             val = objective_of(self.cost, pi, res, st, self.obj)
         except InfeasibleError:
-            val, res, st = np.inf, None, None
+            return self._counted(t, (np.inf, pi, None, None))
+        return self._counted(t, (val, pi, res, st))
+
+    def _counted(self, t: float, r: Evaluation) -> Evaluation:
+        """`r`, counting one evaluation started at perf_counter time `t`."""
         self.evals += 1
         self.t_eval += time.perf_counter() - t
-        return val, pi, res, st
+        return r
 
     # ---- local search moves -----------------------------------------------------------------------------
     def neighbour(self, plans: list[ModelPlan], rng: np.random.Generator) -> list[ModelPlan] | None:
@@ -230,7 +242,7 @@ class WindowSearch:
     the least-loaded placements (busy time of its members), to a random placement, or swap two windows'
     placements. `Scar.decode` prices the result; the caller keeps it only if the objective improves."""
 
-    def __init__(self, sc: Scar):
+    def __init__(self, sc: Scar) -> None:
         cost, enc = sc.cost, sc.enc
         self.sc, self.cost, self.enc = sc, cost, enc
         self.lat, self.en = fit_tables(cost)                                  # [n, P]
@@ -240,7 +252,7 @@ class WindowSearch:
         self.singles = sc.chip_cols
         self.members = cost.members.astype(np.float64)                       # [P, C]
 
-    def window(self, pi: np.ndarray, rng) -> np.ndarray:
+    def window(self, pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         enc = self.enc
         i = int(rng.integers(pi.size))
         s, u, p = int(enc.stream[i]), int(enc.unit[i]), int(pi[i])
@@ -258,7 +270,7 @@ class WindowSearch:
         w = row[a:b + 1]
         return w[w >= 0]
 
-    def neighbour(self, pi: np.ndarray, start: np.ndarray, rng) -> np.ndarray | None:
+    def neighbour(self, pi: np.ndarray, start: np.ndarray | None, rng: np.random.Generator) -> np.ndarray | None:
         w = self.window(pi, rng)
         p = int(pi[w[0]])
         ok = self.ok[w].all(axis=0)
@@ -322,10 +334,10 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     whole = [sc.single[c] for c in snake_columns(cost.hw) if c in sc.single]
     sizes = sorted(set(cost.group_size.tolist()))
 
-    def choices(m):
+    def choices(m: int) -> list[tuple[list[int], int, int]]:
         """(region, group size, windows) candidates of model m: its own region or the whole package, every
         group size, and pipeline depths from one window per slot down to a sixth of that."""
-        out = []
+        out: list[tuple[list[int], int, int]] = []
         for reg in ([regions[m], whole] if len(regions[m]) < len(whole) else [regions[m]]):
             for k in sizes:
                 n_slots = len(reg) if k == 1 else len(sc.slots(reg, k))
@@ -335,7 +347,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
                     out.append((reg, k, S))
         return out
 
-    plans = [sc.plan_model(m, regions[m], min(len(regions[m]), n_units[m])) for m in range(M)]
+    plans = [sc.plan_slots(m, regions[m], min(len(regions[m]), n_units[m])) for m in range(M)]
     best = sc.evaluate(plans)
     trace.append((time.perf_counter() - t0, float(best[0])))
     configs = 1
@@ -348,12 +360,12 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             pm = sc.plan_model(m, reg, S, k)
             if pm is None:
                 continue
-            cand = list(plans)
-            cand[m] = pm
-            r = sc.evaluate(cand)
+            tried = list(plans)
+            tried[m] = pm
+            r = sc.evaluate(tried)
             configs += 1
             if r[0] < best[0]:
-                best, plans = r, cand
+                best, plans = r, tried
                 trace.append((time.perf_counter() - t0, float(best[0])))
     scar_only = float(best[0])
     start_from = "scar"
@@ -372,13 +384,13 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         if time.perf_counter() >= deadline:
             stopped = True
             break
-        cand = sc.neighbour(plans, rng)
+        moved = sc.neighbour(plans, rng)
         done += 1
-        if cand is None:
+        if moved is None:
             continue
-        r = sc.evaluate(cand)
+        r = sc.evaluate(moved)
         if r[0] < best[0]:
-            best, plans = r, cand
+            best, plans = r, moved
             accepted += 1
             trace.append((time.perf_counter() - t0, float(best[0])))
     ws = WindowSearch(sc)
@@ -387,17 +399,17 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         if time.perf_counter() >= deadline:
             stopped = True
             break
-        cand = ws.neighbour(best[1], best[3], rng)
+        cand_pi = ws.neighbour(best[1], best[3], rng)
         w_done += 1
-        if cand is None:
+        if cand_pi is None:
             continue
-        r = sc.decode(cand)
+        r = sc.decode(cand_pi)
         if r[0] < best[0]:
             best = r
             w_acc += 1
             trace.append((time.perf_counter() - t0, float(best[0])))
     val, pi, res, st = best
-    if not np.isfinite(val):
+    if not np.isfinite(val) or res is None or st is None:
         return SolveResult(None, "no_solution", None, solver="scar", wall_time=time.perf_counter() - t0,
                            message="no feasible window plan found (weights fit no SRAM and cannot stream?)")
     sched = materialize(cost, pi, res, st)

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mapc.core.hardware import Hardware
+from mapc.core.options import Objective
+from mapc.hw.cost import CostModel
 from mapc.solvers.encoding import Encoding
 from mapc.solvers.listsched import fit_tables
 
@@ -27,21 +30,21 @@ class ModelPlan:
                          self.replica.copy())
 
 
-def snake_columns(hw) -> list[int]:
+def snake_columns(hw: Hardware) -> list[int]:
     """Chiplet ids in column-major snake order (column 0 top to bottom, column 1 bottom to top, ...)."""
-    order = []
+    order: list[int] = []
     for x in range(hw.cols):
         ys = range(hw.rows) if x % 2 == 0 else range(hw.rows - 1, -1, -1)
         order.extend(c.id for y in ys for c in hw.chiplets if c.x == x and c.y == y)
     return order
 
 
-def single_placements(cost) -> dict[int, int]:
+def single_placements(cost: CostModel) -> dict[int, int]:
     """chiplet id -> index of its single-chiplet placement."""
     return {mem[0]: p for p, mem in enumerate(cost.placements) if len(mem) == 1}
 
 
-def unit_prices(cost, enc: Encoding, objective: str) -> tuple[np.ndarray, np.ndarray]:
+def unit_prices(cost: CostModel, enc: Encoding, objective: Objective) -> tuple[np.ndarray, np.ndarray]:
     """([U, P] latency, [U, P] energy) of each unit's tasks summed on each placement: resident where the
     unit's weights fit the placement's SRAM share, else streamed (inf where neither runs)."""
     lat, en = fit_tables(cost)
@@ -52,7 +55,7 @@ def unit_prices(cost, enc: Encoding, objective: str) -> tuple[np.ndarray, np.nda
     return L, E
 
 
-def _price(L, E, objective):
+def _price(L: np.ndarray, E: np.ndarray, objective: Objective) -> np.ndarray:
     if objective == "latency":
         return L
     return E if objective == "energy" else L * E
@@ -79,7 +82,7 @@ def assign_by_affinity(cost_sc: np.ndarray) -> list[int]:
     out = [-1] * S
     todo = set(range(S))
     while todo:
-        best_row, best_reg, best_col = None, -np.inf, None
+        best_row, best_reg, best_col = -1, -np.inf, -1      # every row's regret beats -inf
         for s in sorted(todo):
             row = np.where(free, cost_sc[s], np.inf)
             o = np.argsort(row, kind="stable")
@@ -92,7 +95,7 @@ def assign_by_affinity(cost_sc: np.ndarray) -> list[int]:
     return out
 
 
-def region_repair(cost) -> tuple[np.ndarray, np.ndarray] | None:
+def region_repair(cost: CostModel) -> tuple[np.ndarray, np.ndarray] | None:
     """PD regions (`cost.allowed()`): (class of each task, [classes, P] map sending a placement a task's class
     may not use to an allowed one of the same size, the r-th such placement to the (r mod count)-th allowed one,
     so that distinct pipeline stages stay on distinct groups where the region has room); None without regions."""

@@ -22,7 +22,7 @@ import platform
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mapc import api
 from mapc.apps import compare
@@ -71,15 +71,16 @@ def suite(quick: bool = False, examples: Path | None = None) -> list[tuple[Path,
     return [(f, n) for f in files for n in names]
 
 
-def run(time_limit: float = 5.0, out: str | os.PathLike = DEFAULT_OUT, quick: bool = False, seed: int = 0,
+def run(time_limit: float = 5.0, out: str | os.PathLike[str] = DEFAULT_OUT, quick: bool = False, seed: int = 0,
         solvers: list[str] | None = None, progress: Callable[[str], None] | None = None,
-        examples: Path | None = None) -> tuple[list[dict], list[tuple[str, str, str]], list[str]]:
+        examples: Path | None = None) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]], list[str]]:
     """Run the suite; returns (rows, skipped, files written)."""
     say = progress or (lambda _m: None)
     avail = list(api.solver_names())
     names = [s for s in (solvers or (QUICK_SOLVERS if quick else compare.order_default(avail))) if s in avail]
     options = SolveOptions(time_limit=time_limit, seed=seed)
-    rows, skipped = [], []
+    rows: list[dict[str, Any]] = []
+    skipped: list[tuple[str, str, str]] = []            # (example, preset, reason)
     t0 = time.perf_counter()
     for path, preset in suite(quick, examples):
         say(f"{path.name} on {preset}")
@@ -111,7 +112,8 @@ def _fmt(x: float | str | None, kind: str) -> str:
     return fmt_si(float(x), kind)
 
 
-def markdown(rows: list[dict], skipped, time_limit: float, quick: bool, seed: int, wall: float) -> str:
+def markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str, str]], time_limit: float, quick: bool,
+             seed: int, wall: float) -> str:
     cmd = "mapc bench" + (" --quick" if quick else "") + f" --time-limit {time_limit:g}" + (f" --seed {seed}" if seed else "")
     out = [f"Command: `{cmd}` (seed {seed}; {wall:.0f} s in all)  ",
            f"Machine: {machine()}", "",
@@ -129,7 +131,8 @@ def markdown(rows: list[dict], skipped, time_limit: float, quick: bool, seed: in
     return "\n".join(out) + "\n"
 
 
-def write(out, rows, skipped, time_limit, quick, seed, wall) -> list[str]:
+def write(out: str | os.PathLike[str], rows: list[dict[str, Any]], skipped: list[tuple[str, str, str]],
+          time_limit: float, quick: bool, seed: int, wall: float) -> list[str]:
     """Write results.csv and results.md into `out` atomically (other files there are left alone)."""
     def build(tmp: Path) -> None:
         buf = io.StringIO()

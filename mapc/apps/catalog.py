@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.table import Table
 
 from mapc.apps.common import console, nonempty, positive_int, print_json
+from mapc.compiler.report import fmt_si
 from mapc.core.errors import EXIT_OK, MapcError
 from mapc.compiler.graph_ops import graph_segment
 from mapc.core.spec import CNNModel, GraphModel, Model
@@ -21,6 +23,8 @@ from mapc.hw import presets
 
 
 def add_presets_arguments(r: argparse.ArgumentParser) -> None:
+    r.add_argument("name", nargs="?", default=None, type=nonempty, metavar="NAME",
+                   help="show one preset's whole description (every figure and its source)")
     r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -35,6 +39,8 @@ def add_models_arguments(m: argparse.ArgumentParser) -> None:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        return _one_preset(presets.describe(presets.get(args.name)), args.json)
     descs = [presets.describe(presets.get(name)) for name in presets.PRESETS]
     if args.json:
         print_json({"ok": True, "command": "presets", "presets": descs})
@@ -52,10 +58,60 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _model_record(name: str, m: Model) -> dict:
-    rec = {"name": name, "kind": "cnn" if isinstance(m, CNNModel) else "onnx" if isinstance(m, GraphModel)
-           else "transformer", "dtype": getattr(m, "dtype", None), "params": int(zoo.param_count(m)),
-           "weight_bytes": float(zoo.weight_bytes(m))}
+def _one_preset(d: dict[str, Any], as_json: bool) -> int:
+    """`mapc presets NAME`: every figure of the preset, in human units, then its sources."""
+    if as_json:
+        print_json({"ok": True, "command": "presets", "preset": d})
+        return EXIT_OK
+    con = console()
+    head = Table(title=f"{d['name']}: {d['grid'][0]}x{d['grid'][1]} grid, {d['chiplets']} chiplets, "
+                       f"{fmt_si(d['peak_flops'], 'FLOP/s')} peak, static {fmt_si(d['static_power_w'], 'W')}",
+                 box=box.SIMPLE_HEAD)
+    head.add_column("chiplet type")
+    for name in d["types"]:
+        head.add_column(name, justify="right")
+    rows = (("count", lambda t: str(t["count"])),
+            ("PE array", lambda t: f"{t['pes'][0]}x{t['pes'][1]}" + (f" x{t['arrays']}" if t["arrays"] > 1 else "")),
+            ("dataflow / unroll", lambda t: f"{t['dataflow']} / {t['unroll']}"),
+            ("clock", lambda t: fmt_si(t["freq_hz"], "Hz")),
+            ("precision / accumulate", lambda t: f"{t['precision']} / {t['accumulate']}"),
+            ("SRAM", lambda t: fmt_si(t["sram_bytes"], "B") + (f", {fmt_si(t['sram_bw'], 'B/s')} per port"
+                                                              if t["sram_bw"] else ", bandwidth unbounded")),
+            ("register file per PE", lambda t: fmt_si(t["rf_bytes_per_pe"], "B")),
+            ("MAC energy", lambda t: fmt_si(t["mac_energy_j"], "J")),
+            ("RF / accumulator energy", lambda t: f"{fmt_si(t['rf_energy_j_per_byte'], 'J/B')} / "
+                                                  f"{fmt_si(t['acc_energy_j_per_byte'], 'J/B')}"),
+            ("SRAM read / write energy", lambda t: f"{fmt_si(t['sram_energy_j_per_byte'], 'J/B')} / "
+                                                   f"{fmt_si(t['sram_write_energy_j_per_byte'], 'J/B')}"),
+            ("vector lanes", lambda t: str(t["vector_lanes"])),
+            ("static power", lambda t: fmt_si(t["static_power_w"], "W")))
+    for label, f in rows:
+        head.add_row(label, *(f(t) for t in d["types"].values()))
+    con.print(head)
+    nop = d["nop"]
+    mem = Table(title="network-on-package and memory", box=box.SIMPLE_HEAD)
+    for col in ("", "name", "bandwidth", "energy", "capacity", "at"):
+        mem.add_column(col)
+    mem.add_row("NoP", nop["topology"], fmt_si(nop["link_bw"], "B/s") + " per link",
+                fmt_si(nop["energy_per_bit"], "J/bit") + " per hop", "-",
+                f"{fmt_si(nop['hop_latency'], 's')} per hop")
+    for ch in d["dram_channels"]:
+        mem.add_row("DRAM", ch["name"], fmt_si(ch["bandwidth"], "B/s"), fmt_si(ch["energy_per_bit"], "J/bit"),
+                    fmt_si(ch["capacity"], "B"), f"{ch['edge']} {ch['attach']}")
+    for p in d["pim"]:
+        mem.add_row("PIM", p["name"], fmt_si(p["bandwidth"], "B/s"), fmt_si(p["energy_per_bit"], "J/bit"),
+                    fmt_si(p["capacity"], "B"), str(p["attach"]))
+    con.print(mem)
+    con.print("sources:")
+    for s in d["sources"]:
+        con.print(f"  - {s}", markup=False)
+    return EXIT_OK
+
+
+def _model_record(name: str, m: Model) -> dict[str, Any]:
+    kind = "cnn" if isinstance(m, CNNModel) else "onnx" if isinstance(m, GraphModel) else "transformer"
+    rec: dict[str, Any] = {"name": name, "kind": kind, "dtype": getattr(m, "dtype", None),
+                           "params": int(zoo.param_count(m)), "weight_bytes": float(zoo.weight_bytes(m))}
     if isinstance(m, GraphModel):
         ops = graph_segment(m, 1, 0, len(m.layers) - 1)
         rec.update(layers=len(m.layers), batch=m.batch, flops=float(sum(o.flops for o in ops)),

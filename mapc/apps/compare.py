@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from rich.table import Table
 
@@ -54,9 +54,9 @@ class Row:
     wall_s: float = 0.0
     evals_per_s: float | None = None
     message: str = ""
-    trace: tuple = field(default=(), repr=False)   # (wall s, best objective)
+    trace: tuple[tuple[float, float], ...] = field(default=(), repr=False)   # (wall s, best objective)
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         d = asdict(self)
         d["trace"] = [list(x) for x in self.trace]
         return d
@@ -78,7 +78,7 @@ def parse_solvers(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _finite(x):
+def _finite(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
@@ -112,7 +112,7 @@ def compare(problem: Problem, solvers: list[str], options: SolveOptions = SolveO
     say("baseline reference")
     base = api.solve(problem, replace(options, solver="baseline"))
     edp_base = base.metrics.edp
-    rows = []
+    rows: list[Row] = []
     for k, name in enumerate(solvers):
         say(f"[{k + 1}/{len(solvers)}] {name} ({options.time_limit:g} s budget)")
         row, _ = run_one(problem, replace(options, solver=name), edp_base)
@@ -121,7 +121,7 @@ def compare(problem: Problem, solvers: list[str], options: SolveOptions = SolveO
 
 
 # ---- output ------------------------------------------------------------------------------------------------
-def _num(x) -> str:
+def _num(x: float | None) -> str:
     return "" if x is None else repr(float(x))
 
 
@@ -135,14 +135,15 @@ def rows_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
-def plot_anytime(rows: list[Row], path, objective: str = "edp", title: str = "") -> bool:
+def plot_anytime(rows: list[Row], path: str | os.PathLike[str], objective: str = "edp", title: str = "") -> bool:
     """Best objective vs wall time, one step line per solver (`mapc.compiler.plots.render_anytime`). False when no
     solver has a trace."""
     return plots.render_anytime([(r.solver, r.trace, r.wall_s) for r in rows if r.trace and r.status != "rejected"],
                                 path, objective, title)
 
 
-def write_compare(out_dir, rows: list[Row], meta: dict | None = None, objective: str = "edp") -> list[str]:
+def write_compare(out_dir: str | os.PathLike[str], rows: list[Row], meta: dict[str, Any] | None = None,
+                  objective: str = "edp") -> list[str]:
     """Write compare.csv, compare.json, anytime.png into `out_dir` atomically; returns the paths written."""
     def build(tmp: Path) -> None:
         (tmp / "compare.csv").write_text(rows_csv(rows), encoding="utf-8")

@@ -19,9 +19,10 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from rich.markup import escape
@@ -72,7 +73,7 @@ class Point:
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "params"}
         d["params"] = dict(self.params)
         return d
@@ -86,21 +87,22 @@ class Exploration:
     points: tuple[Point, ...]                          # sorted: ok by EDP, then the others by index
     total: int                                         # full-factorial size before the cap
     notes: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def capped(self) -> bool:
         return len(self.points) < self.total
 
 
-def pareto_mask(a, b) -> np.ndarray:
+def pareto_mask(a: Sequence[float | None], b: Sequence[float | None]) -> np.ndarray:
     """Bool mask of the points not dominated when minimising both `a` and `b` (a point dominates another when
-    it is no worse in both and strictly better in one; equal points do not dominate each other)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    n = a.size
+    it is no worse in both and strictly better in one; equal points do not dominate each other; None is NaN,
+    which neither dominates nor is dominated)."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = x.size
     keep = np.ones(n, dtype=bool)
     for i in range(n):
-        dom = (a <= a[i]) & (b <= b[i]) & ((a < a[i]) | (b < b[i]))
+        dom = (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
         keep[i] = not dom.any()
     return keep
 
@@ -147,11 +149,11 @@ def explore(spec: Spec, base: Hardware, axes: tuple[Axis, ...], options: SolveOp
     api.check_options(options)
     say = progress or (lambda _m: None)
     vs, total = variants(base, axes, max_points)
-    notes = []
+    notes: list[str] = []
     if total > len(vs):
         notes.append(f"the sweep has {total} points; --max-points {max_points} keeps the first {len(vs)} "
                      f"(raise --max-points to run them all)")
-    points = []
+    points: list[Point] = []
     for v in vs:
         label = ", ".join(f"{k}={lbl}" for k, lbl in v.params) or base.name
         say(f"[{v.index + 1}/{len(vs)}] {label}")
@@ -188,21 +190,22 @@ def to_csv(ex: Exploration) -> str:
     return buf.getvalue()
 
 
-def to_doc(ex: Exploration) -> dict:
+def to_doc(ex: Exploration) -> dict[str, Any]:
     return {"base": ex.base, "solver": ex.solver, "axes": {k: list(v) for k, v in ex.axes}, "total": ex.total,
             "run": len(ex.points), "capped": ex.capped, "notes": list(ex.notes), "meta": ex.meta,
             "area_sources": list(AREA_SOURCES), "points": [p.record() for p in ex.points]}
 
 
-def plot(ex: Exploration, path, title: str = "") -> bool:
+def plot(ex: Exploration, path: str | os.PathLike[str], title: str = "") -> bool:
     """EDP vs area proxy, one dot per scheduled variant (labelled by index), the EDP-area Pareto front as a
     step line. False (nothing written) when no variant was scheduled."""
-    pts = [(str(p.index), p.area_m2 * 1e6, p.edp_js, bool(p.pareto_edp_area)) for p in ex.points if p.ok]
+    pts = [(str(p.index), p.area_m2 * 1e6, p.edp_js, bool(p.pareto_edp_area)) for p in ex.points
+           if p.ok and p.edp_js is not None]
     return plots.render_front(pts, path, "area proxy (mm^2: compute dies + DRAM interface)", "EDP (J*s)",
                               title or f"mapc explore: {ex.base} ({ex.solver})")
 
 
-def write_explore(out_dir, ex: Exploration) -> list[str]:
+def write_explore(out_dir: str | os.PathLike[str], ex: Exploration) -> list[str]:
     """Write explore.csv, explore.json, explore.png into `out_dir` atomically; the paths written."""
 
     def build(tmp: Path) -> None:
@@ -214,7 +217,7 @@ def write_explore(out_dir, ex: Exploration) -> list[str]:
     return write_dir_atomic(out_dir, build, OUTPUT_FILES)
 
 
-def table(ex: Exploration, title: str = ""):
+def table(ex: Exploration, title: str = "") -> Table:
     """A rich Table of the points (sorted by EDP), Pareto membership marked: L = latency-energy, A = EDP-area."""
 
     keys = [k for k, _ in ex.axes]

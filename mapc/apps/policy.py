@@ -24,9 +24,10 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from rich import box
@@ -35,12 +36,13 @@ from rich.table import Table
 from mapc import api
 from mapc.apps.common import console, nonempty, print_json, progress
 from mapc.compiler.files import check_output_dir, write_dir_atomic
+from mapc.compiler.evaluate import placement_indices
 from mapc.compiler.lower import lower as lower_graph
 from mapc.compiler.objective import energy_of
 from mapc.compiler.ops import transformer_segment
 from mapc.compiler.problem import Problem
 from mapc.core.errors import EXIT_OK, HardwareError, MapcError
-from mapc.core.graph import ExecutionGraph, Task
+from mapc.core.graph import ExecutionGraph, Operator, Task
 from mapc.core.hardware import Hardware
 from mapc.core.options import SolveOptions
 from mapc.core.spec import Model, ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
@@ -85,7 +87,7 @@ class Regime:
     batch_lo: int
     batch_hi: int
     pim_classes: tuple[str, ...]
-    schedules: tuple[dict, ...] = ()
+    schedules: tuple[dict[str, float], ...] = ()   # `step_schedule` summaries
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ class Policy:
         of the nearest swept width at or below (the smallest swept one below the range), thresholds as stated."""
         ws = sorted(self.widths)
         w = max([x for x in ws if x <= width], default=ws[0])
-        out = set()
+        out: set[str] = set()
         for r in self.rules:
             if r.width != w:
                 continue
@@ -115,7 +117,7 @@ class Policy:
                 out.add(r.op_class)
         return frozenset(out)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA, "hardware": self.hardware, "model": self.model, "context": self.context,
             "widths": list(self.widths), "batch_range": [min(self.batches), max(self.batches)],
@@ -127,7 +129,7 @@ class Policy:
         }
 
 
-def _rule_dict(r: Rule) -> dict:
+def _rule_dict(r: Rule) -> dict[str, Any]:
     d = asdict(r)
     d["pim_batches"] = list(r.pim_batches) if not r.monotone else None
     return d
@@ -141,11 +143,15 @@ def _model(model: str | Model) -> TransformerModel:
     return m
 
 
+def _is_decoder(m: Model | None) -> bool:
+    return isinstance(m, TransformerModel) and not m.encoder_only
+
+
 def _hardware(hw: str | Hardware) -> Hardware:
     return presets.get(hw) if isinstance(hw, str) else hw
 
 
-def _ints(name: str, xs) -> tuple[int, ...]:
+def _ints(name: str, xs: Iterable[Any]) -> tuple[int, ...]:
     try:
         out = tuple(sorted({int(x) for x in xs}))
     except (TypeError, ValueError):
@@ -155,7 +161,7 @@ def _ints(name: str, xs) -> tuple[int, ...]:
     return out
 
 
-def _group(hw, group_size: int | None) -> int:
+def _group(hw: Hardware, group_size: int | None) -> int:
     k = hw.n if group_size is None else int(group_size)
     if not 1 <= k <= hw.n:
         raise HardwareError(f"reference group of {k} chiplets does not fit {hw.name} ({hw.n} chiplets)")
@@ -163,40 +169,44 @@ def _group(hw, group_size: int | None) -> int:
 
 
 # ---- the sweep -----------------------------------------------------------------------------------------------
-def decisions(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, context: int = DEFAULT_CONTEXT,
-              group_size: int | None = None):
+def decisions(model: str | Model, hw: str | Hardware, widths: Iterable[int] = DEFAULT_WIDTHS,
+              batches: Iterable[int] = DEFAULT_BATCHES, context: int = DEFAULT_CONTEXT, group_size: int | None = None
+              ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], np.ndarray, np.ndarray,
+                         list[list[tuple[Operator, ...]]]]:
     """Per (width, batch): the PIM choice per class on the reference placement.
 
     Returns (classes, widths, batches, on[W, B, C] bool, present[C] bool, tasks[W][B] operator tuples).
     One cost model prices every pair at once (one task each: the model's last layer with the LM head).
     """
-    m, hw = _model(model), _hardware(hw)
-    widths, batches = _ints("widths", widths), _ints("batches", batches)
+    m, hwv = _model(model), _hardware(hw)
+    ws, bs = _ints("widths", widths), _ints("batches", batches)
     if context < 1:
         raise MapcError(f"context must be >= 1, got {context}")
-    k = _group(hw, group_size)
+    k = _group(hwv, group_size)
     last = m.layers - 1
-    tasks, ops = [], []
-    for w in widths:
+    tasks: list[Task] = []
+    ops: list[list[tuple[Operator, ...]]] = []
+    for w in ws:
         row = []
-        for b in batches:
+        for b in bs:
             o = transformer_segment(m, "decode", b, w, context + w, last, last)
             tasks.append(Task(len(tasks), f"w{w}/b{b}", m.name, "decode", 0, (last, last), o, f"{m.name}/L{last}",
                               batch=b, seq=w, context=context + w))
             row.append(o)
         ops.append(row)
-    cm = CostModel(hw, ExecutionGraph(tuple(tasks), ()), group_sizes=(k,), pim="auto")
+    cm = CostModel(hwv, ExecutionGraph(tuple(tasks), ()), group_sizes=(k,), pim="auto")
     res = np.isfinite(cm.lat_resident[:, 0]) & (cm.lat_resident[:, 0] <= cm.lat_stream[:, 0])
     off = np.where(res[:, None], cm.pim_offload(True)[:, 0, :], cm.pim_offload(False)[:, 0, :])
     present = np.zeros(len(pimk.CLASSES), dtype=bool)
-    for o in ops[0][0]:
-        c = pimk.op_class(o)
+    for op in ops[0][0]:
+        c = pimk.op_class(op)
         if c is not None:
             present[pimk.CLASSES.index(c)] = True
-    return pimk.CLASSES, widths, batches, off.reshape(len(widths), len(batches), -1), present, ops
+    return pimk.CLASSES, ws, bs, off.reshape(len(ws), len(bs), -1), present, ops
 
 
-def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *, context: int = DEFAULT_CONTEXT,
+def dispatch_policy(model: str | Model, hw: str | Hardware, widths: Iterable[int] = DEFAULT_WIDTHS,
+                    batches: Iterable[int] = DEFAULT_BATCHES, *, context: int = DEFAULT_CONTEXT,
                     group_size: int | None = None, schedules: bool = True, solver: str = "greedy",
                     seed: int = 0) -> "Policy":
     """The dispatch policy of `model` (zoo name or TransformerModel) on `hw` (preset name or Hardware).
@@ -205,49 +215,50 @@ def dispatch_policy(model, hw, widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, *
     On hardware without PIM every class stays on the chiplets (one regime per width).
     """
     m, hwv = _model(model), _hardware(hw)
-    classes, widths, batches, on, present, ops = decisions(m, hwv, widths, batches, context, group_size)
+    classes, ws, bs, on, present, ops = decisions(m, hwv, widths, batches, context, group_size)
     k = _group(hwv, group_size)
     units = pimk.units(hwv)
     npu_ridge = min(u.ridge for u in units if u.kind == "npu")
     pim_ridge = min((u.ridge for u in units if u.kind == "pim"), default=float("inf"))
-    rules = []
-    for wi, w in enumerate(widths):
+    rules: list[Rule] = []
+    for wi, w in enumerate(ws):
         for ci, c in enumerate(classes):
             if not present[ci]:
                 continue
             col = on[wi, :, ci]
             npu_at = np.nonzero(~col)[0]
-            first_npu = int(npu_at[0]) if npu_at.size else len(batches)
+            first_npu = int(npu_at[0]) if npu_at.size else len(bs)
             monotone = not col[first_npu:].any()
-            thr = batches[first_npu] if first_npu < len(batches) else batches[-1] + 1
+            thr = bs[first_npu] if first_npu < len(bs) else bs[-1] + 1
             kern = lambda bi: [o for o in ops[wi][bi] if pimk.op_class(o) == c]
             rules.append(Rule(c, w, thr, bool(monotone), pimk.intensity(kern(0)),
-                              pimk.intensity(kern(first_npu)) if first_npu < len(batches) else None,
+                              pimk.intensity(kern(first_npu)) if first_npu < len(bs) else None,
                               npu_ridge, pim_ridge,
-                              () if monotone else tuple(int(b) for b, x in zip(batches, col) if x)))
-    regimes = []
-    for wi, w in enumerate(widths):
+                              () if monotone else tuple(int(b) for b, x in zip(bs, col) if x)))
+    regimes: list[Regime] = []
+    for wi, w in enumerate(ws):
         start = 0
-        for bi in range(1, len(batches) + 1):
-            if bi == len(batches) or not np.array_equal(on[wi, bi], on[wi, start]):
+        for bi in range(1, len(bs) + 1):
+            if bi == len(bs) or not np.array_equal(on[wi, bi], on[wi, start]):
                 cls = tuple(c for c, x in zip(classes, on[wi, start]) if x)
-                lo, hi = batches[start], batches[bi - 1]
-                sch = ()
+                lo, hi = bs[start], bs[bi - 1]
+                sch: tuple[dict[str, float], ...] = ()
                 if schedules:
                     sch = tuple(step_schedule(m, hwv, b, w, context, frozenset(cls), solver=solver, seed=seed)
                                 for b in sorted({lo, hi}))
                 regimes.append(Regime(w, lo, hi, cls, sch))
                 start = bi
-    notes = (f"thresholds from the cost backend on one {k}-chiplet group (the reference placement); a kernel goes "
-             "to PIM where its PIM roofline time beats its own time on the chiplets",
-             f"decode context {context} tokens; one decode layer plus the LM head priced per (width, batch)",)
+    notes: tuple[str, ...] = (
+        f"thresholds from the cost backend on one {k}-chiplet group (the reference placement); a kernel goes "
+        "to PIM where its PIM roofline time beats its own time on the chiplets",
+        f"decode context {context} tokens; one decode layer plus the LM head priced per (width, batch)",)
     if not hwv.pim:
         notes += (f"{hwv.name} has no PIM units: every kernel stays on the chiplets",)
-    return Policy(hwv.name, m.name, int(context), widths, batches, k, tuple(rules), tuple(regimes), solver, notes)
+    return Policy(hwv.name, m.name, int(context), ws, bs, k, tuple(rules), tuple(regimes), solver, notes)
 
 
 # ---- whole-step schedules -------------------------------------------------------------------------------------
-def decode_spec(model, batch: int, width: int, context: int, microbatches: int = 1):
+def decode_spec(model: str | Model, batch: int, width: int, context: int, microbatches: int = 1) -> Spec:
     """A `Spec` for one decode step of `batch` sequences of `context` tokens at decoding `width`."""
     m = _model(model)
     wl = WorkloadSpec("decode_step", (ServeSpec(m.name, (PhaseSpec("decode", int(batch), (int(context),), 1,
@@ -255,9 +266,10 @@ def decode_spec(model, batch: int, width: int, context: int, microbatches: int =
     return Spec("<policy>", {m.name: m}, wl, ParallelSpec())
 
 
-def group_sizes_of(hw) -> tuple[int, ...]:
+def group_sizes_of(hw: Hardware) -> tuple[int, ...]:
     """Powers of two up to the whole package (so one micro-batch can use every chiplet)."""
-    out, k = [], 1
+    out: list[int] = []
+    k = 1
     while k <= hw.n:
         out.append(k)
         k *= 2
@@ -266,36 +278,38 @@ def group_sizes_of(hw) -> tuple[int, ...]:
     return tuple(out)
 
 
-def step_schedule(model, hw, batch: int, width: int, context: int, pim, *, solver: str = "greedy",
-                  seed: int = 0, time_limit: float = 5.0, microbatches: int = 1) -> dict:
+def step_schedule(model: str | Model, hw: str | Hardware, batch: int, width: int, context: int,
+                  pim: str | frozenset[str], *, solver: str = "greedy", seed: int = 0, time_limit: float = 5.0,
+                  microbatches: int = 1) -> dict[str, float]:
     """Schedule one decode step under a PIM dispatch (`pim` as `CostModel` takes it), check it, and summarise
     it: batch, width, makespan_s (the step time), energy_j, tokens_per_s, pim_time_s (time spent in PIM)."""
-    m, hw = _model(model), _hardware(hw)
+    m, hwv = _model(model), _hardware(hw)
     spec = decode_spec(m, batch, width, context, microbatches)
     g = lower_graph(spec)
-    cost = CostModel(hw, g, group_sizes=group_sizes_of(hw), pim=pim)
-    r = api.solve(Problem(g, hw, cost, spec.parallel, spec),
+    cost = CostModel(hwv, g, group_sizes=group_sizes_of(hwv), pim=pim)
+    r = api.solve(Problem(g, hwv, cost, spec.parallel, spec),
                   SolveOptions(solver=solver, objective="latency", time_limit=time_limit, seed=seed, threads=1))
     s = r.schedule
     rows = np.arange(g.n)
-    pi, res = s.placement_index, s.resident
+    pi, res = placement_indices(s, cost), np.array([t.resident for t in s.tasks], dtype=bool)
     pim_t = np.where(res, cost.breakdown(True)["pim"][rows, pi], cost.breakdown(False)["pim"][rows, pi])
     T = s.makespan
     return {"batch": int(batch), "width": int(width), "makespan_s": float(T), "energy_j": energy_of(s, cost),
             "tokens_per_s": float(batch * width / T) if T > 0 else 0.0, "pim_time_s": float(pim_t.sum())}
 
 
-def compare_dispatch(model, hw, batches=(1, 2, 4, 8, 16, 32, 64, 128, 256), width: int = 1, *,
+def compare_dispatch(model: str | Model, hw: str | Hardware,
+                     batches: Iterable[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256), width: int = 1, *,
                      context: int = DEFAULT_CONTEXT, policy: Policy | None = None, solver: str = "greedy",
-                     seed: int = 0) -> list[dict]:
+                     seed: int = 0) -> list[dict[str, Any]]:
     """Decode step time and energy of dynamic dispatch (the policy's classes at each batch), all on the NPU
     cores, and all PIM-capable kernels on PIM, per batch; with speedups of dynamic over the other two."""
     m, hwv = _model(model), _hardware(hw)
-    batches = _ints("batches", batches)
+    bs = _ints("batches", batches)
     if policy is None:
-        policy = dispatch_policy(m, hwv, (width,), batches, context=context, schedules=False)
+        policy = dispatch_policy(m, hwv, (width,), bs, context=context, schedules=False)
     rows = []
-    for b in batches:
+    for b in bs:
         dyn_cls = policy.classes_for(b, width)
         d = step_schedule(m, hwv, b, width, context, dyn_cls, solver=solver, seed=seed)
         n = step_schedule(m, hwv, b, width, context, "off", solver=solver, seed=seed)
@@ -308,16 +322,17 @@ def compare_dispatch(model, hw, batches=(1, 2, 4, 8, 16, 32, 64, 128, 256), widt
     return rows
 
 
-def geomean(xs) -> float:
-    xs = [float(x) for x in xs]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+def geomean(xs: Iterable[float]) -> float:
+    vals = [float(x) for x in xs]
+    return math.exp(sum(math.log(x) for x in vals) / len(vals)) if vals else float("nan")
 
 
 # ---- output ------------------------------------------------------------------------------------------------------
 POLICY_FILES = ("policy.json", "dispatch_sweep.csv")
 
 
-def write_policy(policy: Policy, out_dir: str | os.PathLike, comparison: list[dict] | None = None) -> list[str]:
+def write_policy(policy: Policy, out_dir: str | os.PathLike[str], comparison: list[dict[str, Any]] | None = None
+                 ) -> list[str]:
     """Write `policy.json` (schema mapc.policy/1) and, given a `compare_dispatch` result, `dispatch_sweep.csv`,
     atomically; returns the paths written."""
     doc = policy.to_dict()
@@ -354,9 +369,12 @@ def _int_list(s: str) -> tuple[int, ...]:
     return _ints("list", out)
 
 
-def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str | None = None,
-                    widths=DEFAULT_WIDTHS, batches=DEFAULT_BATCHES, compare_batches=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-                    progress: Callable[[str], None] = lambda s: None) -> tuple[Policy, list[dict], list[str]]:
+def policy_for_file(path: str | os.PathLike[str], hw_arg: str | None = None,
+                    out_dir: str | os.PathLike[str] | None = None, *, model: str | None = None,
+                    widths: Iterable[int] = DEFAULT_WIDTHS, batches: Iterable[int] = DEFAULT_BATCHES,
+                    compare_batches: Iterable[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256),
+                    progress: Callable[[str], None] = lambda s: None
+                    ) -> tuple[Policy, list[dict[str, Any]], list[str]]:
     """The policy of the first decoder served by a source file (or `model`), on its hardware (or `hw_arg`), at
     the file's longest decode context; writes policy.json and dispatch_sweep.csv (width-1 comparison).
 
@@ -373,9 +391,10 @@ def policy_for_file(path, hw_arg: str | None = None, out_dir=None, *, model: str
                             hint="use a PIM preset (" + ", ".join(with_pim) + ") or add a `pim` block to the "
                                  "hardware description")
     served = [sv for sv in (spec.workload.serves if spec.workload else ())]
+    sv: ServeSpec | None
+    m: Model
     if model is None:
-        dec = [sv for sv in served if isinstance(spec.models.get(sv.model), TransformerModel)
-               and not spec.models[sv.model].encoder_only]
+        dec = [sv for sv in served if _is_decoder(spec.models.get(sv.model))]
         if not dec:
             raise MapcError(f"{path}: no decoder transformer is served", hint="pass --model NAME")
         sv, m = dec[0], spec.models[dec[0].model]

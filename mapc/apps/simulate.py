@@ -10,7 +10,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rich import box
 from rich.table import Table
@@ -90,7 +90,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 SIM_FILES = ("simulated.json", "trace.json")
 
 
-def _sim_tasks(doc: dict, res: SimResult) -> Iterator[TraceTask]:
+def _sim_tasks(doc: dict[str, Any], res: SimResult) -> Iterator[TraceTask]:
     for t in doc["tasks"]:
         i = t["id"]
         args = {"scheduled_start_s": t["start"], "scheduled_end_s": t["end"], "delay_s": res.task_end[i] - t["end"],
@@ -99,13 +99,13 @@ def _sim_tasks(doc: dict, res: SimResult) -> Iterator[TraceTask]:
                         res.task_start[i], res.task_end[i], float(t.get("dram_bytes", 0.0)), 0.0, args)
 
 
-def _sim_transfers(doc: dict, res: SimResult) -> Iterator[TraceTransfer]:
+def _sim_transfers(doc: dict[str, Any], res: SimResult) -> Iterator[TraceTransfer]:
     for j, x in enumerate(doc["transfers"]):
         yield TraceTransfer(x["src_task"], x["dst_task"], tuple(x["route"]), res.transfer_start[j],
                             res.transfer_end[j], float(x["bytes"]), {"route": x["route"], "kind": x.get("kind", "act")})
 
 
-def write_trace_file(fh: IO[str], doc: dict, res: SimResult) -> int:
+def write_trace_file(fh: IO[str], doc: dict[str, Any], res: SimResult) -> int:
     """Stream the replay's trace (`mapc.compiler.trace`: named tracks per chiplet with the simulated task times,
     per directed NoP link with the simulated transfer times, per DRAM channel with the bandwidth drawn, and the PIM
     units of the hardware); returns the number of events."""
@@ -113,14 +113,14 @@ def write_trace_file(fh: IO[str], doc: dict, res: SimResult) -> int:
                        {"source": "mapc simulate", "hardware": doc["hardware"]["name"]}, label="simulated")
 
 
-def trace_document(doc: dict, res: SimResult) -> dict:
+def trace_document(doc: dict[str, Any], res: SimResult) -> dict[str, Any]:
     """The replay's trace as a dict (parsed back from the streamed text)."""
     buf = io.StringIO()
     write_trace_file(buf, doc, res)
     return json.loads(buf.getvalue())
 
 
-def write_outputs(out_dir: str | os.PathLike, doc: dict, res: SimResult, source: str = "") -> list[str]:
+def write_outputs(out_dir: str | os.PathLike[str], doc: dict[str, Any], res: SimResult, source: str = "") -> list[str]:
     """Write simulated.json (`SimResult.to_dict` + the source path) and trace.json atomically into out_dir."""
     def build(tmp: Path) -> None:
         body = {"source": str(source), **res.to_dict()}

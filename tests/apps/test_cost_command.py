@@ -67,3 +67,19 @@ def test_bad_input_exits_2_with_location(tmp_path, capsys):
     assert code == 2 and "bad.dsl:3:" in err and "unknown dataflow" in err
     code, _, err = run(capsys, "cost", str(tmp_path / "missing.dsl"))
     assert code == 2 and "no such file" in err
+
+
+def test_presets_name_shows_every_figure_and_its_sources(capsys):
+    code, out, _ = run(capsys, "presets", "mcm6x6", "--json")
+    assert code == 0
+    d = json.loads(out)["preset"]
+    ws = d["types"]["ws_core"]
+    for key in ("rf_bytes_per_pe", "rf_energy_j_per_byte", "sram_write_energy_j_per_byte", "mac_energy_j"):
+        assert ws[key] > 0
+    assert all(abs(ch["energy_per_bit"] - 3.9e-12) < 1e-18 for ch in d["dram_channels"])   # HBM2, O'Connor
+    assert abs(d["nop"]["energy_per_bit"] - 1.3e-12) < 1e-18                                  # Simba GRS mid
+    assert any("Compass" in s and "10.5" in s for s in d["sources"])                 # the re-check is recorded
+    code, out, _ = run(capsys, "presets", "mcm6x6")
+    assert code == 0 and "register file per PE" in out and "sources:" in out
+    code, _, err = run(capsys, "presets", "mcm7x7")
+    assert code == 2 and "unknown hardware preset" in err
