@@ -1,0 +1,172 @@
+"""Iteration pricing for `mapc serve`: an iteration's shape, the grid it is bucketed on, and the cache (SI: s).
+
+An iteration of one model is described by its `Shape`: the decode requests in it (count, mean KV length each
+attends to, tokens each emits) and the prefill work admitted to it (sequences, tokens). Its time comes from a
+compiled schedule: `IterationPricer` hands `Point`s to a `solve` callback (in `mapc serve`: `api.lower` of a
+workload holding exactly that iteration, then `api.solve`; the makespan is the time) and caches them by point.
+
+Bucketing (explicit, so that 10,000 requests need a few dozen schedules, not one per iteration):
+
+* decode batch `b` and prefill tokens `p` live on the grid {0, 1, 2, 4, 8, ...} (0 and powers of two);
+* mean decode context `c` (tokens) on the powers of two {1, 2, 4, ...};
+* prefill sequences `n` are rounded to the nearest power of two (in log scale) and at most the grid's tokens,
+  each of the `n` grid sequences holding `p / n` tokens (both powers of two).
+
+The time of a shape is the multilinear interpolation, in (b, c, p), of the schedule times at the corners of
+its grid cell (2 to 8 points; a coordinate on the grid uses one). Decode time is affine in b and in b x c for a
+fixed pipeline shape (weights read once per micro-batch, KV bytes and attention FLOPs proportional to b x c), and
+bilinear interpolation is exact for a + x b + y c + z b c, so the error comes from what is not affine: the
+micro-batch count min(b, microbatches) changing inside a cell, tiling edges, and which bound (compute, DRAM,
+collective) limits a task. `bench/serve_bench.py` measures it against unbucketed pricing (`exact=True`: one
+schedule per distinct shape, mean context rounded to a token, prefill lengths kept) and `bench/serve.md`
+reports it. A shape exactly on the grid is priced by exactly one schedule (tests rely on it).
+
+Prefill work is lowered as `n` prompts of its tokens; a chunk of a prompt whose earlier chunks are already in
+the KV cache (`--chunk`) is priced as a prompt of the chunk's length: its attention over the earlier chunks'
+keys is left out (a few per cent of a chunk's FLOPs for Llama-class models at a few thousand tokens).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One iteration of one model, exactly: `batch` decode requests attending to `context` keys on average
+    (the KV cache including the tokens this step appends), `width` tokens each, and `prefill_seqs` prompts (or
+    prompt chunks) of `prefill_tokens` tokens in all."""
+
+    model: str
+    batch: int
+    context: float
+    width: int
+    prefill_seqs: int
+    prefill_tokens: int
+
+
+@dataclass(frozen=True)
+class Point:
+    """What is lowered and scheduled: `batch` decode requests at `context` keys emitting `width` tokens each,
+    plus prompts of the lengths `prefill_lengths` (one entry per prompt; () without prefill)."""
+
+    model: str
+    batch: int
+    context: int
+    width: int
+    prefill_lengths: tuple[int, ...]
+
+
+def grid_pair(x: float, lo_min: int = 0) -> tuple[int, int, float]:
+    """(lo, hi, weight of hi) of x on {lo_min} U powers of two: lo <= x <= hi, neighbours on the grid."""
+    if x <= 0:
+        return lo_min, lo_min, 0.0
+    if x <= 1:
+        if lo_min >= 1:
+            return 1, 1, 0.0
+        return 0, 1, float(x)
+    hi = 1 << math.ceil(math.log2(x))
+    lo = hi >> 1 if hi > x else hi
+    if lo == hi:
+        return lo, hi, 0.0
+    return lo, hi, (x - lo) / (hi - lo)
+
+
+def round_pow2(n: int) -> int:
+    """The power of two nearest to n >= 1 in log scale."""
+    return 1 << max(0, round(math.log2(max(1, n))))
+
+
+def corners(s: Shape) -> list[tuple[float, Point]]:
+    """(weight, grid point) pairs whose weighted sum of times is the interpolated time of `s` (module doc)."""
+    bs = _axis(s.batch, 0) if s.batch > 0 else [(1.0, 0)]
+    cs = _axis(s.context, 1) if s.batch > 0 else [(1.0, 0)]
+    ps = _axis(s.prefill_tokens, 0) if s.prefill_tokens > 0 else [(1.0, 0)]
+    out = []
+    for wb, b in bs:
+        for wc, c in cs:
+            for wp, p in ps:
+                w = wb * wc * wp
+                if w <= 0:
+                    continue
+                if p > 0:
+                    n = min(round_pow2(max(1, s.prefill_seqs)), p)
+                    pre = (p // n,) * n
+                else:
+                    pre = ()
+                out.append((w, Point(s.model, b, c if b else 0, s.width if b else 1, pre)))
+    return out
+
+
+def _axis(x: float, lo_min: int) -> list[tuple[float, int]]:
+    lo, hi, w = grid_pair(x, lo_min)
+    if w <= 0 or lo == hi:
+        return [(1.0, lo)]
+    return [(1.0 - w, lo), (w, hi)]
+
+
+def exact_point(s: Shape) -> Point:
+    """The shape itself as a point: mean context rounded to a token, prefill tokens spread evenly over the
+    sequences (lengths differing by at most one)."""
+    pre: tuple[int, ...] = ()
+    if s.prefill_tokens > 0:
+        n = max(1, min(s.prefill_seqs, s.prefill_tokens))
+        q, r = divmod(s.prefill_tokens, n)
+        pre = (q + 1,) * r + (q,) * (n - r)
+    b = s.batch
+    return Point(s.model, b, max(1, int(round(s.context))) if b else 0, s.width if b else 1, pre)
+
+
+@dataclass(frozen=True)
+class PricerStats:
+    """How the pricer was used: iterations priced, distinct shapes, schedules solved and their wall time."""
+
+    calls: int
+    shapes: int
+    points: int
+    solve_s: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"iterations_priced": self.calls, "distinct_shapes": self.shapes, "schedules_solved": self.points,
+                "schedule_wall_s": self.solve_s}
+
+
+class IterationPricer:
+    """Iteration time (s) of a `Shape` from compiled schedules of grid points (or exact points with
+    `exact=True`), each point solved once by `solve` and cached; shapes are cached too."""
+
+    def __init__(self, solve: Callable[[Point], float], *, exact: bool = False) -> None:
+        self._solve = solve
+        self.exact = exact
+        self._points: dict[Point, float] = {}
+        self._shapes: dict[Shape, float] = {}
+        self._calls = 0
+        self._solve_s = 0.0
+
+    def point(self, p: Point) -> float:
+        """The schedule time of one point (solved on first use)."""
+        v = self._points.get(p)
+        if v is None:
+            t = time.perf_counter()
+            v = float(self._solve(p))
+            self._solve_s += time.perf_counter() - t
+            self._points[p] = v
+        return v
+
+    def __call__(self, s: Shape) -> float:
+        self._calls += 1
+        v = self._shapes.get(s)
+        if v is None:
+            if self.exact:
+                v = self.point(exact_point(s))
+            else:
+                v = sum(w * self.point(p) for w, p in corners(s))
+            self._shapes[s] = v
+        return v
+
+    @property
+    def stats(self) -> PricerStats:
+        return PricerStats(self._calls, len(self._shapes), len(self._points), self._solve_s)
