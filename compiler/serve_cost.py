@@ -64,7 +64,7 @@ def grid_pair(x: float, lo_min: int = 0) -> tuple[int, int, float]:
     """(lo, hi, weight of hi) of x on {lo_min} U powers of two: lo <= x <= hi, neighbours on the grid."""
     if x <= 0:
         return lo_min, lo_min, 0.0
-    if x <= 1:
+    if x < 1:
         if lo_min >= 1:
             return 1, 1, 0.0
         return 0, 1, float(x)
