@@ -122,27 +122,28 @@ def exact_point(s: Shape) -> Point:
 
 @dataclass(frozen=True)
 class PricerStats:
-    """How the pricer was used: iterations priced, distinct shapes, schedules solved and their wall time."""
+    """How the pricer was used: iterations priced, schedules solved and their wall time."""
 
     calls: int
-    shapes: int
     points: int
     solve_s: float
 
     def to_dict(self) -> dict[str, float]:
-        return {"iterations_priced": self.calls, "distinct_shapes": self.shapes, "schedules_solved": self.points,
-                "schedule_wall_s": self.solve_s}
+        return {"iterations_priced": self.calls, "schedules_solved": self.points, "schedule_wall_s": self.solve_s}
 
 
 class IterationPricer:
     """Iteration time (s) of a `Shape` from compiled schedules of grid points (or exact points with
-    `exact=True`), each point solved once by `solve` and cached; shapes are cached too."""
+    `exact=True`), each point solved once by `solve` and cached; shapes are cached too. `decode` is the fast
+    path of a decode-only shape: per grid cell of the context the time is linear in it, so each cell is
+    computed once (the same value as the shape's interpolation, up to rounding)."""
 
     def __init__(self, solve: Callable[[Point], float], *, exact: bool = False) -> None:
         self._solve = solve
         self.exact = exact
         self._points: dict[Point, float] = {}
         self._shapes: dict[Shape, float] = {}
+        self._cells: dict[tuple[str, int, int, int, int], tuple[float, float]] = {}
         self._calls = 0
         self._solve_s = 0.0
 
@@ -156,8 +157,7 @@ class IterationPricer:
             self._points[p] = v
         return v
 
-    def __call__(self, s: Shape) -> float:
-        self._calls += 1
+    def _price(self, s: Shape) -> float:
         v = self._shapes.get(s)
         if v is None:
             if self.exact:
@@ -167,6 +167,24 @@ class IterationPricer:
             self._shapes[s] = v
         return v
 
+    def __call__(self, s: Shape) -> float:
+        self._calls += 1
+        return self._price(s)
+
+    def decode(self, model: str, batch: int, context: float, width: int) -> float:
+        """The time of `Shape(model, batch, context, width, 0, 0)` (a decode-only iteration)."""
+        self._calls += 1
+        if self.exact:
+            return self._price(Shape(model, batch, context, width, 0, 0))
+        lo, hi, _ = grid_pair(context, 1)
+        key = (model, batch, width, lo, hi)
+        cell = self._cells.get(key)
+        if cell is None:
+            t_lo = self._price(Shape(model, batch, float(lo), width, 0, 0))
+            t_hi = self._price(Shape(model, batch, float(hi), width, 0, 0))
+            cell = self._cells[key] = (t_lo, (t_hi - t_lo) / (hi - lo) if hi > lo else 0.0)
+        return cell[0] + (context - lo) * cell[1]
+
     @property
     def stats(self) -> PricerStats:
-        return PricerStats(self._calls, len(self._shapes), len(self._points), self._solve_s)
+        return PricerStats(self._calls, len(self._points), self._solve_s)

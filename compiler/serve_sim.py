@@ -62,6 +62,7 @@ class EngineConfig:
     disaggregated: bool = False
     link_bw: float = 0.0
     link_latency: float = 0.0
+    fast_forward: bool = True     # run uninterruptible decode-only iterations in one event (same decisions)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class _Engine:
         self.transfers = 0
         self.link_busy = 0.0
         self.preemptions = 0
+        dp = getattr(price, "decode", None)                 # a pricer's fast path for decode-only shapes
+        self.decode_price: Callable[[str, int, float, int], float] = dp if callable(dp) else (
+            lambda m, b, c, w: price(Shape(m, b, c, w, 0, 0)))
         if cfg.disaggregated:
             self.front = _Pool("prefill", models, True, False)
             self.back = _Pool("decode", models, False, True)
@@ -204,16 +208,42 @@ class _Engine:
             if it is not None:
                 pool.rr = (pool.rr + k + 1) % n
                 dec, pre, shape = it
-                dt = self.price(shape)
+                if pre:
+                    steps, end = 1, t + self.price(shape)
+                else:
+                    steps, end = self.decode_run(pool, m, dec, shape, t)
+                w = self.cfg.width.get(m, 1)
+                self.kv_used += steps * len(dec) * w * self.cfg.kv_bytes[m]     # reserved for the new tokens
                 pool.busy = True
-                pool.iterations += 1
-                pool.busy_s += dt
+                pool.iterations += steps
+                pool.busy_s += end - t
                 if dec:
-                    pool.decode_iters += 1
-                    pool.batch_sum += len(dec)
-                self.push(t + dt, 1, (pool, m, dec, pre))
+                    pool.decode_iters += steps
+                    pool.batch_sum += steps * len(dec)
+                self.push(end, 1, (pool, m, dec, pre, steps))
                 return True
         return False
+
+    def decode_run(self, pool: _Pool, m: str, dec: list[_Req], shape: Shape, t: float) -> tuple[int, float]:
+        """(steps, end time) of a run of decode-only iterations of `dec` from t: one iteration, or, when nothing
+        else can change the batch before (this pool has no other model with work), as many as run until the first
+        of: a request finishes, the KV cache would overflow, the first iteration end at or after the next event.
+        Step by step the engine would make the same decisions at each of those iteration ends (fast-forward)."""
+        w = self.cfg.width.get(m, 1)
+        price = self.decode_price
+        b, ctx = len(dec), shape.context
+        end = t + price(m, b, ctx, w)
+        if not self.cfg.fast_forward or any(pool.queue[o] or pool.running[o] for o in self.models if o != m):
+            return 1, end
+        left = min(r.out - r.gen for r in dec)
+        kmax = min(-(-left // w), int((self.cfg.kv_capacity - self.kv_used) // (b * w * self.cfg.kv_bytes[m])))
+        horizon = self.events[0][0] if self.events else float("inf")
+        k = 1
+        while k < kmax and end < horizon:
+            ctx += w
+            end += price(m, b, ctx, w)
+            k += 1
+        return k, end
 
     def build(self, pool: _Pool, m: str) -> tuple[list[_Req], list[tuple[_Req, int]], Shape] | None:
         cfg = self.cfg
@@ -264,21 +294,20 @@ class _Engine:
         self.preemptions += 1
         self.front.queue[m].appendleft(r)
 
-    def finish_iteration(self, t: float, pool: _Pool, m: str, dec: list[_Req], pre: list[tuple[_Req, int]]) -> None:
+    def finish_iteration(self, t: float, pool: _Pool, m: str, dec: list[_Req], pre: list[tuple[_Req, int]],
+                         steps: int) -> None:
         cfg = self.cfg
         pool.busy = False
-        bpt = cfg.kv_bytes[m]
         w = cfg.width.get(m, 1)
         gone: set[int] = set()
-        for r in dec:
-            r.kv += w
-            self.kv_used += w * bpt
-            r.gen = min(r.out, r.gen + w)
+        for r in dec:                                       # their KV was reserved when the run started
+            r.kv += steps * w
+            r.gen = min(r.out, r.gen + steps * w)
             r.last = t
-            pool.decode_tokens += w
             if r.gen >= r.out:
                 self.complete(r)
                 gone.add(id(r))
+        pool.decode_tokens += steps * w * len(dec)
         for r, k in pre:
             r.left -= k
             pool.prefill_tokens += k

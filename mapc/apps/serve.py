@@ -26,7 +26,9 @@ Decisions (where the issue is silent):
 * PIM (hardware with PIM units): `--pim policy` (default) applies `mapc policy`'s dispatch per iteration (its
   thresholds, `mapc.apps.policy.dispatch_policy` at the traffic's mean decode context: a decode task of a
   micro-batch of b requests at width w sends the classes `classes_for(b, w)` to PIM; prefill stays on the
-  chiplets); `auto` lets the cost model decide per kernel; `off` never uses PIM. Elsewhere PIM is off.
+  chiplets); `auto` lets the cost model decide per kernel and placement; `off` never uses PIM; `all` sends every
+  PIM-capable kernel there (a PIM-only design); a list of kernel classes is a static mapping (`attention`: the
+  AttAcc-style split, attention on PIM and the FC layers on the cores). Elsewhere PIM is off.
 * Non-decoder serves (CNNs, encoders) are not part of the request traffic; they are listed in the notes.
 """
 
@@ -59,11 +61,12 @@ from mapc.core.graph import Task
 from mapc.core.hardware import Hardware
 from mapc.core.options import DEFAULT_SOLVER, SolveOptions
 from mapc.core.spec import ParallelSpec, PhaseSpec, ServeSpec, Spec, TransformerModel, WorkloadSpec
+from mapc.hw.pim import CLASSES, check_classes
 
 SCHEMA = "mapc.serve/1"
 OUTPUT_FILES = ("requests.csv", "serve.json", "sweep.csv", "latency_throughput.png")
 DEFAULT_MAX_BATCH = 64
-PIM_MODES = ("policy", "auto", "off")
+PIM_MODES = ("policy", "auto", "off", "all")
 LIFTED_CAPACITY = float(2 ** 60)      # bytes: DRAM capacity of the pricing copy of the hardware (module doc)
 
 Progress = Callable[[str], None]
@@ -198,8 +201,10 @@ def pricing_hardware(hw: Hardware) -> Hardware:
 
 def pim_dispatch(st: Setup, context: int) -> Any:
     """The `pim` argument of `api.lower` for the setup's mode: the policy as a callable per task."""
-    if st.pim != "policy":
+    if st.pim in ("auto", "off", "all"):
         return st.pim
+    if st.pim != "policy":                          # a static mapping: these kernel classes always on PIM
+        return check_classes(c.strip() for c in st.pim.split(","))
     widths = sorted(set(st.engine.width.values()))
     pols = {m: dispatch_policy(st.spec.models[m], st.hw, tuple(widths), tuple(range(1, st.engine.max_batch + 1)),
                                context=max(1, min(context, st.max_seq[m])), schedules=False) for m in st.models}
@@ -361,8 +366,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="chunked prefill: at most TOKENS prefill tokens per iteration (default: whole prompts)")
     p.add_argument("--max-batch", type=positive_int, default=None, metavar="N",
                    help="running requests per model (default: the file's decode batch, else 64)")
-    p.add_argument("--pim", choices=PIM_MODES, default="policy",
-                   help="PIM dispatch on PIM hardware: policy (mapc policy's thresholds per step, default), auto, off")
+    p.add_argument("--pim", default="policy", metavar="MODE",
+                   help="PIM dispatch on PIM hardware: policy (mapc policy's thresholds per step, default), auto (the "
+                        "cost model per kernel), off (all on the cores), all (every PIM-capable kernel on PIM), or "
+                        f"a static mapping: kernel classes always on PIM, comma-separated ({', '.join(CLASSES)}; "
+                        "e.g. attention, AttAcc-style)")
     p.add_argument("--solver", default=DEFAULT_SOLVER, help=f"solver of the iteration schedules (default {DEFAULT_SOLVER})")
     p.add_argument("--time-limit", type=positive_float, default=5.0, metavar="S",
                    help="solver budget per iteration schedule (default 5; greedy needs far less)")
@@ -381,6 +389,8 @@ def options_from(args: argparse.Namespace) -> ServeOptions:
                         hint="e.g. --requests 1000, or --duration 60")
     api.check_options(SolveOptions(solver=args.solver, objective="latency", time_limit=args.time_limit,
                                    seed=args.seed, threads=1))
+    if args.pim not in PIM_MODES:
+        check_classes(c.strip() for c in args.pim.split(","))
     return ServeOptions(arr, args.requests, args.duration, tuple(args.rates), args.lengths, args.seed,
                         args.max_batch, args.chunk, args.pim, args.solver, args.time_limit, args.exact)
 

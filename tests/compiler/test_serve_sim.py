@@ -123,6 +123,22 @@ def test_models_take_turns():
     assert seen[:4] == ["a", "b", "a", "b"]
 
 
+@pytest.mark.parametrize("kw", [{}, {"chunk": 64}, {"kv_capacity": 1500 * BPT}, {"max_batch": 3},
+                                {"disaggregated": True, "link_bw": 1e8, "link_latency": 1e-6},
+                                {"width": {"m": 3}}])
+def test_fast_forward_makes_the_same_decisions_as_step_by_step(kw):
+    rows = [(0.0004 * i + (0.05 if i > 30 else 0.0), 30 + 11 * i, 2 + (7 * i) % 60) for i in range(45)]
+    ctx = lambda s: 1e-3 + 1e-6 * s.prefill_tokens + 1e-5 * s.batch + 1e-8 * s.batch * s.context
+    a = simulate(reqs(*rows), cfg(fast_forward=True, **kw), ctx)
+    b = simulate(reqs(*rows), cfg(fast_forward=False, **kw), ctx)
+    assert [(r.preemptions, r.output) for r in a.requests] == [(r.preemptions, r.output) for r in b.requests]
+    for x, y in zip(a.requests, b.requests):
+        assert x.first_token == pytest.approx(y.first_token, rel=1e-9) and x.finish == pytest.approx(y.finish, rel=1e-9)
+    assert [(p.iterations, p.decode_tokens, p.prefill_tokens) for p in a.pools] == \
+        [(p.iterations, p.decode_tokens, p.prefill_tokens) for p in b.pools]
+    assert a.pools[-1].iterations > 50
+
+
 def test_deterministic():
     rows = [(0.0003 * i, 30 + i, 2 + i % 9) for i in range(40)]
     assert simulate(reqs(*rows), cfg(chunk=64), price) == simulate(reqs(*rows), cfg(chunk=64), price)
