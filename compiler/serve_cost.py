@@ -9,8 +9,10 @@ Bucketing (explicit, so that 10,000 requests need a few dozen schedules, not one
 
 * decode batch `b` and prefill tokens `p` live on the grid {0, 1, 2, 4, 8, ...} (0 and powers of two);
 * mean decode context `c` (tokens) on the powers of two {1, 2, 4, ...};
-* prefill sequences `n` are rounded to the nearest power of two (in log scale) and at most the grid's tokens,
-  each of the `n` grid sequences holding `p / n` tokens (both powers of two).
+* prefill sequences `n` are kept exactly up to `exact_seqs` (the app passes the file's micro-batch count: up to
+  it, each prompt is a micro-batch of its own and `n` sets the pipeline's shape) and rounded to the nearest power
+  of two (in log scale) above it; a grid point's `p` tokens are spread evenly over its `n` prompts (lengths
+  differing by at most one).
 
 The time of a shape is the multilinear interpolation, in (b, c, p), of the schedule times at the corners of
 its grid cell (2 to 8 points; a coordinate on the grid uses one). Decode time is affine in b and in b x c for a
@@ -80,8 +82,16 @@ def round_pow2(n: int) -> int:
     return 1 << max(0, round(math.log2(max(1, n))))
 
 
-def corners(s: Shape) -> list[tuple[float, Point]]:
+def spread(tokens: int, n: int) -> tuple[int, ...]:
+    """`tokens` over min(n, tokens) prompts, lengths differing by at most one (longer ones first)."""
+    n = max(1, min(n, tokens))
+    q, r = divmod(tokens, n)
+    return (q + 1,) * r + (q,) * (n - r)
+
+
+def corners(s: Shape, exact_seqs: int = 1) -> list[tuple[float, Point]]:
     """(weight, grid point) pairs whose weighted sum of times is the interpolated time of `s` (module doc)."""
+    n = s.prefill_seqs if s.prefill_seqs <= exact_seqs else round_pow2(s.prefill_seqs)
     bs = _axis(s.batch, 0) if s.batch > 0 else [(1.0, 0)]
     cs = _axis(s.context, 1) if s.batch > 0 else [(1.0, 0)]
     ps = _axis(s.prefill_tokens, 0) if s.prefill_tokens > 0 else [(1.0, 0)]
@@ -92,11 +102,7 @@ def corners(s: Shape) -> list[tuple[float, Point]]:
                 w = wb * wc * wp
                 if w <= 0:
                     continue
-                if p > 0:
-                    n = min(round_pow2(max(1, s.prefill_seqs)), p)
-                    pre = (p // n,) * n
-                else:
-                    pre = ()
+                pre = spread(p, n) if p > 0 else ()
                 out.append((w, Point(s.model, b, c if b else 0, s.width if b else 1, pre)))
     return out
 
@@ -111,11 +117,7 @@ def _axis(x: float, lo_min: int) -> list[tuple[float, int]]:
 def exact_point(s: Shape) -> Point:
     """The shape itself as a point: mean context rounded to a token, prefill tokens spread evenly over the
     sequences (lengths differing by at most one)."""
-    pre: tuple[int, ...] = ()
-    if s.prefill_tokens > 0:
-        n = max(1, min(s.prefill_seqs, s.prefill_tokens))
-        q, r = divmod(s.prefill_tokens, n)
-        pre = (q + 1,) * r + (q,) * (n - r)
+    pre = spread(s.prefill_tokens, s.prefill_seqs) if s.prefill_tokens > 0 else ()
     b = s.batch
     return Point(s.model, b, max(1, int(round(s.context))) if b else 0, s.width if b else 1, pre)
 
@@ -138,9 +140,10 @@ class IterationPricer:
     path of a decode-only shape: per grid cell of the context the time is linear in it, so each cell is
     computed once (the same value as the shape's interpolation, up to rounding)."""
 
-    def __init__(self, solve: Callable[[Point], float], *, exact: bool = False) -> None:
+    def __init__(self, solve: Callable[[Point], float], *, exact: bool = False, exact_seqs: int = 1) -> None:
         self._solve = solve
         self.exact = exact
+        self.exact_seqs = exact_seqs
         self._points: dict[Point, float] = {}
         self._shapes: dict[Shape, float] = {}
         self._cells: dict[tuple[str, int, int, int, int], tuple[float, float]] = {}
@@ -163,7 +166,7 @@ class IterationPricer:
             if self.exact:
                 v = self.point(exact_point(s))
             else:
-                v = sum(w * self.point(p) for w, p in corners(s))
+                v = sum(w * self.point(p) for w, p in corners(s, self.exact_seqs))
             self._shapes[s] = v
         return v
 

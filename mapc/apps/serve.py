@@ -232,7 +232,7 @@ def make_pricer(st: Setup, options: ServeOptions, context: int, progress: Progre
         r = api.solve(api.lower(iteration_spec(st, p), hw, pim=pim), so)
         return float(r.metrics.makespan)
 
-    return IterationPricer(solve, exact=options.exact)
+    return IterationPricer(solve, exact=options.exact, exact_seqs=max(st.microbatches.values()))
 
 
 # ---- traffic and runs --------------------------------------------------------------------------------------

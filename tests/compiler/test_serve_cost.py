@@ -22,6 +22,9 @@ def test_a_shape_on_the_grid_is_one_point():
     assert corners(s) == [(1.0, Point("m", 8, 512, 1, (512, 512)))]
     assert corners(Shape("m", 0, 0.0, 1, 1, 512)) == [(1.0, Point("m", 0, 0, 1, (512,)))]
     assert corners(Shape("m", 4, 100.0, 2, 0, 0))[0][1].width == 2
+    assert corners(Shape("m", 0, 0.0, 1, 3, 1024), exact_seqs=4) == [(1.0, Point("m", 0, 0, 1, (342, 341, 341)))]
+    assert corners(Shape("m", 0, 0.0, 1, 3, 1024)) == [(1.0, Point("m", 0, 0, 1, (256,) * 4))]   # rounded to 4
+    assert corners(Shape("m", 0, 0.0, 1, 12, 1024), exact_seqs=8)[0][1].prefill_lengths == (64,) * 16
 
 
 def test_weights_sum_to_one_and_bilinear_functions_are_exact():
