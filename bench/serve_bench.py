@@ -10,8 +10,9 @@ Sections:
   iteration schedule compiled within the timed run); the machine is printed.
 * bucketing: iteration times interpolated on the grid vs one schedule of the exact shape, on a few shapes, and a
   whole run of 200 requests both ways.
-* pd: examples/pd_fused_vs_disagg.dsl on npu4x4 with `pd fused` and three disaggregated splits; a load sweep
-  (SLO attainment, DistServe's rate goodput at 90 %) and the saturation throughput (2,000 requests at once).
+* pd: examples/pd_fused_vs_disagg.dsl (ShareGPT-like) and examples/long_prompt_prefill.dsl (GovReport-like) on
+  npu4x4 with `pd fused` and three disaggregated splits; a load sweep (SLO attainment, DistServe's rate goodput
+  at 90 %) and the saturation throughput (the requests all at once).
 * pim: examples/decode_pim.dsl and examples/spec_decode_sweep.dsl on npu-pim: the dynamic policy against all
   on the cores (off), the AttAcc-style static mapping (attention on PIM) and all on PIM.
 """
@@ -133,32 +134,39 @@ def bucketing() -> None:
 
 
 # ---- PD fused vs disaggregated -----------------------------------------------------------------------------
+PD_CASES = (("pd_fused_vs_disagg.dsl", "sharegpt", (1.0, 2.0, 3.0, 4.0, 6.0), "SLO TTFT 1.5 s, TPOT 600 ms"),
+            ("long_prompt_prefill.dsl", "govreport", (0.05, 0.1, 0.2, 0.3, 0.5), "SLO TTFT 2 s"))
+
+
 def pd(n: int) -> None:
-    ex, hw = "pd_fused_vs_disagg.dsl", "npu4x4"
-    base = api.load(EX / ex).parallel
-    modes = [("fused", replace(base, pd="fused"))] + [
-        (f"disaggregated({p},{16 - p})", replace(base, pd="disaggregated", pd_prefill=p, pd_decode=16 - p))
-        for p in (4, 8, 12)]
-    rates = (1.0, 2.0, 3.0, 4.0, 6.0)
-    print(f"### PD fused vs disaggregated: {ex} on {hw} (ShareGPT-like, Poisson, {n:,} requests per rate; "
-          "SLO TTFT 1.5 s, TPOT 600 ms from the file)\n")
-    print("| pd | saturation req/s | saturation tok/s | rate goodput (90 %) | attainment at " +
-          " / ".join(f"{r:g}" for r in rates) + " req/s | p99 TTFT ms at 2/s | p99 TPOT ms at 2/s |")
-    print("|---|---:|---:|---:|---|---:|---:|")
-    out = {}
-    for label, par in modes:
-        r, _ = run(ex, hw, "poisson:1", n, rates=rates, parallel=par)
-        sat, _ = run(ex, hw, "poisson:1000", 2000, parallel=par)
-        ss = sat.summaries[0]
-        g = rep.rate_goodput(list(r.summaries))
-        at2 = r.summaries[1]
-        out[label] = (ss["throughput_output_tokens_per_s"], g)
-        att = " / ".join(f"{s['slo']['attainment']:.0%}" for s in r.summaries)
-        print(f"| {label} | {ss['throughput_requests_per_s']:.3g} | {ss['throughput_output_tokens_per_s']:,.0f} | "
-              f"{'-' if g is None else f'{g:g}'} | {att} | {ms(at2['ttft_s']['p99'])} | {ms(at2['tpot_s']['p99'])} |")
-    f_tp = out["fused"][0]
-    best = max((k for k in out if k != "fused"), key=lambda k: out[k][0])
-    print(f"\nbest disaggregated split by saturation throughput: {best}, {out[best][0] / f_tp:.2f}x of fused\n")
+    hw = "npu4x4"
+    for ex, lengths, rates, slo in PD_CASES:
+        base = api.load(EX / ex).parallel
+        modes = [("fused", replace(base, pd="fused"))] + [
+            (f"disaggregated({p},{16 - p})", replace(base, pd="disaggregated", pd_prefill=p, pd_decode=16 - p))
+            for p in (4, 8, 12)]
+        print(f"### PD fused vs disaggregated: {ex} on {hw} ({lengths}-like lengths, Poisson, {n:,} requests per "
+              f"rate; {slo} from the file)\n")
+        print("| pd | saturation req/s | saturation tok/s | rate goodput (90 %) | attainment at " +
+              " / ".join(f"{r:g}" for r in rates) + f" req/s | p50 / p99 TTFT ms at {rates[1]:g}/s | p99 TPOT ms at "
+              f"{rates[1]:g}/s | busy at {rates[1]:g}/s (prefill pool; fused: the one pool) |")
+        print("|---|---:|---:|---:|---|---:|---:|---:|")
+        out = {}
+        for label, par in modes:
+            r, _ = run(ex, hw, "poisson:1", n, rates=rates, parallel=par, lengths=lengths)
+            sat, _ = run(ex, hw, "poisson:1000", min(n, 2000), parallel=par, lengths=lengths)
+            ss = sat.summaries[0]
+            g = rep.rate_goodput(list(r.summaries))
+            at = r.summaries[1]
+            out[label] = ss["throughput_output_tokens_per_s"]
+            att = " / ".join(f"{s['slo']['attainment']:.0%}" for s in r.summaries)
+            print(f"| {label} | {ss['throughput_requests_per_s']:.3g} | {ss['throughput_output_tokens_per_s']:,.0f} | "
+                  f"{'-' if g is None else f'{g:g}'} | {att} | {ms(at['ttft_s']['p50'])} / {ms(at['ttft_s']['p99'])} | "
+                  f"{ms(at['tpot_s']['p99'])} | {at['pools'][0]['utilisation']:.0%} |")
+        best = max((k for k in out if k != "fused"), key=lambda k: out[k])
+        print(f"\nbest disaggregated split by saturation throughput: {best}, {out[best] / out['fused']:.2f}x of "
+              "fused\n")
+        sys.stdout.flush()
 
 
 # ---- PIM on vs off -----------------------------------------------------------------------------------------

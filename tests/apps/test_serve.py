@@ -163,3 +163,24 @@ def test_pim_policy_changes_decode_not_prefill(tmp_path, small):
     assert times["on"][1] < times["off"][1]                                 # a batch-1 decode step goes to PIM
     npu = sv.setup(spec, api.hardware("npu4x4"), sv.ServeOptions(tr.parse_arrivals("poisson:1"), requests=1))
     assert npu.pim == "off" and any("no PIM" in n for n in npu.notes)
+
+
+def test_static_pim_mapping_sits_between_off_and_all(tmp_path, small, capsys):
+    spec, hw = api.load(small), api.hardware("npu-pim")
+    opts = sv.ServeOptions(tr.parse_arrivals("poisson:1"), requests=1)
+    base = sv.setup(spec, hw, opts)
+    step = {}
+    for mode in ("off", "attention", "all"):
+        pr = sv.make_pricer(replace(base, pim=mode), opts, 512)
+        step[mode] = pr.point(sv.Point("small", 1, 2048, 1, ()))
+    assert len(set(step.values())) == 3                       # each mapping prices the step differently
+    rc = main(["serve", str(small), "--hw", "npu-pim", "--arrivals", "poisson:1", "--requests", "2",
+               "--pim", "attention,bogus", "-o", str(tmp_path / "o")])
+    assert rc == 2 and "bogus" in capsys.readouterr().err
+
+
+def test_duration_bounds_the_arrivals(tmp_path, small):
+    spec, hw = api.load(small), api.hardware("npu4x4")
+    r = sv.serve(spec, hw, sv.ServeOptions(tr.parse_arrivals("poisson:50"), duration=2.0))
+    reqs = r.runs[0][1].requests
+    assert 60 < len(reqs) < 140 and max(x.arrival for x in reqs) < 2.0
