@@ -184,3 +184,23 @@ def test_duration_bounds_the_arrivals(tmp_path, small):
     r = sv.serve(spec, hw, sv.ServeOptions(tr.parse_arrivals("poisson:50"), duration=2.0))
     reqs = r.runs[0][1].requests
     assert 60 < len(reqs) < 140 and max(x.arrival for x in reqs) < 2.0
+
+
+def test_pd_auto_simulates_the_split_compile_chooses(tmp_path):
+    f = tmp_path / "auto.dsl"
+    f.write_text(SMALL % "pd auto")
+    spec, hw = api.load(f), api.hardware("npu4x4")
+    st = sv.setup(spec, hw, sv.ServeOptions(tr.parse_arrivals("poisson:1"), requests=1))
+    chosen = api.solve(api.lower(spec, hw), SolveOptions(solver="greedy", threads=1)).problem.parallel
+    assert st.parallel.pd == chosen.pd != "auto" and (st.parallel.pd_prefill, st.parallel.pd_decode) == \
+        (chosen.pd_prefill, chosen.pd_decode)
+    assert any(n.startswith("pd auto:") for n in st.notes)
+
+
+def test_a_file_compile_refuses_is_refused_with_the_same_code(tmp_path, capsys):
+    f = tmp_path / "big.dsl"
+    f.write_text("workload w { serve llama2_70b  prefill batch=1 seq=128  decode batch=1 context=128 }\n"
+                 "parallel { segment 8 }\n")
+    rc = main(["serve", str(f), "--hw", "npu4x4", "--arrivals", "poisson:1", "--requests", "3",
+               "-o", str(tmp_path / "o")])
+    assert rc == 3 and "GiB" in capsys.readouterr().err and not (tmp_path / "o").exists()
