@@ -1,6 +1,6 @@
-"""Every picture mapc draws (gantt.png, pareto.png, anytime.png, explore.png), with matplotlib's object API on
-the Agg canvas (no display, no global pyplot state). matplotlib is imported on first use only (`_figure`):
-it takes about 0.4 s, which commands that draw nothing should not pay.
+"""Every picture mapc draws (gantt.png, pareto.png, anytime.png, explore.png, latency_throughput.png), with
+matplotlib's object API on the Agg canvas (no display, no global pyplot state). matplotlib is imported on first
+use only (`_figure`): it takes about 0.4 s, which commands that draw nothing should not pay.
 """
 
 from __future__ import annotations
@@ -155,6 +155,40 @@ def render_front(points: list[tuple[str, float, float, bool]], path: str | os.Pa
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return True
+
+
+def render_latency_throughput(runs: list[tuple[str, list[tuple[float, float, float, float, float]]]],
+                              path: str | os.PathLike, ttft_slo: float | None = None, tpot_slo: float | None = None,
+                              title: str = "") -> bool:
+    """`mapc serve --rates`: TTFT and TPOT (p50 dashed, p99 solid, ms) against achieved throughput (requests/s),
+    one line per (label, points), each point (offered rate, throughput_rps, ttft_p50, ttft_p99, tpot_p99) in
+    requests/s and s; SLO targets drawn as horizontal lines. False (nothing drawn) without points."""
+    runs = [(label, pts) for label, pts in runs if pts]
+    if not runs:
+        return False
+    fig = _figure(10, 4.2, 110)
+    ax_t = fig.add_subplot(1, 2, 1)
+    ax_p = fig.add_subplot(1, 2, 2)
+    for i, (label, pts) in enumerate(runs):
+        pts = sorted(pts)
+        x = [p[1] for p in pts]
+        ax_t.plot(x, [p[2] * 1e3 for p in pts], "--", color=f"C{i}", lw=1)
+        ax_t.plot(x, [p[3] * 1e3 for p in pts], "o-", color=f"C{i}", label=f"{label} p99 (p50 dashed)")
+        ax_p.plot(x, [p[4] * 1e3 for p in pts], "o-", color=f"C{i}", label=f"{label} p99")
+        for p in pts:
+            ax_t.annotate(f"{p[0]:g}/s", (p[1], p[3] * 1e3), textcoords="offset points", xytext=(3, 3), fontsize=6)
+    for ax, slo, what in ((ax_t, ttft_slo, "TTFT"), (ax_p, tpot_slo, "TPOT")):
+        if slo is not None:
+            ax.axhline(slo * 1e3, color="C3", lw=0.8, ls=":", label=f"{what} SLO")
+        ax.set_xlabel("throughput (requests/s)")
+        ax.set_ylabel(f"{what} (ms)")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "latency vs throughput", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     return True

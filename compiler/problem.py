@@ -17,13 +17,13 @@ command gives the same verdict on the same input:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterable, Union
 
 from mapc.compiler import serving
 from mapc.compiler.lower import lower
 from mapc.compiler.memory import MemoryReport, check_memory
 from mapc.core.errors import DslError, HardwareError, MapcError
-from mapc.core.graph import ExecutionGraph
+from mapc.core.graph import ExecutionGraph, Task
 from mapc.core.hardware import Hardware
 from mapc.core.spec import CNNModel, GraphModel, ParallelSpec, Spec
 from mapc.dsl import zoo
@@ -33,6 +33,10 @@ from mapc.hw.cost import CostModel
 MAX_TASKS = 200_000   # beyond this the cost tables alone take gigabytes; refuse before lowering
 
 Progress = Callable[[str], None]
+# How the cost model dispatches kernels to PIM units (`mapc.hw.cost.CostModel(pim=...)`): "auto" (default: a
+# kernel runs on PIM where its roofline time wins), "off", "all", a set of kernel classes, or a callable
+# task -> class names (a per-step dispatch policy, e.g. `mapc serve`'s). Ignored on hardware without PIM.
+PimDispatch = Union[str, frozenset, Callable[[Task], Iterable[str]]]
 
 
 def _quiet(_: str) -> None:
@@ -114,18 +118,20 @@ def lower_graph(spec: Spec, *, segment: int | None = None, progress: Progress = 
 
 
 def build_problem(spec: Spec, hw: Hardware, *, segment: int | None = None,
-                  group_sizes: tuple[int, ...] | None = None, progress: Progress = _quiet) -> Problem:
-    """Steps 1-5 of the module doc. The spec must already be validated against `hw` (`mapc.dsl.validate`)."""
+                  group_sizes: tuple[int, ...] | None = None, progress: Progress = _quiet,
+                  pim: PimDispatch = "auto") -> Problem:
+    """Steps 1-5 of the module doc. The spec must already be validated against `hw` (`mapc.dsl.validate`).
+    `pim` is the cost model's PIM dispatch (`PimDispatch`; the default "auto" is what every command uses)."""
     par = spec.parallel
     if par.pd == "auto":
-        probs = [replace(_one(replace(spec, parallel=p), hw, segment, group_sizes, progress), label=label)
+        probs = [replace(_one(replace(spec, parallel=p), hw, segment, group_sizes, progress, pim), label=label)
                  for label, p in serving.pd_candidates(par, hw)]
         return replace(probs[0], alternatives=tuple(probs[1:]))
-    return _one(spec, hw, segment, group_sizes, progress)
+    return _one(spec, hw, segment, group_sizes, progress, pim)
 
 
 def _one(spec: Spec, hw: Hardware, segment: int | None, group_sizes: tuple[int, ...] | None,
-         progress: Progress) -> Problem:
+         progress: Progress, pim: PimDispatch = "auto") -> Problem:
     graph = lower_graph(spec, segment=segment, progress=progress)
     weights = sum(zoo.weight_bytes(spec.models[m]) for m in graph.models if m in spec.models)
     memory = check_memory(weights, graph, hw)
@@ -133,5 +139,5 @@ def _one(spec: Spec, hw: Hardware, segment: int | None, group_sizes: tuple[int, 
     par = spec.parallel
     progress(f"pricing {graph.n} tasks")
     cost = CostModel(hw, graph, group_sizes=sizes, placement_policy=serving.placement_policies(par),
-                     tp_scheme=serving.tp_scheme(par), regions=serving.regions_for(par, hw))
+                     tp_scheme=serving.tp_scheme(par), regions=serving.regions_for(par, hw), pim=pim)
     return Problem(graph=graph, hw=hw, cost=cost, parallel=par, spec=spec, memory=memory)

@@ -43,7 +43,7 @@ from mapc.compiler.evaluate import evaluate as evaluate_metrics
 from mapc.compiler.files import check_output_dir
 from mapc.compiler.opcosts import OpCost, cost_document, operator_costs
 from mapc.compiler.plots import GANTT_MAX_TASKS
-from mapc.compiler.problem import Problem, build_problem, lower_graph
+from mapc.compiler.problem import PimDispatch, Problem, build_problem, lower_graph
 from mapc.compiler.result import Result
 from mapc.core.errors import InfeasibleError, InvalidScheduleError, MapcError, NoSolutionError
 from mapc.core.graph import ExecutionGraph
@@ -93,15 +93,18 @@ def hardware(arg: str | Hardware | None = None, spec: Spec | None = None) -> Har
 
 # ---- lower ---------------------------------------------------------------------------------------------------
 def lower(spec: Spec, hw: str | Hardware | None = None, *, segment: int | None = None,
-          group_sizes: tuple[int, ...] | None = None, progress: Progress = _quiet) -> Problem:
+          group_sizes: tuple[int, ...] | None = None, progress: Progress = _quiet,
+          pim: PimDispatch = "auto") -> Problem:
     """The spec validated against the hardware and lowered to a priced `Problem`.
 
     `hw`: a `Hardware`, a preset name, a hardware file, a block name of the spec, or None for the spec's own
     block. Validation (`mapc.dsl.validate`: parallel degrees against chiplets, heads and layers), the task-count
-    guard, the memory check and the `auto` choices all happen here (`mapc.compiler.problem.build_problem`)."""
+    guard, the memory check and the `auto` choices all happen here (`mapc.compiler.problem.build_problem`).
+    `pim`: the cost model's PIM dispatch on hardware with PIM units (default "auto"; "off", "all", a set of
+    kernel classes, or a callable task -> classes, e.g. `mapc serve`'s per-step policy)."""
     machine = resolve_hardware(hw, spec)
     validate(spec, machine)
-    return build_problem(spec, machine, segment=segment, group_sizes=group_sizes, progress=progress)
+    return build_problem(spec, machine, segment=segment, group_sizes=group_sizes, progress=progress, pim=pim)
 
 
 @dataclass(frozen=True)

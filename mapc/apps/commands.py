@@ -8,7 +8,7 @@ import sys
 from typing import NoReturn
 
 import mapc
-from mapc.apps import bench, catalog, compare, cost, explore, policy, simulate
+from mapc.apps import bench, catalog, compare, cost, explore, policy, serve, simulate
 from mapc.apps import compile as compile_app
 from mapc.core.errors import EXIT_INPUT
 
@@ -28,6 +28,7 @@ examples:
   mapc check model.dsl
   mapc simulate model.schedule/schedule.json    replay with link/DRAM contention
   mapc policy examples/decode_pim.dsl --hw npu-pim
+  mapc serve examples/llama2_7b_chat.dsl --hw mcm6x6 --arrivals poisson:2 --requests 1000 --rates 0.5,1,2,4
   mapc explore examples/llama2_7b_chat.dsl --hw mcm6x6 --vary sram=1MiB,2MiB,8MiB --vary link=50GB/s,400GB/s
   mapc presets
   mapc models path/to/config.json
@@ -65,6 +66,11 @@ COMMANDS = (
      "with the schedule's."),
     ("policy", "PIM dispatch policy: per kernel class and width, the batch below which it runs on PIM "
                "(policy.json)", policy.add_arguments, policy.cli_main, None),
+    ("serve", "serving under request traffic: continuous batching, p50/p90/p99 TTFT/TPOT, goodput (requests.csv, "
+              "serve.json)", serve.add_arguments, serve.cli_main,
+     "Simulate FILE's serving under request arrivals (poisson, gamma or a CSV trace), iteration by iteration, "
+     "each iteration priced by a compiled schedule of that batch and context (cached on a bucketing grid). "
+     "Without -o the outputs go to ./<stem>.serve/."),
     ("compare", "run several solvers with one budget: table, compare.csv/json, anytime.png", compare.add_arguments,
      compare.cli_main, None),
     ("bench", "run the fixed suite (examples x presets x solvers): results.csv, results.md", bench.add_arguments,
