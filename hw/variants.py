@@ -1,6 +1,6 @@
 """Hardware variants for design-space exploration: derive a `Hardware` from a base by changing design
-parameters (`derive`), parse `KEY=V1,V2,...` value lists with units (`parse_vary`), enumerate their full
-factorial (`variants`), and price a variant's silicon with an area proxy (`area_of`).
+parameters (`derive`), parse `KEY=V1,V2,...` value lists with units (`parse_vary`), and price a variant's
+silicon and power with proxies (`area_of`). `mapc.hw.space` builds the search space of `mapc explore` on them.
 
 Keys (`KNOBS`), values parsed with the language's unit parser (`mapc.core.units.to_si`):
   grid      RxC chiplet grid (`4x4`, `6x6`, `8`); chiplet types are re-laid by scaling the base positions,
@@ -28,7 +28,6 @@ lane, whose bandwidth its code does not state), so a faster NoP is free in the E
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -314,27 +313,3 @@ def derive(base: Hardware, settings: Mapping[str, KnobValue], name: str | None =
     src = base.sources + ((HBM_PIM_SOURCE,) if pim and not hw.pim else ()) + (
         f"mapc explore variant of {base.name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()),)
     return Hardware(name or base.name, hw.rows, hw.cols, tuple(chips), nop, dram, pim, src)
-
-
-@dataclass(frozen=True)
-class Variant:
-    index: int
-    params: tuple[tuple[str, str], ...]       # (key, label) in axis order
-    hw: Hardware
-
-
-def variants(base: Hardware, axes: tuple[Axis, ...], max_points: int = DEFAULT_MAX_POINTS
-             ) -> tuple[list[Variant], int]:
-    """(variants, total): the full factorial of `axes` in `itertools.product` order (last axis fastest), the
-    first `max_points` of them, and the uncapped count."""
-    if max_points < 1:
-        raise MapcError(f"--max-points must be >= 1, got {max_points}")
-    total = math.prod(len(vals) for _, vals in axes) if axes else 1
-    out: list[Variant] = []
-    combos = itertools.product(*(vals for _, vals in axes)) if axes else iter([()])
-    for i, combo in enumerate(itertools.islice(combos, max_points)):
-        params = tuple((key, lbl) for (key, _), (lbl, _) in zip(axes, combo))
-        settings = {key: v for (key, _), (_, v) in zip(axes, combo)}
-        name = base.name + ("[" + ",".join(f"{k}={v}" for k, v in params) + "]" if params else "")
-        out.append(Variant(i, params, derive(base, settings, name)))
-    return out, total
