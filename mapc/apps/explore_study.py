@@ -373,8 +373,12 @@ class _Runner:
             number, fast = self.cache[key]
             self._finish(trial, str(fast["status"]), str(fast.get("reason", "")), fast, hw, cached_from=number)
             return
+        for _, info in self.flight.values():
+            if info["key"] == key:                          # the same design is being scored: wait for it
+                info["followers"].append((trial, hw))
+                return
         ticket = self.pool.submit(score, self.spec_h, self.base_h, settings, name, s.options, s.segment)
-        self.flight[ticket] = (trial, {"hw": hw, "key": key})
+        self.flight[ticket] = (trial, {"hw": hw, "key": key, "followers": []})
 
     def _collect(self) -> None:
         done = self.pool.wait(list(self.flight))
@@ -382,10 +386,14 @@ class _Runner:
             trial, info = self.flight.pop(ticket)
             if not ok:
                 self.errors.append(f"trial {trial.number}: {value}")
-                self._finish(trial, "error", str(value))
+                for t in [trial] + [o for o, _ in info["followers"]]:
+                    self._finish(t, "error", str(value))
                 continue
             self.cache.setdefault(info["key"], (trial.number, value))
             self._finish(trial, str(value["status"]), str(value.get("reason", "")), value, info["hw"])
+            for other, hw in info["followers"]:
+                self._finish(other, str(value["status"]), str(value.get("reason", "")), value, hw,
+                             cached_from=trial.number)
 
     def _resume_running(self) -> None:
         """Score again the trials a killed run left running, under their own numbers (module doc)."""
