@@ -176,7 +176,7 @@ def parse_range(key: str, body: str) -> Dim:
         raise MapcError(f"{given}: empty range ({lo_t.strip()} = {hi_t.strip()})",
                         hint=f"give one value as a list: --vary {key}={lo_t.strip()}")
     if lo > hi:
-        raise MapcError(f"{given}: {lo_t.strip()} is above {hi_t.strip()}", hint=f"write it low..high")
+        raise MapcError(f"{given}: {lo_t.strip()} is above {hi_t.strip()}", hint="write it low..high")
     d = Dim(key, body, (), lo, hi, log, unit, points)
     if unit:
         a, b = d.int_bounds
