@@ -295,6 +295,10 @@ class _Runner:
         ticket = self.pool.submit(score, self.spec_h, self.base_h, settings, name, s.options, s.segment)
         self.flight[ticket] = (trial, {"hw": hw, "key": key, "followers": []})
 
+    def _pending(self) -> int:
+        """Trials asked and not yet told: in flight, or waiting for an identical design in flight."""
+        return sum(1 + len(info["followers"]) for _, info in self.flight.values())
+
     def _collect(self) -> None:
         done = self.pool.wait(list(self.flight))
         for ticket, ok, value in sorted(done, key=lambda x: self.flight[x[0]][0].number):
@@ -337,12 +341,14 @@ class _Runner:
         while True:
             if not batched or not self.flight:
                 asked = 0
-                while asked < cap and self.done + len(self.flight) < s.budget and (batched or len(self.flight) < cap):
+                while asked < cap and self.done + self._pending() < s.budget and (batched or len(self.flight) < cap):
                     trial = self.study.ask()
                     asked += 1
                     self._start(trial, _suggest(trial, s))
             if not self.flight:
-                break
+                if self.done >= s.budget:
+                    break
+                continue                                # every asked trial finished at once (cached, pruned)
             self._collect()
 
     # -- refinement and the result

@@ -60,7 +60,7 @@ def load_study(folder: Path):
 def test_samplers_run_their_budget_deterministically(arvr, sampler):
     s = search(sampler=sampler, trials=12, batch=4, objectives=("latency", "energy"))
     ex = E.explore(arvr, presets.get("mcm6x6"), s)
-    assert sorted(p.trial for p in ex.points) == list(range(12))
+    assert sorted(p.trial for p in ex.points) == list(range(12))           # the budget exactly
     assert all(p.ok for p in ex.points)
     distinct = {p.raw for p in ex.points}
     assert ex.run.evaluations == len(distinct)                        # a repeated design is scored once
@@ -233,3 +233,9 @@ def test_an_unreachable_scheduler_exits_2(tmp_path, capsys):
     rc = main(["explore", ARVR, "--hw", "mcm6x6", "--scheduler", "tcp://127.0.0.1:9", "--vary", "sram=1MiB,2MiB",
                "-o", str(tmp_path / "u")])
     assert rc == 2 and "Dask" in capsys.readouterr().err
+
+
+def test_duplicates_waiting_in_flight_count_toward_the_budget(arvr):
+    """random on a 2-point space repeats designs while the first is still in flight: still exactly the budget."""
+    ex = E.explore(arvr, presets.get("mcm6x6"), search(["sram=1MiB,2MiB"], sampler="random", trials=10))
+    assert sorted(p.trial for p in ex.points) == list(range(10)) and ex.run.evaluations == 2
