@@ -40,6 +40,8 @@ class ChipletType:
     unroll: str = "im2col"        # convolution reduction on the rows: im2col (Cin x kh x kw) or channels (Cin)
     vector: int = 0               # lanes of the vector datapath (norms, softmax, ...); 0 = the array's columns
     arrays: int = 1               # identical PE arrays sharing the buffer (TPU v4: 4 MXUs; an A100 SM: 4 tensor cores)
+    area: float | None = None     # m^2 of silicon per chiplet, for `mapc explore`'s area objective; None = the
+                                  # Gemini-constant proxy of mapc.hw.variants.area_of
 
     @property
     def macs_per_cycle(self) -> int:

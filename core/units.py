@@ -5,7 +5,7 @@ resolver adds file:line:col). A missing unit or a unit of another kind is an err
 `to_si(100, None, "bandwidth")` -> "expected a bandwidth like `100 GB/s`, got `100`".
 
 Kinds and their SI unit: size (B), bandwidth (B/s), time (s), frequency (Hz), power (W), energy_bit (J/bit),
-energy_byte (J/B), energy_mac (J/MAC), compute (FLOP/s). Binary prefixes (KiB, MiB, GiB, TiB) are powers of
+energy_byte (J/B), energy_mac (J/MAC), compute (FLOP/s), area (m^2, written `mm2`, `um2`, `cm2`, `m2`). Binary prefixes (KiB, MiB, GiB, TiB) are powers of
 1024; decimal ones (KB, MB, GB, TB) powers of 1000. Energy per bit and per byte convert into each other (x8).
 """
 
@@ -40,6 +40,7 @@ for _u, _f in _ENERGY.items():
 for _u, _f in _FLOP.items():
     UNITS[_u + "/s"] = ("compute", _f)
 UNITS["TOPS"] = ("compute", 1e12)
+UNITS.update({"um2": ("area", 1e-12), "mm2": ("area", 1e-6), "cm2": ("area", 1e-4), "m2": ("area", 1.0)})
 
 # kind -> (article + noun, example)
 KINDS: dict[str, tuple[str, str]] = {
@@ -53,6 +54,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "energy_mac": ("an energy per MAC", "0.0873 pJ/MAC"),
     "compute": ("a compute rate", "10 TFLOP/s"),
     "count": ("a count", "4"),
+    "area": ("an area", "12 mm2"),
 }
 
 # kinds that convert into each other: (from, to) -> factor

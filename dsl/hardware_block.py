@@ -34,7 +34,7 @@ TOPOLOGIES: Mapping[str, Topology] = MappingProxyType({"mesh": "mesh", "torus": 
 CHIP_KINDS = MappingProxyType({"freq": "frequency", "sram": "size", "mac": "energy_mac", "sram_energy": "energy_byte",
                                "sram_write": "energy_byte", "static": "power", "sram_bw": "bandwidth",
                                "rf": "size", "rf_energy": "energy_byte", "acc_energy": "energy_byte",
-                               "vector": "compute", "arrays": "count"})
+                               "vector": "compute", "arrays": "count", "area": "area"})
 NOP_KINDS = MappingProxyType({"link": "bandwidth", "hop": "time", "energy": "energy_bit"})
 DRAM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size"})
 PIM_KINDS = MappingProxyType({"bandwidth": "bandwidth", "energy": "energy_bit", "capacity": "size",
@@ -124,7 +124,7 @@ def _chiplet_type(node: S.Chiplet) -> ChipletType:
                        precision=precision, sram_bw=s.get("sram_bw"), rf=s.get("rf"),
                        rf_energy=s.get("rf_energy"), acc_energy=s.get("acc_energy"), sram_write_energy=s.get("sram_write"), accumulate=accumulate,
                        unroll=unroll, vector=int(round(s["vector"] / s["freq"])) if "vector" in s else 0,
-                       arrays=_count(s, "arrays", node))
+                       arrays=_count(s, "arrays", node), area=s.get("area"))
 
 
 def _count(s: dict[str, float], key: str, node: S.Chiplet) -> int:

@@ -113,18 +113,26 @@ def npu4x4() -> Hardware:
     return _npu("npu4x4")
 
 
-def npu_pim() -> Hardware:
-    """npu4x4 whose HBM3 stacks are AttAcc-style bank-level HBM-PIM (one PIM unit per stack)."""
-    base = _npu("npu-pim")
-    pims = tuple(
+HBM_PIM_SOURCE = ("HBM-PIM per stack: bank-level internal bandwidth 16 x the stack's bandwidth, 1 FLOP/B, "
+                  "0.55 pJ/bit, 0.32 pJ/op: AttAcc src/config.py (BW_SCALE BA, opb=1, ENERGY_TABLE PIM BA)")
+
+
+def hbm_pim_units(dram: tuple[DramChannel, ...]) -> tuple[PimUnit, ...]:
+    """One AttAcc-style bank-level HBM-PIM unit in each DRAM channel (stack), attached where the channel is
+    (`HBM_PIM_SOURCE`); used by `npu-pim` and by `mapc explore --vary pim=on`."""
+    return tuple(
         PimUnit(name=f"pim_{ch.name}", bandwidth=ch.bandwidth * K.PIM_BW_SCALE,
                 peak_flops=ch.bandwidth * K.PIM_BW_SCALE * K.PIM_OPS_PER_BYTE, energy_per_bit=K.PIM_BANK_E_BIT,
                 mac_energy=K.PIM_MAC_ENERGY, capacity=ch.capacity, attach=ch.attach)
-        for ch in base.dram)
-    sources = base.sources + (
-        "HBM-PIM per stack: bank-level internal bandwidth 16 x 670.4 GB/s, 1 FLOP/B, 0.55 pJ/bit, 0.32 pJ/op: "
-        "AttAcc src/config.py (BW_SCALE BA, opb=1, ENERGY_TABLE PIM BA)",)
-    return Hardware(base.name, base.rows, base.cols, base.chiplets, base.nop, base.dram, pims, sources)
+        for ch in dram)
+
+
+def npu_pim() -> Hardware:
+    """npu4x4 whose HBM3 stacks are AttAcc-style bank-level HBM-PIM (one PIM unit per stack)."""
+    base = _npu("npu-pim")
+    sources = base.sources + (HBM_PIM_SOURCE.replace("16 x the stack's bandwidth", "16 x 670.4 GB/s"),)
+    return Hardware(base.name, base.rows, base.cols, base.chiplets, base.nop, base.dram, hbm_pim_units(base.dram),
+                    sources)
 
 
 # ---- npu8x8 -------------------------------------------------------------------------------------------------

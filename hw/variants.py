@@ -1,6 +1,6 @@
 """Hardware variants for design-space exploration: derive a `Hardware` from a base by changing design
-parameters (`derive`), parse `KEY=V1,V2,...` value lists with units (`parse_vary`), enumerate their full
-factorial (`variants`), and price a variant's silicon with an area proxy (`area_of`).
+parameters (`derive`), parse `KEY=V1,V2,...` value lists with units (`parse_vary`), and price a variant's
+silicon and power with proxies (`area_of`). `mapc.hw.space` builds the search space of `mapc explore` on them.
 
 Keys (`KNOBS`), values parsed with the language's unit parser (`mapc.core.units.to_si`):
   grid      RxC chiplet grid (`4x4`, `6x6`, `8`); chiplet types are re-laid by scaling the base positions,
@@ -13,16 +13,21 @@ Keys (`KNOBS`), values parsed with the language's unit parser (`mapc.core.units.
   memory    aggregate DRAM capacity (`64GiB`), split likewise
   freq      chiplet clock (`1GHz`); static power scales with it
   hop       NoP hop latency (`20ns`)
+  pim       on | off: off removes the PIM units; on keeps the base's, or gives a base without any one AttAcc-style
+            HBM-PIM unit per DRAM channel, attached where the channel is (`presets.hbm_pim_units`, npu-pim's figures)
+
+`mapc.hw.space` adds ranges (`sram=1MiB..32MiB:log`) on top of these value lists.
 
 Area proxy (`area_of`): the compute dies and the DRAM interface, with Gemini's density constants (see
-`AREA_SOURCES`). Link bandwidth carries no area in the proxy (Gemini's die-to-die PHY constant is per SerDes
+`AREA_SOURCES`); a chiplet type with an `area` setting counts that instead of its die proxy. Peak power proxy
+(`area_of(...)["peak_power_w"]`): every MAC busy every cycle at its MAC energy, plus static power
+(sum over chiplets of MACs x MAC energy x clock + static); SRAM, NoP, DRAM and PIM power are not counted. Link bandwidth carries no area in the proxy (Gemini's die-to-die PHY constant is per SerDes
 lane, whose bandwidth its code does not state), so a faster NoP is free in the EDP-area front.
 """
 
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -33,7 +38,7 @@ from mapc.core.errors import MapcError
 from mapc.core.hardware import Chiplet, ChipletType, Dataflow, DramChannel, Hardware
 from mapc.core.units import to_si
 from mapc.hw import constants as K
-from mapc.hw.presets import edge_ids
+from mapc.hw.presets import HBM_PIM_SOURCE, edge_ids, hbm_pim_units
 
 DEFAULT_MAX_POINTS = 64
 
@@ -55,26 +60,29 @@ AREA_SOURCES = (
     "Gemini (HPCA 2024) src/main.cpp DIE AREA",
     "DRAM interface 6.576 mm^2 (PHY 6.53 + controller 0.046) per 44 GB/s GDDR6X channel: Gemini src/main.cpp",
     "not counted: NoC routers, die-to-die PHYs (Gemini sizes them per SerDes lane), PIM logic, package",
+    "a chiplet type's `area` setting, when given, replaces its die proxy",
 )
 
 
 def area_of(hw: Hardware) -> dict[str, Any]:
-    """Cost proxy of `hw`: total PEs (MACs/cycle), SRAM bytes, and an area estimate in m^2 (compute dies +
-    DRAM interface; see `AREA_SOURCES`)."""
+    """Cost proxy of `hw`: total PEs (MACs/cycle), SRAM bytes, an area estimate in m^2 (compute dies, each its
+    type's `area` when given, + DRAM interface; see `AREA_SOURCES`) and the peak power proxy in W (module doc)."""
     pes = sum(c.type.macs_per_cycle for c in hw.chiplets)
     sram = float(sum(c.type.sram for c in hw.chiplets))
-    die = sum((c.type.macs_per_cycle * MAC_AREA.get(c.type.precision, MAC_AREA_FP16)
+    die = sum(c.type.area if c.type.area is not None else
+              (c.type.macs_per_cycle * MAC_AREA.get(c.type.precision, MAC_AREA_FP16)
                + c.type.sram * SRAM_AREA_PER_BYTE) * POST_LAYOUT * CONTROL_DFT for c in hw.chiplets)
     io_ = hw.dram_bandwidth / DRAM_PHY_BW * DRAM_PHY_AREA * CONTROL_DFT
+    power = sum(c.type.macs_per_cycle * c.type.mac_energy * c.type.freq + c.type.static_power for c in hw.chiplets)
     return {"pes": int(pes), "sram_bytes": sram, "area_m2": float(die + io_), "die_area_m2": float(die),
-            "io_area_m2": float(io_)}
+            "io_area_m2": float(io_), "peak_power_w": float(power)}
 
 
 # ---- knobs -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Knob:
     name: str
-    kind: str          # "dims" | "dataflow" | a unit kind of mapc.core.units
+    kind: str          # "dims" | "dataflow" | "onoff" | a unit kind of mapc.core.units
     help: str
     example: str
 
@@ -89,11 +97,13 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
     Knob("memory", "size", "aggregate DRAM capacity", "32GiB,256GiB"),
     Knob("freq", "frequency", "chiplet clock", "500MHz,1GHz"),
     Knob("hop", "time", "NoP hop latency", "5ns,20ns"),
+    Knob("pim", "onoff", "HBM-PIM units on or off", "on,off"),
 )}
 DATAFLOWS = ("ws", "os", "rs", "mix")
 _NUM_UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z/]*)\s*$")
 _DIMS = re.compile(r"^\s*([0-9]+)\s*(?:[xX*]\s*([0-9]+))?\s*$")
-MAX_DIM = 64                     # grid side or PE array side beyond this is refused (cost tables grow as n^2)
+MAX_DIM = 64                     # grid side beyond this is refused (cost tables grow as n^2)
+MAX_PE_SIDE = 512                # PE array side (the language allows 2^20 MACs per array)
 KnobValue = Union[float, str, tuple[int, int]]   # a knob's value: SI number, dataflow name or (rows, cols)
 
 
@@ -111,9 +121,14 @@ def parse_value(key: str, text: str) -> KnobValue:
             raise MapcError(f"--vary {key}: expected ROWSxCOLS like `{k.example.split(',')[0]}`, got {text!r}")
         r = int(m.group(1))
         c = int(m.group(2)) if m.group(2) is not None else r
-        if not (1 <= r <= MAX_DIM and 1 <= c <= MAX_DIM):
-            raise MapcError(f"--vary {key}: {text!r}: each side must be between 1 and {MAX_DIM}")
+        most = MAX_DIM if key == "grid" else MAX_PE_SIDE
+        if not (1 <= r <= most and 1 <= c <= most):
+            raise MapcError(f"--vary {key}: {text!r}: each side must be between 1 and {most}")
         return (r, c)
+    if k.kind == "onoff":
+        if t.lower() not in ("on", "off"):
+            raise MapcError(f"--vary pim: expected on or off, got {text!r}")
+        return t.lower()
     if k.kind == "dataflow":
         if t.lower() not in DATAFLOWS:
             raise MapcError(f"--vary dataflow: unknown dataflow {text!r}", hint="use one of: " + ", ".join(DATAFLOWS))
@@ -285,30 +300,16 @@ def derive(base: Hardware, settings: Mapping[str, KnobValue], name: str | None =
     if memory is not None and dram:
         f = memory / sum(ch.capacity for ch in dram)
         dram = tuple(replace(ch, capacity=ch.capacity * f) for ch in dram)
-    src = base.sources + (f"mapc explore variant of {base.name}: "
-                          + ", ".join(f"{k}={v}" for k, v in settings.items()),)
-    return Hardware(name or base.name, hw.rows, hw.cols, tuple(chips), nop, dram, hw.pim, src)
-
-
-@dataclass(frozen=True)
-class Variant:
-    index: int
-    params: tuple[tuple[str, str], ...]       # (key, label) in axis order
-    hw: Hardware
-
-
-def variants(base: Hardware, axes: tuple[Axis, ...], max_points: int = DEFAULT_MAX_POINTS
-             ) -> tuple[list[Variant], int]:
-    """(variants, total): the full factorial of `axes` in `itertools.product` order (last axis fastest), the
-    first `max_points` of them, and the uncapped count."""
-    if max_points < 1:
-        raise MapcError(f"--max-points must be >= 1, got {max_points}")
-    total = math.prod(len(vals) for _, vals in axes) if axes else 1
-    out: list[Variant] = []
-    combos = itertools.product(*(vals for _, vals in axes)) if axes else iter([()])
-    for i, combo in enumerate(itertools.islice(combos, max_points)):
-        params = tuple((key, lbl) for (key, _), (lbl, _) in zip(axes, combo))
-        settings = {key: v for (key, _), (_, v) in zip(axes, combo)}
-        name = base.name + ("[" + ",".join(f"{k}={v}" for k, v in params) + "]" if params else "")
-        out.append(Variant(i, params, derive(base, settings, name)))
-    return out, total
+    pim = hw.pim
+    onoff = settings.get("pim")
+    if onoff not in (None, "on", "off"):
+        raise MapcError(f"design parameter pim: expected on or off, got {onoff!r}")
+    if onoff == "off":
+        pim = ()
+    elif onoff == "on" and not pim:
+        if not dram:
+            raise MapcError(f"--vary pim=on: the base hardware {base.name} has no DRAM channel to put PIM in")
+        pim = hbm_pim_units(dram)
+    src = base.sources + ((HBM_PIM_SOURCE,) if pim and not hw.pim else ()) + (
+        f"mapc explore variant of {base.name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()),)
+    return Hardware(name or base.name, hw.rows, hw.cols, tuple(chips), nop, dram, pim, src)

@@ -29,7 +29,7 @@ examples:
   mapc simulate model.schedule/schedule.json    replay with link/DRAM contention
   mapc policy examples/decode_pim.dsl --hw npu-pim
   mapc serve examples/llama2_7b_chat.dsl --hw mcm6x6 --arrivals poisson:2 --requests 1000 --rates 0.5,1,2,4
-  mapc explore examples/llama2_7b_chat.dsl --hw mcm6x6 --vary sram=1MiB,2MiB,8MiB --vary link=50GB/s,400GB/s
+  mapc explore examples/llama2_7b_chat.dsl --hw mcm6x6 --vary sram=1MiB..8MiB:log --vary link=50GB/s,400GB/s
   mapc presets
   mapc models path/to/config.json
 """
@@ -75,8 +75,11 @@ COMMANDS = (
      compare.cli_main, None),
     ("bench", "run the fixed suite (examples x presets x solvers): results.csv, results.md", bench.add_arguments,
      bench.cli_main, None),
-    ("explore", "hardware design-space sweep (--vary KEY=V1,V2): table, explore.csv/json/png",
-     explore.add_arguments, explore.cli_main, None),
+    ("explore", "hardware design-space exploration on Optuna and Dask: explore.csv/json, pareto.png, best designs",
+     explore.add_arguments, explore.cli_main,
+     "Search hardware variants of BASE (--vary lists and ranges) with an Optuna study (--sampler, --objectives), "
+     "scoring each trial by the fast path on Dask workers (--workers, --scheduler); the study lives in the output "
+     "folder (study.journal) and --resume continues it after a kill."),
 )
 
 

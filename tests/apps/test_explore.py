@@ -17,6 +17,7 @@ from mapc.compiler.evaluate import lower_bound
 from mapc.core.errors import MapcError
 from mapc.core.options import SolveOptions
 from mapc.hw import presets
+from mapc.hw import space as S
 from mapc.hw import variants as V
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,10 +32,16 @@ def arvr():
     return api.load(ARVR)
 
 
+def run(spec, axes, sampler="grid", objectives=("latency", "energy"), trials=64, options=GREEDY_2S, **kw):
+    """An exploration of `spec` on mcm6x6 with the study in memory, in this process."""
+    search = E.Search(space=S.parse_space(axes), sampler=sampler, objectives=objectives, trials=trials,
+                      options=options, **kw)
+    return E.explore(spec, presets.get("mcm6x6"), search)
+
+
 @pytest.fixture(scope="module")
 def small_sweep(arvr):
-    axes = V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"])
-    return E.explore(arvr, presets.get("mcm6x6"), axes, GREEDY_2S)
+    return run(arvr, ["sram=1MiB,2MiB", "link=50GB/s,400GB/s"])
 
 
 # ---- parsing -----------------------------------------------------------------------------------------------
@@ -109,12 +116,14 @@ def test_derive_link_dram_memory_hop():
     assert sum(ch.capacity for ch in hw.dram) == pytest.approx(32 * GiB)
 
 
-def test_variants_cap_and_order():
-    axes = V.parse_vary(["sram=1MiB,2MiB,4MiB", "link=50GB/s,100GB/s,400GB/s"])
-    vs, total = V.variants(presets.get("mcm6x6"), axes, max_points=4)
-    assert total == 9 and len(vs) == 4
-    assert [v.params for v in vs][:2] == [(("sram", "1MiB"), ("link", "50GB/s")), (("sram", "1MiB"), ("link", "100GB/s"))]
-    assert vs[3].hw.chiplets[0].type.sram == 2 * MiB
+def test_derive_pim_on_off():
+    on = V.derive(presets.get("npu4x4"), {"pim": "on"})            # a base without PIM gets npu-pim's units
+    ref = presets.get("npu-pim")
+    assert [(u.bandwidth, u.peak_flops, u.attach) for u in on.pim] == \
+        [(u.bandwidth, u.peak_flops, u.attach) for u in ref.pim]
+    assert V.derive(ref, {"pim": "off"}).pim == ()
+    assert V.derive(ref, {"pim": "on"}).pim == ref.pim              # a base with PIM keeps its own
+    assert V.parse_vary(["pim=on,OFF"])[0][1] == (("on", "on"), ("OFF", "off"))
 
 
 def test_area_proxy_mcm6x6():
@@ -127,6 +136,18 @@ def test_area_proxy_mcm6x6():
     assert 200e-6 < a["area_m2"] < 250e-6
     bigger = V.area_of(V.derive(presets.get("mcm6x6"), {"sram": 8 * MiB}))
     assert bigger["area_m2"] > a["area_m2"]
+    t = presets.get("mcm6x6").chiplets[0].type                       # peak power: MACs x MAC energy x clock + static
+    assert a["peak_power_w"] == pytest.approx(36 * (1024 * t.mac_energy * 1e9 + t.static_power))
+
+
+def test_chiplet_area_setting_replaces_the_die_proxy():
+    text = ("hardware h { grid 2x2  chiplet c { pes 32x32 dataflow ws freq 1 GHz sram 2 MiB area 12.5 mm2 }\n"
+            "  dram d { at west  bandwidth 44 GB/s } }\n")
+    hw = api.load(text).hardware
+    assert hw.chiplets[0].type.area == pytest.approx(12.5e-6)
+    a = V.area_of(hw)
+    assert a["die_area_m2"] == pytest.approx(4 * 12.5e-6)
+    assert a["io_area_m2"] == pytest.approx(6.5759e-6 * 1.1025, rel=1e-3)
 
 
 # ---- Pareto ------------------------------------------------------------------------------------------------
@@ -134,6 +155,8 @@ def test_pareto_mask_known_points():
     a = [1, 2, 3, 2, 1]
     b = [5, 2, 1, 3, 5]
     assert E.pareto_mask(a, b).tolist() == [True, True, True, False, True]
+    assert E.pareto_mask([3, 1, 1]).tolist() == [False, True, True]              # one objective: the best ones
+    assert E.pareto_mask([1, 2, 2], [2, 1, 2], [2, 2, 1]).tolist() == [True, True, True]
 
 
 def _dominates(p, q, f, g):
@@ -143,14 +166,18 @@ def _dominates(p, q, f, g):
 def test_small_sweep_runs_and_pareto_is_non_dominated(small_sweep):
     ex = small_sweep
     ok = [p for p in ex.points if p.ok]
-    assert len(ex.points) == 4 and len(ok) == 4 and not ex.capped
-    edps = [p.edp_js for p in ok]
+    assert len(ex.points) == 4 and len(ok) == 4 and ex.run.evaluations == 4
+    assert sorted(p.trial for p in ex.points) == [0, 1, 2, 3]
+    assert {p.params for p in ex.points} == {(("sram", s), ("link", l)) for s in ("1MiB", "2MiB")
+                                             for l in ("50GB/s", "400GB/s")}
+    edps = [p.get("edp_js") for p in ok]                # two objectives: ranked by EDP
     assert edps == sorted(edps)
     for p in ok:
-        assert p.edp_js == pytest.approx(p.latency_s * p.energy_j)
-        assert p.makespan_over_bound >= 1 - 1e-9
-    for flag, f, g in (("pareto_latency_energy", lambda p: p.latency_s, lambda p: p.energy_j),
-                       ("pareto_edp_area", lambda p: p.edp_js, lambda p: p.area_m2)):
+        assert p.get("edp_js") == pytest.approx(p.get("latency_s") * p.get("energy_j"))
+        assert p.get("makespan_over_bound") >= 1 - 1e-9
+        assert p.fast["solver"] == "greedy" and p.get("bound_s") <= p.get("latency_s")
+    for flag, f, g in (("pareto", lambda p: p.get("latency_s"), lambda p: p.get("energy_j")),
+                       ("pareto_edp_area", lambda p: p.get("edp_js"), lambda p: p.get("area_m2"))):
         front = [p for p in ok if getattr(p, flag)]
         assert front
         for p in front:                                   # nothing dominates a front point
@@ -161,55 +188,88 @@ def test_small_sweep_runs_and_pareto_is_non_dominated(small_sweep):
 
 
 def test_sweep_is_deterministic(arvr, small_sweep):
-    again = E.explore(arvr, presets.get("mcm6x6"), V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,400GB/s"]),
-                      GREEDY_2S)
+    again = run(arvr, ["sram=1MiB,2MiB", "link=50GB/s,400GB/s"])
     strip = lambda ex: [{k: v for k, v in p.record().items() if k != "wall_s"} for p in ex.points]
     assert strip(again) == strip(small_sweep)
 
 
-def test_write_explore_three_files(tmp_path, small_sweep):
-    files = E.write_explore(tmp_path / "out", small_sweep)
-    assert [Path(f).name for f in files] == list(E.OUTPUT_FILES)
+def test_write_explore_files(tmp_path, small_sweep):
+    files, notes = E.write_explore(tmp_path / "out", small_sweep, best=3)
+    names = [Path(f).name for f in files]
+    assert names[:4] == ["explore.csv", "explore.json", "pareto.png", "best_designs.dsl"] and not notes
+    front = [p for p in small_sweep.points if p.pareto]
+    assert names[4:] == [f"best{i}.dsl" for i in range(1, min(3, len(front)) + 1)]
     rows = list(csv.DictReader(open(tmp_path / "out" / "explore.csv")))
-    assert len(rows) == 4 and {"sram", "link", "edp_js", "area_m2", "pareto_edp_area"} <= set(rows[0])
+    assert len(rows) == 4 and {"sram", "link", "edp_js", "area_m2", "peak_power_w", "pareto", "refined_edp_js"} \
+        <= set(rows[0])
     doc = json.load(open(tmp_path / "out" / "explore.json"))
-    assert doc["total"] == 4 and len(doc["points"]) == 4 and doc["axes"]["sram"] == ["1MiB", "2MiB"]
-    assert (tmp_path / "out" / "explore.png").stat().st_size > 1000
+    assert doc["trials"] == 4 and len(doc["points"]) == 4 and doc["space"]["sram"] == "1MiB,2MiB"
+    assert doc["front"] == [p.trial for p in front]
+    assert (tmp_path / "out" / "pareto.png").stat().st_size > 1000
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]      # no temporary dir left
+    best = api.hardware(str(tmp_path / "out" / "best1.dsl"))                  # a design mapc compile accepts
+    p1 = front[0] if len(front) == 1 else min(front, key=lambda p: p.get("edp_js"))
+    assert best.nop.link_bw == {"50GB/s": 50e9, "400GB/s": 400e9}[dict(p1.params)["link"]]
+    assert best.chiplets[0].type.sram == {"1MiB": MiB, "2MiB": 2 * MiB}[dict(p1.params)["sram"]]
 
 
-def test_cli_small_sweep_json(tmp_path, capsys):
+def test_cli_small_sweep_json_and_best_design_compiles(tmp_path, capsys):
     out = tmp_path / "sweep"
     rc = main(["explore", ARVR, "--hw", "mcm6x6", "--vary", "grid=2x2,4x4", "--vary", "dataflow=ws,os",
-               "--time-limit", "2", "-o", str(out), "--json"])
+               "--time-limit", "2", "--workers", "1", "-o", str(out), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert rc == 0 and doc["ok"] and doc["command"] == "explore"
+    assert rc == 0 and doc["ok"] and doc["command"] == "explore" and doc["engine"].startswith("serial")
     assert len(doc["points"]) == 4 and all(p["status"] == "ok" for p in doc["points"])
     assert {p["chiplets"] for p in doc["points"]} == {4, 16}
-    assert sorted(Path(f).name for f in doc["files"]) == sorted(E.OUTPUT_FILES)
+    assert {"explore.csv", "explore.json", "pareto.png", "best_designs.dsl", "best1.dsl"} <= \
+        {Path(f).name for f in doc["files"]}
+    assert (out / "study.journal").stat().st_size > 0
+    rc = main(["compile", ARVR, "--hw", str(out / "best1.dsl"), "--solver", "greedy", "-o", str(tmp_path / "c"),
+               "--json"])
+    sched = json.loads(capsys.readouterr().out)
+    best = next(p for p in doc["points"] if p["trial"] == doc["front"][0]) if len(doc["front"]) == 1 else None
+    assert rc == 0 and sched["ok"]
+    if best is not None:                                  # the same design scheduled again: the same latency
+        assert sched["metrics"]["makespan"] == pytest.approx(best["latency_s"])
 
 
-def test_cap_note(arvr):
-    ex = E.explore(arvr, presets.get("mcm6x6"), V.parse_vary(["sram=1MiB,2MiB", "link=50GB/s,100GB/s"]),
-                   GREEDY_2S, max_points=3)
-    assert len(ex.points) == 3 and ex.total == 4 and ex.capped
-    assert any("4 points" in n and "--max-points 3" in n for n in ex.notes)
+def test_budget_note_and_seeded_grid_subset(arvr):
+    ex = run(arvr, ["sram=1MiB,2MiB", "link=50GB/s,100GB/s"], trials=3)
+    assert len(ex.points) == 3 and ex.run.budget == 3
+    assert any("4 points" in n and "--trials 3" in n for n in ex.notes)
+    again = run(arvr, ["sram=1MiB,2MiB", "link=50GB/s,100GB/s"], trials=3)
+    assert [p.params for p in again.points] == [p.params for p in ex.points]
 
 
-# ---- variants that do not fit --------------------------------------------------------------------------------
-def test_weights_exceeding_dram_are_skipped_not_errors():
+# ---- variants that do not fit, constraints ---------------------------------------------------------------------
+def test_a_failing_trial_is_recorded_and_the_study_goes_on():
     spec = api.load(CHAT)                     # Llama-2-7B: 12.6 GiB of fp16 weights
-    ex = E.explore(spec, presets.get("mcm6x6"), V.parse_vary(["memory=4GiB"]), GREEDY_2S)
-    (p,) = ex.points
-    assert p.status == "skipped" and "exceed" in p.reason and p.edp_js is None
-    assert not p.pareto_edp_area
+    ex = run(spec, ["memory=4GiB,256GiB"], objectives=("edp",))
+    by = {dict(p.params)["memory"]: p for p in ex.points}
+    assert by["4GiB"].status == "skipped" and "exceed" in by["4GiB"].reason and by["4GiB"].get("edp_js") is None
+    assert by["256GiB"].ok and not by["4GiB"].pareto_edp_area
+    assert ex.points[0] is by["256GiB"]        # scheduled points first
 
 
-def test_cli_nothing_fits_exits_3_and_writes_nothing(tmp_path, capsys):
+def test_constraints_prune_before_scheduling(arvr):
+    small = V.area_of(V.derive(presets.get("mcm6x6"), {"sram": MiB}))["area_m2"]
+    big = V.area_of(V.derive(presets.get("mcm6x6"), {"sram": 8 * MiB}))["area_m2"]
+    ex = run(arvr, ["sram=1MiB,8MiB"], max_area=(small + big) / 2)
+    by = {dict(p.params)["sram"]: p for p in ex.points}
+    assert by["1MiB"].ok
+    assert by["8MiB"].status == "pruned" and "--max-area" in by["8MiB"].reason and not by["8MiB"].fast
+    assert ex.run.evaluations == 1
+    watts = V.area_of(presets.get("mcm6x6"))["peak_power_w"]
+    ex = run(arvr, ["freq=500MHz,2GHz"], max_power=watts)          # 2 GHz doubles the peak power
+    by = {dict(p.params)["freq"]: p for p in ex.points}
+    assert by["500MHz"].ok and by["2GHz"].status == "pruned" and "--max-power" in by["2GHz"].reason
+
+
+def test_cli_nothing_fits_exits_3_and_writes_no_table(tmp_path, capsys):
     out = tmp_path / "none"
-    rc = main(["explore", CHAT, "--hw", "mcm6x6", "--vary", "memory=1GiB,4GiB", "-o", str(out)])
+    rc = main(["explore", CHAT, "--hw", "mcm6x6", "--vary", "memory=1GiB,4GiB", "--workers", "1", "-o", str(out)])
     assert rc == 3 and "no variant" in capsys.readouterr().err
-    assert not out.exists()
+    assert not (out / "explore.csv").exists() and (out / "study.journal").exists()     # the study is kept
 
 
 # ---- monotonicity sanity ----------------------------------------------------------------------------------
