@@ -121,8 +121,12 @@ class ServeReport:
 def decoders(spec: Spec) -> tuple[str, ...]:
     """The served decoder transformers of the spec's workload, in order."""
     wl = spec.workload
-    return tuple(sv.model for sv in (wl.serves if wl else ())
-                 if isinstance(spec.models.get(sv.model), TransformerModel) and not spec.models[sv.model].encoder_only)
+    out = []
+    for sv in (wl.serves if wl else ()):
+        m = spec.models.get(sv.model)
+        if isinstance(m, TransformerModel) and not m.encoder_only:
+            out.append(sv.model)
+    return tuple(out)
 
 
 def kv_bytes_per_token(m: TransformerModel) -> float:
@@ -140,7 +144,8 @@ def _width(sv: ServeSpec) -> int:
 
 def setup(spec: Spec, hw: Hardware, options: ServeOptions, progress: Progress = lambda s: None) -> Setup:
     """Resolve the file (module doc): checks as compile, the PD mode, the engine settings."""
-    if spec.workload is None:
+    workload = spec.workload
+    if workload is None:
         raise MapcError(f"{spec.file}: no workload to serve", hint="add a `workload` block serving a decoder model")
     models = decoders(spec)
     if not models:
@@ -160,8 +165,8 @@ def setup(spec: Spec, hw: Hardware, options: ServeOptions, progress: Progress = 
         notes.append(f"pd auto: the compile of the file's workload chose {r.problem.label or par.pd}; simulated")
     assert problem.memory is not None
     capacity = problem.memory.capacity - problem.memory.weights
-    serves = {sv.model: sv for sv in spec.workload.serves}
-    others = [sv.model for sv in spec.workload.serves if sv.model not in models]
+    serves = {sv.model: sv for sv in workload.serves}
+    others = [sv.model for sv in workload.serves if sv.model not in models]
     if others:
         notes.append("not in the request traffic (not decoders): " + ", ".join(others))
     tms = {m: spec.models[m] for m in models}
