@@ -47,7 +47,7 @@ def tp_scheme(parallel: ParallelSpec | None) -> str:
 
 def pd_candidates(parallel: ParallelSpec, hw: Hardware) -> list[tuple[str, ParallelSpec]]:
     """(label, ParallelSpec) pairs `pd auto` tries: fused, then prefill = n/4, n/2, 3n/4 cores."""
-    n, k = hw.n, max(1, parallel.tensor)
+    n, k = hw.n, parallel.tensor or 1
     out = [("fused", replace(parallel, pd="fused", pd_prefill=None, pd_decode=None))]
     seen: set[int] = set()
     for frac in (0.25, 0.5, 0.75):

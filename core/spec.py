@@ -224,9 +224,9 @@ class WorkloadSpec:
 
 @dataclass(frozen=True)
 class ParallelSpec:
-    tensor: int = 1                    # tensor-parallel degree: chiplets per group
-    pipeline: int | None = None        # pipeline stages; None = auto
-    data: int = 1                      # data-parallel replicas
+    tensor: int | None = None          # tensor-parallel degree: chiplets per stage; None = auto (solver's choice)
+    pipeline: int | None = None        # pipeline stages per model replica; None = auto
+    data: int | None = None            # data-parallel replicas of each model; None = auto
     placement: Literal["block", "row", "column", "snake"] | None = None  # None = solver's choice
     tp_scheme: Literal["1d", "2d"] | None = None
     pd: Literal["fused", "disaggregated", "auto"] = "fused"

@@ -28,9 +28,9 @@ PD_MODES: Mapping[str, PdMode] = MappingProxyType({"fused": "fused", "disaggrega
 class _Given(TypedDict, total=False):
     """The `ParallelSpec` fields a parallel block sets (the others keep their defaults)."""
 
-    tensor: int
+    tensor: int | None
     pipeline: int | None
-    data: int
+    data: int | None
     placement: Placement | None
     tp_scheme: TpScheme | None
     pd: PdMode
@@ -51,13 +51,7 @@ def build_parallel(node: S.Parallel | None) -> ParallelSpec:
             raise error_at(f"`{key}` given twice", it.loc)
         locs[key] = it.loc
         if isinstance(it, S.ParNum):
-            n = whole(it.value, f"`{key}`")
-            if key == "tensor":
-                vals["tensor"] = n
-            elif key == "data":
-                vals["data"] = n
-            else:
-                vals["segment"] = n
+            vals["segment"] = whole(it.value, f"`{key}`")
         elif isinstance(it, S.ParWord):
             _word(it, key, vals)
         else:
@@ -66,13 +60,14 @@ def build_parallel(node: S.Parallel | None) -> ParallelSpec:
 
 
 def _word(it: S.ParWord, key: str, vals: _Given) -> None:
-    """`pipeline N|auto`, `placement WORD`, `tp 1d|2d` into `vals`."""
+    """`tensor|pipeline|data N|auto`, `placement WORD`, `tp 1d|2d` into `vals` (auto: None, the solver's choice)."""
     text, tloc = it.value.text, it.value.loc
-    if key == "pipeline":
+    if key in ("tensor", "pipeline", "data"):
+        what = {"tensor": "chiplets per stage", "pipeline": "stages", "data": "replicas"}[key]
         if isinstance(it.value, S.Number):
-            vals["pipeline"] = whole(it.value, "`pipeline`")
+            vals[key] = whole(it.value, f"`{key}`")     # type: ignore[literal-required]
         elif text != "auto":
-            raise error_at(f"`pipeline` takes a number of stages or `auto`, got `{text}`", tloc)
+            raise error_at(f"`{key}` takes a number of {what} or `auto`, got `{text}`", tloc)
     elif key == "placement":
         if text not in PLACEMENTS:
             raise error_at(f"unknown placement `{text}`", tloc, hint="one of " + ", ".join(PLACEMENTS))

@@ -20,23 +20,26 @@ def validate(spec: Spec, hw: Hardware) -> None:
         """Where setting `key` was given (the parallel block itself if it was not)."""
         return p.locs.get(key, p.loc)
 
-    if p.tensor > n:
-        raise error_at(f"tensor {p.tensor} needs more chiplets than the {n} of `{hw.name}`", at("tensor"))
-    if p.pipeline is not None and p.pipeline > n // p.tensor:
-        what = f"{n} chiplets" if p.tensor == 1 else f"{n} chiplets / tensor {p.tensor} = {n // p.tensor} groups"
-        raise error_at(f"pipeline {p.pipeline} has more stages than {what} of `{hw.name}`", at("pipeline"))
-    used = p.tensor * (p.pipeline or 1) * p.data
+    T, P, D = p.tensor or 1, p.pipeline or 1, p.data or 1        # auto counts as 1 in the arithmetic below
+    if T > n:
+        raise error_at(f"tensor {T} needs more chiplets than the {n} of `{hw.name}`", at("tensor"))
+    if p.pipeline is not None and P > n // T:
+        what = f"{n} chiplets" if T == 1 else f"{n} chiplets / tensor {T} = {n // T} groups"
+        raise error_at(f"pipeline {P} has more stages than {what} of `{hw.name}`", at("pipeline"))
+    used = T * P * D
     if used > n:
-        raise error_at(f"tensor {p.tensor} x pipeline {p.pipeline or 1} x data {p.data} = {used} chiplets, but "
-                       f"`{hw.name}` has {n}", at("data") if "data" in p.locs else at("tensor"))
+        raise error_at(f"tensor {T} x pipeline {P} x data {D} = {used} chiplets, but `{hw.name}` has {n}",
+                       at("data") if "data" in p.locs else at("pipeline") if "pipeline" in p.locs else at("tensor"),
+                       hint="a stage runs on `tensor` chiplets, each replica has `pipeline` stages: lower one of "
+                            "them or use `auto`")
     if p.pd == "disaggregated":
         total = (p.pd_prefill or 0) + (p.pd_decode or 0)
         if total > n:
             raise error_at(f"disaggregated split prefill={p.pd_prefill} + decode={p.pd_decode} = {total} chiplets, "
                            f"but `{hw.name}` has {n}", at("pd"))
-        if p.tensor > min(p.pd_prefill or n, p.pd_decode or n):
-            raise error_at(f"tensor {p.tensor} does not fit in the disaggregated split (prefill={p.pd_prefill}, "
-                           f"decode={p.pd_decode})", at("tensor"))
+        if T * P * D > min(p.pd_prefill or n, p.pd_decode or n):
+            raise error_at(f"tensor {T} x pipeline {P} x data {D} = {T * P * D} chiplets do not fit in the "
+                           f"disaggregated split (prefill={p.pd_prefill}, decode={p.pd_decode})", at("tensor"))
     if spec.workload is None:
         return
     for s in spec.workload.serves:
@@ -44,8 +47,8 @@ def validate(spec: Spec, hw: Hardware) -> None:
         if m is None:
             raise error_at(f"unknown model `{s.model}`", s.loc)
         if isinstance(m, TransformerModel):
-            if m.heads % p.tensor:
-                raise error_at(f"tensor {p.tensor} does not divide heads={m.heads} of `{s.model}`", at("tensor"),
+            if m.heads % T:
+                raise error_at(f"tensor {T} does not divide heads={m.heads} of `{s.model}`", at("tensor"),
                                hint="tensor parallelism splits attention heads evenly over the chiplets")
             if p.pipeline is not None and p.pipeline > m.layers:
                 raise error_at(f"pipeline {p.pipeline} has more stages than the {m.layers} layers of `{s.model}`",

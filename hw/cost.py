@@ -66,6 +66,7 @@ share them), per chiplet type and group size, so pricing 10,000 tasks x 63 place
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -78,8 +79,7 @@ from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
 from mapc.hw.pim import check_classes, check_pim_mode
 from mapc.hw.placement import check_regions, dram_link_factors, group_tiles
-from mapc.hw.energy import acc_energy, rf_energy, sram_write_energy
-from mapc.hw.pricing import GEMM_KINDS, OpArrays, op_quantities
+from mapc.hw.pricing import GEMM_KINDS, TABLES as _TABLES, OpArrays, combine as _combine, op_quantities
 from mapc.core.hardware import Hardware
 
 WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest double-buffers activations/KV tiles
@@ -443,39 +443,43 @@ class CostModel:
         if not self.allow_streaming:
             self.lat_stream = np.full_like(self.lat_stream, np.inf)
             self.energy_stream = np.full_like(self.energy_stream, np.inf)
+        # the tables before any directive: what the hardware allows (`free`, `lower_bound` of the hardware)
+        self._free = (self.lat_resident, self.energy_resident, self.lat_stream, self.energy_stream)
+        self.restrictions: dict[str, np.ndarray] = {}
         if self.regions:
             # PD disaggregation: a task of a restricted phase may only use placements inside its region
-            ok = self.allowed()
-            for name in ("lat_resident", "energy_resident", "lat_stream", "energy_stream"):
-                setattr(self, name, np.where(ok, getattr(self, name), np.inf))
+            self._apply({"pd disaggregated": self._region_mask()})
 
-    def allowed(self) -> np.ndarray:
-        """[n_tasks, P] True where the task's phase may use the placement (`regions`; all True without)."""
+    def _region_mask(self) -> np.ndarray:
         ok = np.ones((self.graph.n, len(self.placements)), dtype=bool)
-        if not self.regions:
-            return ok
-        for phase, chips in self.regions.items():
+        for phase, chips in (self.regions or {}).items():
             inside = np.array([set(p) <= chips for p in self.placements], dtype=bool)
             rows = np.array([t.phase == phase for t in self.graph.tasks], dtype=bool)
             ok[rows] &= inside[None, :]
         return ok
 
+    def _apply(self, restrictions: dict[str, np.ndarray]) -> None:
+        """Set the restrictions (directive name -> [n_tasks, P] mask) and mask the tables with all of them."""
+        self.restrictions = dict(restrictions)
+        ok = self.allowed()
+        for name, table in zip(("lat_resident", "energy_resident", "lat_stream", "energy_stream"), self._free):
+            setattr(self, name, np.where(ok, table, np.inf))
+        for key in ("min_latency", "_bd_res", "_bd_str"):          # cached on the masked tables
+            self.__dict__.pop(key, None)
 
-# Per (task, placement) tables combined over a group's member types (`_combine`).
-_TABLES = ("array_t", "vector_t", "sram_t", "sram_bytes", "rf", "spill_group", "weights_group", "e_mac", "e_rf",
-           "e_sram", "e_sram_w_per_b")
+    def restricted(self, restrictions: dict[str, np.ndarray]) -> "CostModel":
+        """A copy priced the same way with these directive restrictions (replacing this one's); no re-pricing."""
+        out = copy.copy(self)
+        out._apply(restrictions)
+        return out
 
+    def free(self) -> "CostModel":
+        """A copy without any directive restriction: what the hardware allows (for the hardware's bound)."""
+        return self.restricted({})
 
-def _combine(combo: tuple, k: int, src: dict[tuple, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """A group of k members of the types in `combo` ((type, count) pairs): times at the pace of its slowest
-    member type, bytes and energies summed over members, DRAM bytes as the largest any member type needs."""
-    q = [(t, c, src[(t, k)]) for t, c in combo]
-    mx = lambda name: np.max([x[name] for _, _, x in q], axis=0)
-    tot = lambda name: sum(c * x[name] for _, c, x in q)
-    return {"array_t": mx("array_t"), "vector_t": mx("vector_t"), "sram_t": mx("sram_t"),
-            "sram_bytes": tot("sram_r") + tot("sram_w"), "rf": tot("rf") + tot("acc"),
-            "spill_group": mx("spill_group"), "weights_group": mx("weights_group"),
-            "e_mac": sum(c * x["macs"] * t.mac_energy for t, c, x in q),
-            "e_rf": sum(c * (x["rf"] * rf_energy(t) + x["acc"] * acc_energy(t)) for t, c, x in q),
-            "e_sram": sum(c * (x["sram_r"] * t.sram_energy + x["sram_w"] * sram_write_energy(t)) for t, c, x in q),
-            "e_sram_w_per_b": sum(c / k * sram_write_energy(t) for t, c, _ in q) + 0 * mx("array_t")}
+    def allowed(self) -> np.ndarray:
+        """[n_tasks, P] True where every directive restriction (PD regions, parallel plan) allows the placement."""
+        ok = np.ones((self.graph.n, len(self.placements)), dtype=bool)
+        for mask in self.restrictions.values():
+            ok &= mask
+        return ok

@@ -26,6 +26,7 @@ import numpy as np
 from mapc.core.hardware import ChipletType
 from mapc.hw import tp as tpm
 from mapc.hw.constants import BYTES_PER_ELEMENT
+from mapc.hw.energy import acc_energy, rf_energy, sram_write_energy
 from mapc.hw.mapping import acc_bytes, dram_reuse, map_gemm, map_vector
 
 GEMM_KINDS = ("gemm", "attn_score", "attn_value", "conv", "moe_gemm")
@@ -113,3 +114,23 @@ def op_quantities(t: ChipletType, k: int, ops: OpArrays, roles: tuple, tp_scheme
             "rf": rf, "acc": acc, "macs": ops.flops / 2.0 / k, "spill_group": spill * k,
             "weights_group": ops.weight_bytes * np.where(is_gemm, r_w, 1.0), "spills": spills.astype(np.float64),
             "utilization": np.where(is_gemm, g.utilization, 0.0)}
+
+
+# Per (task, placement) tables combined over a group's member types (`combine`).
+TABLES = ("array_t", "vector_t", "sram_t", "sram_bytes", "rf", "spill_group", "weights_group", "e_mac", "e_rf",
+           "e_sram", "e_sram_w_per_b")
+
+
+def combine(combo: tuple, k: int, src: dict[tuple, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """A group of k members of the types in `combo` ((type, count) pairs): times at the pace of its slowest
+    member type, bytes and energies summed over members, DRAM bytes as the largest any member type needs."""
+    q = [(t, c, src[(t, k)]) for t, c in combo]
+    mx = lambda name: np.max([x[name] for _, _, x in q], axis=0)
+    tot = lambda name: sum(c * x[name] for _, c, x in q)
+    return {"array_t": mx("array_t"), "vector_t": mx("vector_t"), "sram_t": mx("sram_t"),
+            "sram_bytes": tot("sram_r") + tot("sram_w"), "rf": tot("rf") + tot("acc"),
+            "spill_group": mx("spill_group"), "weights_group": mx("weights_group"),
+            "e_mac": sum(c * x["macs"] * t.mac_energy for t, c, x in q),
+            "e_rf": sum(c * (x["rf"] * rf_energy(t) + x["acc"] * acc_energy(t)) for t, c, x in q),
+            "e_sram": sum(c * (x["sram_r"] * t.sram_energy + x["sram_w"] * sram_write_energy(t)) for t, c, x in q),
+            "e_sram_w_per_b": sum(c / k * sram_write_energy(t) for t, c, _ in q) + 0 * mx("array_t")}
