@@ -30,6 +30,7 @@ from mapc.compiler import plots
 from mapc.compiler.chakra import chakra_files, require_chakra, write_chakra
 from mapc.compiler.evaluate import placement_indices
 from mapc.compiler.files import jsonable, write_dir_atomic
+from mapc.compiler.parallel import describe
 from mapc.compiler.result import Result
 from mapc.compiler.trace import PID_CHIPLETS, PID_DRAM, PID_LINKS, PID_PIM, TraceTask, TraceTransfer, write_trace
 from mapc.core.errors import MapcError
@@ -155,6 +156,12 @@ def solver_record(r: Result) -> dict[str, Any]:
             "anytime": [[float(t), float(v)] for t, v in s.trace]}
 
 
+def parallel_record(r: Result) -> dict[str, Any]:
+    """schedule.json's `parallel` block (`mapc.compiler.parallel.describe`)."""
+    cost = r.problem.cost
+    return describe(r.problem.plan, cost, placement_indices(r.schedule, cost))
+
+
 def schedule_document(r: Result) -> dict[str, Any]:
     """The schedule.json document of a `Result` (plain JSON values, non-finite numbers as null in the
     summary parts; task and transfer times of a checked schedule are always finite)."""
@@ -165,6 +172,7 @@ def schedule_document(r: Result) -> dict[str, Any]:
         "hardware": hardware_summary(r.problem.hw, r.problem.cost),
         "workload": dict(r.problem.graph.meta),
         "solver": solver_record(r),
+        "parallel": parallel_record(r),
         "metrics": r.metrics.to_dict(),
     })
     return {**head, "tasks": task_records(r), "transfers": transfer_records(r),

@@ -31,9 +31,11 @@ from mapc.core.graph import ExecutionGraph
 from mapc.compiler.schedule import Schedule
 from mapc.core.errors import InfeasibleError
 from mapc.compiler.objective import energy_of
+from mapc.compiler.slo import outcome as slo_outcome, targets, to_dict as slo_dict
 from mapc.hw.cost import CostModel
 
 _REL_TOL = 1e-9
+DIRECTIVE_NOTE = 1.5       # a directive whose bound passes this multiple of the hardware's is named
 MbKey = tuple[str, int]      # (model, micro-batch)
 
 
@@ -93,19 +95,25 @@ def lower_bound(cost: CostModel) -> Bound:
         dram = total_dram / B if dram_valid else 0.0
     else:
         dram = 0.0          # no DRAM: every finite entry moves no DRAM bytes
-    # (c) critical path, ids are a topological order
-    finish = min_lat.copy()
-    preds = g.preds
-    for i in range(g.n):
-        p = preds[i]
-        if p:
-            finish[i] = min_lat[i] + max(finish[j] for j in p)
-    crit = float(finish.max())
+    # (c) critical path
+    crit = float(earliest_finish(g, min_lat).max())
     value = max(work, dram, crit)
     e_dyn = float(_finite_min(np.where(np.isfinite(lr), cost.energy_resident, np.inf),
                               np.where(np.isfinite(ls), cost.energy_stream, np.inf)).sum())
     energy = e_dyn + float(cost.static_power) * value
     return Bound(value, work, dram, crit, energy, energy * value, dram_valid)
+
+
+def earliest_finish(g: ExecutionGraph, min_lat: np.ndarray) -> np.ndarray:
+    """[n] the earliest each task can end: its minimum latency after its predecessors', transfers free (task
+    ids are a topological order)."""
+    finish = np.asarray(min_lat, dtype=np.float64).copy()
+    preds = g.preds
+    for i in range(g.n):
+        p = preds[i]
+        if p:
+            finish[i] = min_lat[i] + max(finish[j] for j in p)
+    return finish
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,16 @@ class Metrics:
       decode_step_time: mean over decode micro-batches of (end of last step - start of first step) / steps,
         the latency of one step as scheduled.
       requests_per_s: requests admitted per second in steady state: prefill and forward requests / makespan.
-      SLO (when the workload sets `slo ttft .. tpot ..`; `serving_slo`): a request's TTFT is the end of its
-        prefill micro-batch, its TPOT its decode micro-batch's scheduled step time / width; `ttft_attainment`
-        and `tpot_attainment` are the fractions of requests meeting each target, `slo_attainment` the fraction
-        meeting every target that applies to them (in a request mix a request has both).
+      SLO (when the workload sets `slo ttft .. tpot ..`; `mapc.compiler.slo`): a request's TTFT is the end of
+        its prefill micro-batch, its TPOT the steady-state period above; `ttft_attainment` and
+        `tpot_attainment` are the fractions of requests meeting each target, `slo_attainment` the fraction
+        meeting every target that applies to them (in a request mix a request has both); `slo` holds the
+        goodput (tokens/s of requests meeting every target), per-model attainment and the worst misses.
+
+    Bounds: `bound` is the hardware's lower bound (the cost model without any directive: `CostModel.free`),
+    `bound_ratio` = makespan / it; `bound_directives` the bound under the user's directives (tensor, pipeline,
+    data, PD regions) and `directive_costs` each directive's own bound over the hardware's (only computed
+    when the directives' bound is more than `DIRECTIVE_NOTE` x the hardware's).
     """
 
     makespan: float
@@ -152,6 +166,9 @@ class Metrics:
     ttft_attainment: float | None = None
     tpot_attainment: float | None = None
     slo_attainment: float | None = None
+    bound_directives: Bound | None = None
+    directive_costs: dict[str, float] = field(default_factory=dict)
+    slo: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,11 +179,15 @@ class Metrics:
             "utilisation": self.utilisation, "busy_s": list(self.busy),
             "energy_breakdown_j": dict(self.energy_breakdown),
             "lower_bound": self.bound.to_dict(), "makespan_over_bound": self.bound_ratio,
+            "lower_bound_directives": (self.bound_directives or self.bound).to_dict(),
+            "directive_costs": dict(self.directive_costs),
             "ttft_mean_s": self.ttft_mean, "ttft_max_s": self.ttft_max, "tpot_s": self.tpot,
             "decode_step_time_s": self.decode_step_time, "requests_per_s": self.requests_per_s,
             "per_model": {k: dict(v) for k, v in self.per_model.items()},
             "ttft_slo_s": self.ttft_slo, "tpot_slo_s": self.tpot_slo, "ttft_attainment": self.ttft_attainment,
             "tpot_attainment": self.tpot_attainment, "slo_attainment": self.slo_attainment,
+            "goodput_tokens_per_s": self.slo.get("goodput_tokens_per_s"),
+            "slo_by_model": self.slo.get("slo_by_model", {}), "slo_worst_s": self.slo.get("slo_worst_s", {}),
         }
 
 
@@ -181,15 +202,30 @@ def placement_indices(schedule: Schedule, cost: CostModel) -> np.ndarray:
         raise InfeasibleError(f"schedule uses placement {e.args[0]} that the cost model does not offer") from None
 
 
-def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None = None, bound: Bound | None = None) -> Metrics:
-    """Metrics of `schedule` (priced by `cost`) of `graph` (default `cost.graph`). Pass `bound` to reuse one."""
+def directive_bounds(cost: CostModel) -> tuple[Bound, Bound, dict[str, float]]:
+    """(the hardware's bound, the bound under the directives, each directive's bound / the hardware's) for a
+    cost model with restrictions (`Metrics`); the last only when the directives cost > DIRECTIVE_NOTE x."""
+    hw_bound = lower_bound(cost.free()) if cost.restrictions else lower_bound(cost)
+    if not cost.restrictions:
+        return hw_bound, hw_bound, {}
+    under = lower_bound(cost)
+    costs: dict[str, float] = {}
+    if hw_bound.value > 0 and under.value > DIRECTIVE_NOTE * hw_bound.value:
+        for name, mask in cost.restrictions.items():
+            one = lower_bound(cost.restricted({name: mask})) if len(cost.restrictions) > 1 else under
+            costs[name] = one.value / hw_bound.value
+    return hw_bound, under, costs
+
+
+def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None = None) -> Metrics:
+    """Metrics of `schedule` (priced by `cost`) of `graph` (default `cost.graph`)."""
     g = cost.graph if graph is None else graph
     if len(schedule.tasks) != g.n:
         raise InfeasibleError(f"schedule has {len(schedule.tasks)} tasks, the graph {g.n}")
     n_chip = cost.hw.n
     T = float(schedule.makespan)
     E = energy_of(schedule, cost)
-    bnd = lower_bound(cost) if bound is None else bound
+    bnd, bnd_dir, dcosts = directive_bounds(cost)
     start = np.array([t.start for t in schedule.tasks], dtype=np.float64)
     end = np.array([t.end for t in schedule.tasks], dtype=np.float64)
     dur = end - start
@@ -250,7 +286,10 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
             per_tpot.setdefault(key[0], []).append(T / (mb_steps[key] * mb_width.get(key, 1)) if T > 0 else 0.0)
     tpots = [float(np.mean(v)) for v in per_tpot.values()]
     ttft_mean = float(np.average(ttft_v, weights=ttft_w)) if ttft_v else None
-    slo = serving_slo(g, end, mb_first, mb_last, mb_steps, T)
+    out = slo_outcome(g, end, T)
+    slo = {} if out is None else {"ttft_slo": targets(g)[0], "tpot_slo": targets(g)[1],
+                                  "ttft_attainment": out.ttft_attainment, "tpot_attainment": out.tpot_attainment,
+                                  "slo_attainment": out.attainment}
     for name, pm in per_model.items():
         pm["throughput_tokens_per_s"] = pm["tokens"] / T if T > 0 else 0.0
     return Metrics(
@@ -263,49 +302,5 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
         decode_step_time=float(np.mean(steps_t)) if steps_t else None,
         requests_per_s=(requests / T if T > 0 else 0.0) if requests else None,
         tokens=total_tokens, per_model=per_model, **slo,
+        bound_directives=bnd_dir, directive_costs=dcosts, slo=slo_dict(out, T),
     )
-
-
-def serving_slo(g: ExecutionGraph, end: np.ndarray, mb_first: dict[MbKey, float], mb_last: dict[MbKey, float],
-                mb_steps: dict[MbKey, int], makespan: float) -> dict[str, float | None]:
-    """SLO targets and attainment (see `Metrics`); empty when the workload sets no target."""
-    ttft_t, tpot_t = g.meta.get("ttft_slo"), g.meta.get("tpot_slo")
-    if ttft_t is None and tpot_t is None:
-        return {}
-    last_layer: dict[str, int] = {}
-    for t in g.tasks:
-        last_layer[t.model] = max(last_layer.get(t.model, 0), t.layers[1])
-    linked = {s["model"] for s in g.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
-    pre: dict[MbKey, tuple[float, int]] = {}          # (model, mb) -> (TTFT, requests)
-    dec: dict[MbKey, tuple[float, int]] = {}          # (model, mb) -> (TPOT, requests at step 0)
-    for t in g.tasks:
-        key = (t.model, t.microbatch)
-        if t.phase == "prefill" and t.layers[1] == last_layer[t.model]:
-            pre[key] = (float(end[t.id]), t.batch)
-        if t.phase == "decode" and t.step == 0 and t.layers[1] == last_layer[t.model] and key in mb_last:
-            dec[key] = (makespan / mb_steps[key] / max(t.seq, 1), t.batch)     # steady-state TPOT (see Metrics)
-
-    def ok_t(v: float) -> bool:
-        return ttft_t is None or v <= ttft_t
-
-    def ok_p(v: float) -> bool:
-        return tpot_t is None or v <= tpot_t
-
-    n_t = sum(b for _, b in pre.values())
-    n_p = sum(b for _, b in dec.values())
-    met_t = sum(b for v, b in pre.values() if ok_t(v))
-    met_p = sum(b for v, b in dec.values() if ok_p(v))
-    met = total = 0
-    for key, (v, b) in pre.items():
-        if key[0] in linked:                          # the same requests decode in micro-batch key
-            both = ok_t(v) and (key not in dec or ok_p(dec[key][0]))
-            met, total = met + (b if both else 0), total + b
-        else:
-            met, total = met + (b if ok_t(v) else 0), total + b
-    for key, (v, b) in dec.items():
-        if key[0] not in linked:
-            met, total = met + (b if ok_p(v) else 0), total + b
-    return {"ttft_slo": ttft_t, "tpot_slo": tpot_t,
-            "ttft_attainment": (met_t / n_t) if (n_t and ttft_t is not None) else None,
-            "tpot_attainment": (met_p / n_p) if (n_p and tpot_t is not None) else None,
-            "slo_attainment": (met / total) if total else None}

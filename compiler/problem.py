@@ -10,19 +10,28 @@ command gives the same verdict on the same input:
    (`mapc.compiler.memory.check_memory`, the one memory check: `InfeasibleError`, exit 3);
 4. tensor-parallel group sizes (`group_sizes_for`), placement policies, TP scheme and PD regions from the
    parallel block (`mapc.compiler.serving`), then pricing (`mapc.hw.cost.CostModel`);
-5. `pd auto`: one problem per candidate split (`serving.pd_candidates`), the first returned with the others in
+5. the parallel plan (`mapc.compiler.parallel.plan`): `tensor`/`pipeline`/`data` as placement restrictions on
+   the priced tables (`CostModel.restricted`; `cost.free()` keeps what the hardware alone allows, for the
+   hardware's lower bound);
+6. SLO targets below a physical floor of the hardware (weights, compute, KV cache, the lower bound, the fastest
+   prefill) exit 3 with the floor and its cause (`mapc.compiler.slo.check_floors`);
+7. `pd auto`: one problem per candidate split (`serving.pd_candidates`), the first returned with the others in
    `alternatives`; `mapc.api.solve` tries them all and keeps the best.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 from typing import Callable, Iterable, Union
 
-from mapc.compiler import serving
+from mapc.compiler import parallel as parplan
+from mapc.compiler import serving, slo
+from mapc.compiler.evaluate import earliest_finish, lower_bound
 from mapc.compiler.lower import lower
 from mapc.compiler.memory import MemoryReport, check_memory
-from mapc.core.errors import DslError, HardwareError, MapcError
+from mapc.core.errors import DslError, HardwareError, InfeasibleError, MapcError
 from mapc.core.graph import ExecutionGraph, Task
 from mapc.core.hardware import Hardware
 from mapc.core.spec import CNNModel, GraphModel, ParallelSpec, Spec
@@ -47,8 +56,9 @@ def _quiet(_: str) -> None:
 class Problem:
     """The execution graph priced on a hardware, with the directives it was built under.
 
-    `cost` answers every latency/energy question a solver asks (tables over tasks x candidate placements);
-    `parallel` holds the user's directives (tensor, pipeline, data, placement, PD mode); `memory` the capacity
+    `cost` answers every latency/energy question a solver asks (tables over tasks x candidate placements, with
+    the directives' restrictions applied); `parallel` holds the user's directives (tensor, pipeline, data,
+    placement, PD mode) and `plan` what they resolved to (`mapc.compiler.parallel`); `memory` the capacity
     check's numbers; `label` names a `pd auto` candidate; `alternatives` are the other candidates.
     """
 
@@ -58,7 +68,9 @@ class Problem:
     parallel: ParallelSpec = field(default_factory=ParallelSpec)
     spec: Spec | None = None
     memory: MemoryReport | None = None
+    plan: parplan.ParallelPlan = field(default_factory=parplan.ParallelPlan)
     label: str = ""
+    notes: tuple[str, ...] = ()
     alternatives: tuple["Problem", ...] = ()
 
     @property
@@ -70,16 +82,18 @@ class Problem:
 def group_sizes_for(spec: Spec, hw: Hardware) -> tuple[int, ...]:
     """Candidate tensor-parallel group sizes.
 
-    (1, tensor) when the spec fixes tensor > 1. Otherwise (1, 2, 4, n/4, n): small groups for pipelining plus a
-    quarter of the package and the whole package, so that one layer can be spread over every chiplet (a big
-    GEMM, or a decode step that needs all of the package's DRAM bandwidth) when that is what pays.
+    (1, 2, 4, n/4, n), plus `tensor` when the spec fixes it: small groups for pipelining plus a quarter of the
+    package and the whole package, so that one layer can be spread over every chiplet (a big GEMM, or a decode
+    step that needs all of the package's DRAM bandwidth) when that is what pays. A fixed `tensor` restricts the
+    tasks to its size afterwards (`mapc.compiler.parallel`); the other sizes stay priced for the hardware's
+    lower bound.
     """
-    tensor = spec.parallel.tensor or 1
-    if tensor > hw.n:
+    tensor = spec.parallel.tensor
+    if tensor is not None and tensor > hw.n:
         raise HardwareError(f"tensor {tensor} needs more chiplets than {hw.name} has ({hw.n})",
                             loc=spec.parallel.locs.get("tensor", spec.parallel.loc))
-    sizes = (1, tensor) if tensor > 1 else tuple(sorted({1, 2, 4, hw.n // 4, hw.n} - {0}))
-    return tuple(k for k in sizes if k <= hw.n)
+    sizes = {1, 2, 4, hw.n // 4, hw.n} | ({tensor} if tensor else set())
+    return tuple(sorted(k for k in sizes if 1 <= k <= hw.n))
 
 
 def estimated_tasks(spec: Spec, segment: int | None = None) -> int:
@@ -124,10 +138,34 @@ def build_problem(spec: Spec, hw: Hardware, *, segment: int | None = None,
     `pim` is the cost model's PIM dispatch (`PimDispatch`; the default "auto" is what every command uses)."""
     par = spec.parallel
     if par.pd == "auto":
-        probs = [replace(_one(replace(spec, parallel=p), hw, segment, group_sizes, progress, pim), label=label)
-                 for label, p in serving.pd_candidates(par, hw)]
-        return replace(probs[0], alternatives=tuple(probs[1:]))
+        probs: list[Problem] = []
+        dropped: list[str] = []
+        first_error: MapcError | None = None
+        for label, p in serving.pd_candidates(par, hw):
+            try:
+                cand = replace(_one(replace(spec, parallel=p), hw, segment, group_sizes, progress, pim), label=label)
+            except InfeasibleError as e:          # e.g. no group of `tensor` chiplets inside a region
+                first_error = first_error or e
+                dropped.append(f"pd auto: {label} left out: {e.message}")
+                continue
+            probs.append(cand)
+        if not probs:
+            assert first_error is not None
+            raise first_error
+        return replace(probs[0], alternatives=tuple(probs[1:]), notes=tuple(dropped))
     return _one(spec, hw, segment, group_sizes, progress, pim)
+
+
+def check_slo_floors(spec: Spec, graph: ExecutionGraph, cost: CostModel) -> None:
+    """Step 6 of the module doc: an SLO target below a physical floor of the hardware exits 3 with the floor."""
+    free = cost.free()
+    weights = {m: zoo.weight_bytes(spec.models[m]) for m in graph.models if m in spec.models}
+    min_lat = np.minimum(free.lat_resident, free.lat_stream).min(axis=1)
+    rq = graph.requests
+    pre = rq.ttft_task[rq.ttft_task >= 0]
+    ttft_floor = float(earliest_finish(graph, min_lat)[pre].min()) if pre.size else 0.0
+    slo.check_floors(graph, cost.hw, weights, float(cost.weight_capacity.sum()), lower_bound(free).value,
+                     ttft_floor)
 
 
 def _one(spec: Spec, hw: Hardware, segment: int | None, group_sizes: tuple[int, ...] | None,
@@ -140,4 +178,10 @@ def _one(spec: Spec, hw: Hardware, segment: int | None, group_sizes: tuple[int, 
     progress(f"pricing {graph.n} tasks")
     cost = CostModel(hw, graph, group_sizes=sizes, placement_policy=serving.placement_policies(par),
                      tp_scheme=serving.tp_scheme(par), regions=serving.regions_for(par, hw), pim=pim)
-    return Problem(graph=graph, hw=hw, cost=cost, parallel=par, spec=spec, memory=memory)
+    pl = parplan.plan(spec, cost, memory.weights, memory.kv_peak, memory.capacity)
+    if pl.masks:
+        cost = cost.restricted({**cost.restrictions, **pl.masks})
+    parplan.check_placeable(cost, pl)
+    if slo.has_slo(graph):
+        check_slo_floors(spec, graph, cost)
+    return Problem(graph=graph, hw=hw, cost=cost, parallel=par, spec=spec, memory=memory, plan=pl)

@@ -38,8 +38,12 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
         ("solver", f"{s.solver} ({s.status}), objective {r.options.goal}"
                    + (f", gap {s.gap:.1%}" if s.gap is not None else "")),
         ("latency (makespan)", fmt_si(m.makespan, "s")),
-        ("lower bound", f"{fmt_si(m.bound.value, 's')} (makespan / bound = "
-                        + (f"{m.bound_ratio:.3f}x)" if math.isfinite(m.bound_ratio) else "n/a)")),
+        ("lower bound", f"{fmt_si(m.bound.value, 's')}, the hardware's (makespan / bound = "
+                        + (f"{m.bound_ratio:.3f}x" if math.isfinite(m.bound_ratio) else "n/a")
+                        + f", utilisation {m.utilisation:.1%})"),
+    ]
+    rows += directive_rows(r)
+    rows += [
         ("energy", fmt_si(m.energy, "J")),
         ("EDP", fmt_si(m.edp, "J*s")),
     ]
@@ -51,7 +55,8 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
         rows.append(("TTFT", f"mean {fmt_si(m.ttft_mean, 's')}, max {fmt_si(m.ttft_max, 's')}"))
     if m.tpot is not None:
         rows.append(("TPOT", fmt_si(m.tpot, "s")))
-    rows.append(("utilisation", f"{m.utilisation:.1%}"))
+    if m.slo_attainment is not None:
+        rows.append(("SLO", slo_line(r)))
     rows.append(("transfers", f"{len(r.schedule.transfers)}"))
     wall = r.timings.get("total")
     rows.append(("wall time", f"solver {fmt_si(s.wall_time, 's')}" + (f", total {fmt_si(wall, 's')}" if wall else "")))
@@ -60,6 +65,51 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
     for n in r.notes:
         rows.append(("note", n))
     return rows
+
+
+def plan_line(r: Result) -> str:
+    """`tensor 4 x pipeline 2 x data 2 (given: pipeline, data)`: the parallel plan as resolved."""
+    pl = r.problem.plan
+    dims = [f"{k} {v if v is not None else 'free'}" for k, v in (("tensor", pl.tensor), ("pipeline", pl.pipeline),
+                                                                  ("data", pl.data))]
+    return " x ".join(dims) + (f" (given: {', '.join(pl.given)})" if pl.given else "")
+
+
+def directive_rows(r: Result) -> list[tuple[str, str]]:
+    """The parallel plan, the bound under the directives beside the hardware's, and each directive that costs
+    more than 1.5x the hardware's bound named with its own bound."""
+    m, pl = r.metrics, r.problem.plan
+    rows: list[tuple[str, str]] = []
+    if pl.given or pl.static:
+        rows.append(("parallel", plan_line(r)))
+    bd = m.bound_directives
+    if bd is not None and r.problem.cost.restrictions and bd.value > m.bound.value * (1 + 1e-9):
+        ratio = bd.value / m.bound.value if m.bound.value > 0 else math.inf
+        rows.append(("bound, directives", f"{fmt_si(bd.value, 's')} under {', '.join(r.problem.cost.restrictions)} "
+                                          f"({ratio:.2f}x the hardware's; makespan / it = "
+                                          f"{m.makespan / bd.value:.3f}x)"))
+    for name, c in m.directive_costs.items():
+        rows.append(("directive cost", f"`{name}` alone raises the bound to {c:.2f}x the hardware's: "
+                                       "the directive, not the hardware, limits this schedule"))
+    return rows
+
+
+def slo_line(r: Result) -> str:
+    """Attainment per phase and the worst miss, e.g. `75.0% of requests (TTFT 100%, TPOT 75%); decode misses ...`."""
+    m = r.metrics
+    parts = [f"{m.slo_attainment:.1%} of requests meet every target"]
+    per = [f"{k} {v:.0%}" for k, v in (("TTFT", m.ttft_attainment), ("TPOT", m.tpot_attainment)) if v is not None]
+    if per:
+        parts[0] += f" ({', '.join(per)})"
+    good = m.slo.get("goodput_tokens_per_s")
+    if good is not None:
+        parts.append(f"goodput {good:,.1f} tokens/s")
+    worst = m.slo.get("slo_worst_s", {})
+    if "prefill" in worst and m.ttft_slo:
+        parts.append(f"prefill misses TTFT {fmt_si(m.ttft_slo, 's')} by up to {fmt_si(worst['prefill'] - m.ttft_slo, 's')}")
+    if "decode" in worst and m.tpot_slo:
+        parts.append(f"decode misses TPOT {fmt_si(m.tpot_slo, 's')} by up to {fmt_si(worst['decode'] - m.tpot_slo, 's')}")
+    return "; ".join(parts)
 
 
 def print_summary(r: Result, console: Console | None = None) -> None:

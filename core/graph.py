@@ -118,6 +118,22 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class RequestGroups:
+    """Requests of a serving graph grouped by (model, micro-batch), for SLOs (arrays of length R).
+
+    `ttft_task[r]`: the last-layer prefill task whose end is the group's time to first token (-1: no prefill);
+    `tpot_div[r]`: decode steps x tokens per step (0: no decode), so TPOT = makespan / tpot_div in steady state
+    (see `mapc.compiler.evaluate.Metrics`); `batch[r]` its requests, `tokens[r]` the tokens it produces,
+    `model[r]` its model."""
+
+    ttft_task: np.ndarray
+    tpot_div: np.ndarray
+    batch: np.ndarray
+    tokens: np.ndarray
+    model: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ExecutionGraph:
     """Tasks in a topological order (every edge goes from a lower to a higher id) and edges between them."""
 
@@ -172,6 +188,46 @@ class ExecutionGraph:
                 parent[max(ra, rb)] = min(ra, rb)
         roots = np.array([find(i) for i in range(self.n)], dtype=np.int64)
         return np.unique(roots, return_inverse=True)[1].astype(np.int64) if self.n else roots
+
+    @cached_property
+    def requests(self) -> "RequestGroups":
+        """The graph's request groups for SLOs (`RequestGroups`): one per (model, micro-batch) whose prefill or
+        decode reaches the model's last layer; a linked decode (`meta["serves"]`) continues its prefill's group."""
+        linked = {s["model"] for s in self.meta.get("serves", []) for p in s.get("phases", []) if p.get("linked")}
+        last: dict[str, int] = {}
+        for t in self.tasks:
+            last[t.model] = max(last.get(t.model, 0), t.layers[1])
+        idx: dict[tuple[str, str, int], int] = {}
+        ttft: list[int] = []
+        div: list[int] = []
+        batch: list[int] = []
+        tokens: list[int] = []
+        model: list[str] = []
+        steps: dict[int, int] = {}
+        for t in self.tasks:
+            if t.phase not in ("prefill", "decode"):
+                continue
+            phase = "request" if t.model in linked else t.phase
+            key = (t.model, phase, t.microbatch)
+            if key not in idx:
+                idx[key] = len(ttft)
+                ttft.append(-1); div.append(0); batch.append(0); tokens.append(0); model.append(t.model)
+            r = idx[key]
+            tokens[r] += t.tokens
+            if t.layers[1] != last[t.model]:
+                continue
+            if t.phase == "prefill":
+                ttft[r] = t.id
+                batch[r] = max(batch[r], t.batch)
+            else:
+                steps[r] = max(steps.get(r, 0), t.step + 1)
+                if t.step == 0:
+                    div[r] = max(t.seq, 1)
+                    batch[r] = max(batch[r], t.batch)
+        for r, k in steps.items():
+            div[r] *= k
+        return RequestGroups(np.array(ttft, dtype=np.int64), np.array(div, dtype=np.int64),
+                             np.array(batch, dtype=np.float64), np.array(tokens, dtype=np.float64), tuple(model))
 
     @cached_property
     def edge_src(self) -> np.ndarray:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Objective = Literal["latency", "energy", "edp"]
-OBJECTIVES: tuple[Objective, ...] = ("latency", "energy", "edp")
+Objective = Literal["latency", "energy", "edp", "slo"]
+OBJECTIVES: tuple[Objective, ...] = ("latency", "energy", "edp", "slo")   # slo: `mapc.compiler.slo`
 SOLVER_NAMES: tuple[str, ...] = ("baseline", "greedy", "scar", "ga", "cpsat")   # in the order reports show them
 DEFAULT_SOLVER = "greedy"
 MAX_SEED = 2**31 - 1      # CP-SAT takes a 32-bit signed seed
@@ -68,7 +68,8 @@ class CpsatOptions:
 class SolveOptions:
     """Which solver, what to minimise, and the budget.
 
-    `objective` None means the problem's default (`edp`). `time_limit` is in seconds; in the default
+    `objective` None means the problem's default: `slo` when the workload sets SLO targets (chosen by
+    `mapc.api.solve`), else `edp`. `time_limit` is in seconds; in the default
     deterministic mode it sizes the search (iterations, CP-SAT deterministic time) and caps wall time.
     """
 

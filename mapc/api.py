@@ -39,6 +39,7 @@ from mapc.compiler.check import report as check_report
 from mapc.compiler.chakra import require_chakra
 from mapc.compiler.emit import DEFAULT_FORMATS, FORMATS, parse_formats, write_outputs
 from mapc.compiler.evaluate import Bound, Metrics, lower_bound
+from mapc.compiler.slo import has_slo
 from mapc.compiler.evaluate import evaluate as evaluate_metrics
 from mapc.compiler.files import check_output_dir
 from mapc.compiler.opcosts import OpCost, cost_document, operator_costs
@@ -184,9 +185,10 @@ def verify(problem: Problem, schedule: Schedule) -> None:
                                    hint="this is a solver bug: please report it with the input file")
 
 
-def evaluate(problem: Problem, schedule: Schedule, bound: Bound | None = None) -> Metrics:
-    """The metrics of a schedule of `problem` (latency, energy, EDP, serving metrics, bounds)."""
-    return evaluate_metrics(schedule, problem.cost, problem.graph, bound)
+def evaluate(problem: Problem, schedule: Schedule) -> Metrics:
+    """The metrics of a schedule of `problem` (latency, energy, EDP, serving metrics, SLOs, the hardware's bound
+    and the bound under the directives)."""
+    return evaluate_metrics(schedule, problem.cost, problem.graph)
 
 
 def solve(problem: Problem, options: SolveOptions = SolveOptions(), *, progress: Progress = _quiet) -> Result:
@@ -196,6 +198,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions(), *, progress:
     the best objective is kept; the others are listed in `Result.notes`. No schedule raises `InfeasibleError`
     (proven) or `NoSolutionError` (none found within the budget)."""
     check_options(options)
+    options = resolve_objective(problem, options)
     cands = problem.candidates
     sub = replace(options, time_limit=options.time_limit / len(cands)) if len(cands) > 1 else options
     best: Result | None = None
@@ -204,15 +207,30 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions(), *, progress:
     for cand in cands:
         r = _solve_one(cand, sub, progress, timings)
         if cand.label:
-            notes.append(f"pd auto: {cand.label}: {options.goal} {r.solution.objective:.4g}")
+            att = r.metrics.slo_attainment
+            notes.append(f"pd auto: {cand.label}: " + (f"SLO attainment {att:.1%}, energy {r.metrics.energy:.4g} J"
+                                                       if options.goal == "slo" and att is not None else
+                                                       f"{options.goal} {r.solution.objective:.4g}"))
         if best is None or (r.solution.objective or math.inf) < (best.solution.objective or math.inf):
             best = r
     assert best is not None
     if len(cands) > 1:
         notes.append(f"pd auto chose {best.problem.label}")
     served = problem.spec.models.values() if problem.spec is not None else ()
-    notes = [n for m in served for n in getattr(m, "notes", ())] + list(problem.hw.notes) + notes  # importers
+    notes = [n for m in served for n in getattr(m, "notes", ())] + list(problem.hw.notes) + list(problem.notes) \
+        + notes  # importers, left-out pd candidates
     return replace(best, options=options, notes=tuple(notes), timings=timings)
+
+
+def resolve_objective(problem: Problem, options: SolveOptions) -> SolveOptions:
+    """The objective made explicit: `slo` by default when the workload sets SLO targets, else `edp`; `slo`
+    asked for on a workload without targets is refused (exit 2)."""
+    if options.objective is None:
+        return replace(options, objective="slo" if has_slo(problem.graph) else "edp")
+    if options.objective == "slo" and not has_slo(problem.graph):
+        raise MapcError("--objective slo needs SLO targets, and the workload sets none",
+                        hint="add `slo ttft 200 ms tpot 50 ms` to the workload, or choose latency, energy or edp")
+    return options
 
 
 def _solve_one(problem: Problem, options: SolveOptions, progress: Progress, timings: dict[str, float]) -> Result:
@@ -231,7 +249,7 @@ def _solve_one(problem: Problem, options: SolveOptions, progress: Progress, timi
     verify(problem, res.schedule)
     timings["check"] += time.perf_counter() - t
     t = time.perf_counter()
-    metrics = evaluate(problem, res.schedule, lower_bound(problem.cost))
+    metrics = evaluate(problem, res.schedule)
     timings["evaluate"] += time.perf_counter() - t
     return Result(problem=problem, solution=res, metrics=metrics, options=options)
 

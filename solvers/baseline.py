@@ -1,7 +1,8 @@
 """`baseline`: what a homogeneous design does today, an even layer-pipeline over the chiplets.
 
-Chiplet groups of the tensor-parallel degree (`problem.parallel.tensor`, single chiplets by default) are
-ordered in a snake over the grid. Several models split that sequence into contiguous runs in proportion to
+Under a static pipeline/data plan (`mapc.compiler.parallel`) every task has one allowed placement and the
+baseline takes it. Otherwise chiplet groups of the tensor-parallel degree (`problem.parallel.tensor`, single
+chiplets by default) are ordered in a snake over the grid. Several models split that sequence into contiguous runs in proportion to
 their FLOPs (at least one group each; models share groups round-robin when there are fewer groups than
 models). Each model's layer segments, sorted by layer, are split evenly into S pipeline stages
 (`parallel.pipeline`, or, when auto, as many as its groups allow, up to its segment count); stage s runs on
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mapc.compiler.parallel import snake_groups
 from mapc.compiler.schedule import materialize
 from mapc.core.graph import ExecutionGraph
 from mapc.core.spec import ParallelSpec
@@ -33,28 +35,6 @@ from mapc.solvers.listsched import choose_residency, list_schedule
 class BaselineStats(SolverStats):
     stages: int = 0               # distinct chiplet groups used
     resident_tasks: int = 0       # tasks whose weights stay in SRAM
-
-
-def snake_groups(cost: CostModel, k: int) -> list[int]:
-    """Indices of the placements of k chiplets, in snake order over the grid (even group rows left to right,
-    odd ones right to left)."""
-    hw = cost.hw
-    idx = [p for p, mem in enumerate(cost.placements) if len(mem) == k]
-    if not idx:
-        sizes = sorted({len(m) for m in cost.placements})
-        raise MapcError(f"tensor-parallel degree {k} has no chiplet groups in the cost model "
-                        f"(group sizes available: {sizes})",
-                        hint="choose a tensor degree among the available group sizes")
-    gy = {p: min(hw.chiplets[c].y for c in cost.placements[p]) for p in idx}
-    rows = sorted(set(gy.values()))
-    rr = {y: r for r, y in enumerate(rows)}
-
-    def key(p: int) -> tuple[int, float, int]:
-        r = rr[gy[p]]
-        x = float(np.mean([hw.chiplets[c].x for c in cost.placements[p]]))
-        return (r, x if r % 2 == 0 else -x, p)
-
-    return sorted(idx, key=key)
 
 
 def split_counts(total: int, weights: list[float]) -> list[int]:
@@ -79,9 +59,16 @@ def baseline_placement(cost: CostModel, parallel: ParallelSpec | None = None) ->
     region) gets its own pipeline over the groups `cost.allowed()` leaves it.
     """
     g = cost.graph
+    ok = cost.allowed()
+    if g.n and bool((ok.sum(axis=1) == 1).all()):
+        return ok.argmax(axis=1).astype(np.int64)        # a static pipeline/data plan fixes every placement
     k = int(getattr(parallel, "tensor", 1) or 1)
     groups = snake_groups(cost, k)
-    ok = cost.allowed()
+    if not groups:
+        sizes = sorted({len(m) for m in cost.placements})
+        raise MapcError(f"tensor-parallel degree {k} has no chiplet groups in the cost model "
+                        f"(group sizes available: {sizes})",
+                        hint="choose a tensor degree among the available group sizes")
     classes: dict[bytes, list[int]] = {}
     for t in g.tasks:
         classes.setdefault(ok[t.id].tobytes(), []).append(t.id)

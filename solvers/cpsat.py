@@ -48,6 +48,7 @@ from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.compiler.schedule import materialize
 from mapc.core.errors import InfeasibleError, MapcError
+from mapc.core.graph import ExecutionGraph
 from mapc.core.options import SolveOptions
 from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
@@ -58,6 +59,16 @@ from mapc.solvers.cpsat_options import Options, candidates, identical_components
 from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, TickSolution, point
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, upward_rank
 from mapc.solvers.pareto import front
+
+def slo_makespan_ticks(g: ExecutionGraph, tick: float) -> int | None:
+    """The TPOT target as a makespan cap in ticks (TPOT = makespan / (steps x width), `mapc.compiler.slo`);
+    None without a TPOT target or decode."""
+    tpot = g.meta.get("tpot_slo")
+    div = g.requests.tpot_div
+    if tpot is None or not (div > 0).any():
+        return None
+    return int(math.floor(tpot * float(div[div > 0].min()) / tick))
+
 
 # ---- diagnosis ---------------------------------------------------------------------------------------------
 def diagnose(problem: Problem) -> None:
@@ -264,12 +275,16 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     statuses: dict[str, str] = {}
     sols: dict[str, TickSolution] = {}
     plan: list[tuple[str, float]] = {"latency": [("latency", 1.0)], "energy": [("energy", 1.0)],
-            "edp": [("latency", 0.25), ("energy", 0.25)]}[obj]
+            "edp": [("latency", 0.25), ("energy", 0.25)], "slo": [("latency", 0.3), ("energy", 0.7)]}[obj]
+    # slo: least energy with the makespan under the TPOT deadline (TTFT is judged on the schedules found)
+    slo_cap = slo_makespan_ticks(g, tick) if obj == "slo" else None
     done = 0.0
     for kind, share in plan:
         done += share
         lim = left - (total * (1 - done) if obj == "edp" else 0.0)    # unused time carries over
-        name, sol, bd, used = drv.run(bm, kind, lim, hint)
+        cap = slo_cap if kind == "energy" and "latency" in sols and tick_ms(sols["latency"]) <= (slo_cap or 0) \
+            else None                    # the TPOT cap only where the min-makespan call showed it can be met
+        name, sol, bd, used = drv.run(bm, kind, lim, hint, cap)
         left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
         statuses[kind] = name
         if name == "INFEASIBLE":
@@ -311,10 +326,11 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         tb_, eb_ = -math.inf, -math.inf
     t_bound = max(tb_, float(lb.value))
     e_bound = max(eb_, float(lb.energy), float(cost.static_power) * t_bound)
-    bound = {"latency": t_bound, "energy": e_bound, "edp": max(e_bound * t_bound, float(lb.edp))}[obj]
+    bound = {"latency": t_bound, "energy": e_bound, "edp": max(e_bound * t_bound, float(lb.edp)),
+             "slo": e_bound}[obj]
     bound = min(bound, val)
     solved = statuses.get(obj) == "OPTIMAL" and opts.exact     # the chosen schedule is no worse than CP-SAT's
-    if obj == "edp":
+    if obj in ("edp", "slo"):
         solved = bound >= val * (1 - 1e-9)
     status: Status
     if any(s is not None for s in sols.values()):

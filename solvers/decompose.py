@@ -250,7 +250,7 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
     pi, res, st, best = glob_
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, obj)
-    bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp}[obj])
+    bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp, "slo": lb.energy}[obj])
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
     stats = CpsatStats(
         strategy="decompose", variables=max((s[0] for s in sizes), default=0),

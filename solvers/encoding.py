@@ -21,7 +21,7 @@ from mapc.core.errors import InfeasibleError
 from mapc.core.graph import ExecutionGraph
 from mapc.core.options import Objective
 from mapc.hw.cost import CostModel
-from mapc.solvers.listsched import choose_residency, list_schedule, task_latency
+from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, task_latency
 
 REF_TASK_S = 1.5e-5       # decode seconds per task per genome on the reference machine (shared 2-core VM: 6-15 us measured)
 REF_GENOME_S = 1e-3      # fixed decode seconds per genome (residency grouping, NumPy call overheads), same machine
@@ -118,6 +118,9 @@ def batch_objective(cost: CostModel, PI: np.ndarray, RES: np.ndarray, makespan: 
                     ) -> np.ndarray:
     """[G] objective values from [G, n] decisions and [G] makespans (the same sum as `base.score`)."""
     ms = np.asarray(makespan, dtype=np.float64)
+    if objective == "slo":
+        raise ValueError("batch_objective prices latency, energy and edp; the slo objective needs task ends "
+                         "(evaluate_batch)")
     if objective == "latency":
         return ms.copy()
     e = batch_energy(cost, PI, RES) + cost.static_power * ms
@@ -140,7 +143,38 @@ def evaluate_batch(cost: CostModel, PI: np.ndarray, K: np.ndarray, objective: Ob
         except InfeasibleError:
             continue
         ms[j] = float((ST[j] + task_latency(cost, PI[j], RES[j])).max()) if n else 0.0
-    val = batch_objective(cost, PI, RES, np.where(np.isfinite(ms), ms, 0.0), objective)
+    if objective == "slo":      # per genome: the SLO value needs each task's end
+        val = np.array([objective_of(cost, PI[j], RES[j], ST[j], "slo") if np.isfinite(ms[j]) else np.inf
+                        for j in range(G)])
+    else:
+        val = batch_objective(cost, PI, RES, np.where(np.isfinite(ms), ms, 0.0), objective)
     return np.where(np.isfinite(ms), val, np.inf), RES, ST
 
 
+# ---- directive restrictions --------------------------------------------------------------------------------
+def repair_map(cost: CostModel) -> tuple[np.ndarray, np.ndarray] | None:
+    """Directive restrictions (`cost.allowed()`: PD regions, `tensor`, a pipeline/data plan): (class of each
+    task, [classes, P] map sending a placement a task's class may not use to an allowed one of the same size
+    (any allowed one when no allowed placement has that size), the r-th such placement to the (r mod count)-th
+    allowed one, so that distinct pipeline stages stay on distinct groups where there is room); None without
+    restrictions. `repair(fix, PI)` applies it to [..., n] placement indices."""
+    if not cost.restrictions:
+        return None
+    ok = cost.allowed()
+    rows, cls = np.unique(ok, axis=0, return_inverse=True)
+    sizes = cost.group_size
+    fix = np.tile(np.arange(len(cost.placements)), (len(rows), 1))
+    for c, row in enumerate(rows):
+        for k in np.unique(sizes):
+            good = np.nonzero(row & (sizes == k))[0]
+            if good.size == 0:
+                good = np.nonzero(row)[0]
+            bad = np.nonzero(~row & (sizes == k))[0]
+            if good.size:
+                fix[c, bad] = good[np.arange(bad.size) % good.size]
+    return cls.reshape(-1), fix
+
+
+def repair(fix: tuple[np.ndarray, np.ndarray] | None, PI: np.ndarray) -> np.ndarray:
+    """[..., n] placement indices with every disallowed choice replaced through `repair_map`'s map."""
+    return PI if fix is None else fix[1][fix[0], PI]

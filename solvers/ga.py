@@ -52,7 +52,7 @@ from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, greedy
 from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.encoding import (REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, decode_placements, encoding,
-                                   evaluate_batch, genome_from_placement)
+                                   evaluate_batch, genome_from_placement, repair, repair_map)
 from mapc.solvers.listsched import choose_residency, fit_tables, upward_rank
 
 Genome = tuple[np.ndarray, np.ndarray, np.ndarray]   # (B [U] segment starts, X [S, U] placements, K [n] keys)
@@ -247,7 +247,8 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     gens, fixed = _generations(options, n)
     rng = np.random.default_rng(options.seed)
     enc = encoding(g)
-    allowed = np.arange(len(cost.placements))
+    allowed = np.nonzero(cost.allowed().any(axis=0))[0]          # placements some task may use (directives)
+    fix = repair_map(cost)                                          # the rest sent to allowed ones when decoded
     ops = Ops(cost, enc, rng, allowed)
     deadline = t0 + (SAFETY * options.time_limit if fixed else options.time_limit)
 
@@ -276,7 +277,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     Xs: list[np.ndarray] = []
     Ks: list[np.ndarray] = []
     for B, X, _ in seeds:
-        pi = decode_placements(enc, B[None], X[None])[0]
+        pi = repair(fix, decode_placements(enc, B[None], X[None])[0])
         try:
             rank = upward_rank(cost, pi, choose_residency(cost, pi))
         except InfeasibleError:
@@ -313,7 +314,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         """Decode and price a batch; genomes decoded before (same placements and keys) come from the cache."""
         nonlocal evals, t_eval, hits
         t = time.perf_counter()
-        PI = decode_placements(enc, PB, PX)
+        PI = repair(fix, decode_placements(enc, PB, PX))
         G = PI.shape[0]
         keys = [PI[j].tobytes() + PK[j].tobytes() for j in range(G)]
         uniq: dict[bytes, int] = {}

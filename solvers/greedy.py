@@ -168,6 +168,27 @@ def sweep_size(n: int, options: SolveOptions = SolveOptions()) -> int:
     return int(min(len(g.lambdas), max(1, g.sweep_tasks // max(n, 1))))
 
 
+def slo_priorities(cost: CostModel, rank: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """HEFT priorities that aim at TTFT targets: every prefill task ahead of the rest ("prefill-first"), and
+    prefill micro-batches in order of their work, shortest first ("shortest-prefill-first": with one deadline
+    for all, finishing the short ones first meets the most). Upward rank breaks ties inside each class."""
+    g = cost.graph
+    if cost.graph.meta.get("ttft_slo") is None or not any(t.phase == "prefill" for t in g.tasks):
+        return []
+    big = float(rank.max()) + 1.0 if rank.size else 1.0
+    pre = np.array([t.phase == "prefill" for t in g.tasks])
+    work: dict[tuple[str, int], float] = {}
+    fast = cost.min_latency
+    for t in g.tasks:
+        if t.phase == "prefill":
+            work[(t.model, t.microbatch)] = work.get((t.model, t.microbatch), 0.0) + float(fast[t.id])
+    order = {k: i for i, k in enumerate(sorted(work, key=lambda k: (work[k], k)))}
+    R = max(len(order), 1)
+    sjf = np.array([(R - order[(t.model, t.microbatch)]) if t.phase == "prefill" else 0 for t in g.tasks],
+                   dtype=np.float64)
+    return [("prefill-first heft", rank + big * pre), ("shortest-prefill-first heft", rank + big * sjf)]
+
+
 def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list[Candidate]:
     """Every schedule the greedy builds, best first: (label, placement_index, resident, start, objective).
 
@@ -182,12 +203,17 @@ def candidates(problem: Problem, options: SolveOptions = SolveOptions()) -> list
     rank = upward_rank(cost)
     masks: list[tuple[str, np.ndarray | None]] = [("", None)]
     single = cost.group_size == 1
-    if single.any() and not single.all():
+    usable = np.isfinite(np.minimum(cost.lat_resident, cost.lat_stream))    # what the directives leave each task
+    if single.any() and not single.all() and bool(usable[:, single].any(axis=1).all()):
         masks.append(("single-chiplet ", single))
     out: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray | None]] = []   # + the mask
     for label, allowed in masks:
         pi, res, st = heft(cost, rank, allowed=allowed)
         out += [c + (allowed,) for c in _decodings(cost, obj, label + "heft", pi, res, st)]
+    if obj == "slo":
+        for label, prio in slo_priorities(cost, rank):
+            pi, res, st = heft(cost, prio)
+            out += [c + (None,) for c in _decodings(cost, obj, label, pi, res, st)]
     out.sort(key=lambda c: c[4])
     if obj != "latency":
         _, pi, res, st, _, allowed = out[0]

@@ -15,6 +15,7 @@ from bisect import bisect_right
 import numpy as np
 import numpy.typing as npt
 
+from mapc.compiler.slo import slo_value
 from mapc.core.errors import InfeasibleError
 from mapc.core.graph import ExecutionGraph
 from mapc.core.options import Objective
@@ -289,4 +290,6 @@ def objective_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.
     if g.edges:
         e += float(cost.transfer_energy(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).sum())
     e += cost.static_power * ms
+    if objective == "slo":
+        return slo_value(g, np.asarray(start) + task_latency(cost, pi, res), ms, e)
     return e if objective == "energy" else e * ms

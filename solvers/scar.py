@@ -43,9 +43,9 @@ from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.core.options import SolveOptions
 from mapc.solvers.base import SolveResult, SolverStats
-from mapc.solvers.encoding import REF_GENOME_S, REF_TASK_S, SAFETY, encoding
+from mapc.solvers.encoding import REF_GENOME_S, REF_TASK_S, SAFETY, encoding, repair, repair_map
 from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, objective_of
-from mapc.solvers.scar_plan import (ModelPlan, _price, assign_by_affinity, balanced_bounds, region_repair,
+from mapc.solvers.scar_plan import (ModelPlan, _price, assign_by_affinity, balanced_bounds,
                                     single_placements, snake_columns, unit_prices)
 
 # (objective, placement_index, resident, start) of a decoded plan; resident and start are None (objective inf)
@@ -91,7 +91,7 @@ class Scar:
         self.stream_work = np.zeros(enc.n_streams)
         np.add.at(self.stream_work, enc.stream, cost.min_latency)
         self.all_cols = np.arange(len(cost.placements))
-        self.fix = region_repair(cost)
+        self.fix = repair_map(cost)
         self.evals = 0
         self.t_eval = 0.0
 
@@ -172,7 +172,7 @@ class Scar:
                 pl = plans[model_of_unit[u]]
                 table[key] = pl.chip[rep[s]][stage[u]]
             pi[i] = table[key]
-        return pi if self.fix is None else self.fix[1][self.fix[0], pi]
+        return repair(self.fix, pi)
 
     def evaluate(self, plans: list[ModelPlan]) -> Evaluation:
         """(objective, pi, resident, start); objective inf when infeasible."""

@@ -58,7 +58,7 @@ def unit_prices(cost: CostModel, enc: Encoding, objective: Objective) -> tuple[n
 def _price(L: np.ndarray, E: np.ndarray, objective: Objective) -> np.ndarray:
     if objective == "latency":
         return L
-    return E if objective == "energy" else L * E
+    return E if objective in ("energy", "slo") else L * E     # slo: energy, the SLO checked on whole schedules
 
 
 def balanced_bounds(work: np.ndarray, S: int) -> list[int]:
@@ -93,24 +93,3 @@ def assign_by_affinity(cost_sc: np.ndarray) -> list[int]:
         free[best_col] = False
         todo.remove(best_row)
     return out
-
-
-def region_repair(cost: CostModel) -> tuple[np.ndarray, np.ndarray] | None:
-    """PD regions (`cost.allowed()`): (class of each task, [classes, P] map sending a placement a task's class
-    may not use to an allowed one of the same size, the r-th such placement to the (r mod count)-th allowed one,
-    so that distinct pipeline stages stay on distinct groups where the region has room); None without regions."""
-    if not cost.regions:
-        return None
-    ok = cost.allowed()
-    rows, cls = np.unique(ok, axis=0, return_inverse=True)
-    sizes = cost.group_size
-    fix = np.tile(np.arange(len(cost.placements)), (len(rows), 1))
-    for c, row in enumerate(rows):
-        for k in np.unique(sizes):
-            good = np.nonzero(row & (sizes == k))[0]
-            if good.size == 0:
-                good = np.nonzero(row)[0]
-            bad = np.nonzero(~row & (sizes == k))[0]
-            if good.size:
-                fix[c, bad] = good[np.arange(bad.size) % good.size]
-    return cls.reshape(-1), fix

@@ -162,8 +162,12 @@ def test_group_sizes():
     def spec(tensor):
         return Spec("s.dsl", {}, None, ParallelSpec(tensor=tensor))
     hw = make_hw(2, 2)
-    assert group_sizes_for(spec(4), hw) == (1, 4)
+    # the default sizes are always priced (the hardware's bound needs them); a fixed tensor is added to them and
+    # then enforced by a placement mask (mapc.compiler.parallel)
+    assert group_sizes_for(spec(4), hw) == (1, 2, 4)
     assert group_sizes_for(spec(1), hw) == (1, 2, 4)
+    assert group_sizes_for(spec(None), hw) == (1, 2, 4)
+    assert 3 in group_sizes_for(spec(3), make_hw(3, 3))
     with pytest.raises(HardwareError, match="tensor 8"):
         group_sizes_for(spec(8), hw)
 

@@ -187,7 +187,8 @@ def test_bound_below_solver_schedules_on_presets(preset):
     for name in ("baseline", "greedy"):
         r = registry.run(Problem(g, hw, c), SolveOptions(solver=name, time_limit=5))
         assert check(r.schedule, c) == []
-        m = evaluate(r.schedule, c, g, b)
+        m = evaluate(r.schedule, c, g)
+        assert m.bound == b and m.bound_directives == b           # no directive: one bound
         assert m.makespan >= b.value * (1 - 1e-9), name
         assert m.energy >= b.energy * (1 - 1e-9) and m.edp >= b.edp * (1 - 1e-9), name
         assert 0 < m.utilisation <= 1 + 1e-9

@@ -74,8 +74,12 @@ def test_pd_auto_tries_fused_and_splits_and_keeps_the_best(tmp_path):
     assert labels == ["fused", "disaggregated(prefill=4, decode=12)", "disaggregated(prefill=8, decode=8)",
                       "disaggregated(prefill=12, decode=4)"]
     r = api.solve(api.lower(spec, hw), SolveOptions(solver="greedy", time_limit=2))
-    tried = [n for n in r.notes if n.startswith("pd auto: ")]
-    assert len(tried) == 4
+    notes = [n for n in r.notes if n.startswith("pd auto: ")]
+    tried = [n for n in notes if "left out" not in n]
+    left = [n for n in notes if "left out" in n]
+    # tensor 4 on npu4x4 is a 2x2 block: a 4-core region (one row) holds none, so those splits are refused by name
+    assert len(tried) + len(left) == 4 and len(tried) >= 2
+    assert all("no group of 4 chiplet(s) lies inside" in n for n in left)
     objs = [float(n.rsplit(" ", 1)[1]) for n in tried]
     assert r.solution.objective == pytest.approx(min(objs), rel=1e-3)
     assert any(n.startswith("pd auto chose") for n in r.notes)
