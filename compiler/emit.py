@@ -116,10 +116,21 @@ def _dram_bytes(r: Result) -> np.ndarray:
     return cost.part_at("dram_bytes", res, placement_indices(sched, cost))
 
 
+def _channel_bytes(r: Result) -> np.ndarray:
+    """[n, channels] DRAM bytes each task moves through each channel (`CostModel.channel_bytes`)."""
+    cost, sched = r.problem.cost, r.schedule
+    if cost.graph.n == 0:
+        return np.zeros((0, len(r.problem.hw.dram)))
+    res = np.array([t.resident for t in sched.tasks], dtype=bool)
+    return cost.channel_bytes(placement_indices(sched, cost), res)
+
+
 def task_records(r: Result) -> list[dict[str, Any]]:
     """Task records with plain Python values (built directly: this is the bulk of a large document)."""
     g, sched = r.problem.graph, r.schedule
     dram = _dram_bytes(r).tolist()
+    names = [ch.name for ch in r.problem.hw.dram]
+    per_ch = _channel_bytes(r).tolist()
     preds = g.preds
     out = []
     for t, st in zip(g.tasks, sched.tasks):
@@ -130,7 +141,8 @@ def task_records(r: Result) -> list[dict[str, Any]]:
             "energy": float(st.energy), "resident": bool(st.resident),
             "deps": sorted(set(int(p) for p in preds[t.id])),
             "flops": float(t.flops), "weight_bytes": float(t.weight_bytes), "weight_key": t.weight_key,
-            "dram_bytes": float(dram[t.id]), "in_bytes": float(t.in_bytes), "out_bytes": float(t.out_bytes),
+            "dram_bytes": float(dram[t.id]),
+            "dram_channels": {names[h]: float(b) for h, b in enumerate(per_ch[t.id]) if b > 0}, "in_bytes": float(t.in_bytes), "out_bytes": float(t.out_bytes),
             "kv_read_bytes": float(t.kv_read_bytes), "kv_write_bytes": float(t.kv_write_bytes),
             "batch": int(t.batch), "seq": int(t.seq), "context": int(t.context), "tokens": int(t.tokens),
         })
