@@ -188,6 +188,7 @@ def schedule_document(r: Result) -> dict[str, Any]:
 def _trace_tasks(r: Result) -> Iterator[TraceTask]:
     g, sched, cost = r.problem.graph, r.schedule, r.problem.cost
     dram = _dram_bytes(r)
+    per_ch = _channel_bytes(r)
     res = np.array([t.resident for t in sched.tasks], dtype=bool)
     pim = cost.part_at("pim", res, placement_indices(sched, cost)) if r.problem.hw.pim and g.n else np.zeros(g.n)
     for t, st in zip(g.tasks, sched.tasks):
@@ -196,7 +197,8 @@ def _trace_tasks(r: Result) -> Iterator[TraceTask]:
                 "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": list(chips), "energy_j": float(st.energy),
                 "resident": bool(st.resident), "dram_bytes": float(dram[t.id])}
         yield TraceTask(int(t.id), t.name, f"{t.model}/{t.phase}", chips, float(st.start), float(st.end),
-                        float(dram[t.id]), float(pim[t.id]), args)
+                        float(dram[t.id]), float(pim[t.id]), args,
+                        {h: float(b) for h, b in enumerate(per_ch[t.id]) if b > 0})
 
 
 def _trace_transfers(r: Result) -> Iterator[TraceTransfer]:
