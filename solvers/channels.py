@@ -49,34 +49,33 @@ class ChannelTimeline:
     def of(cls, cost: CostModel) -> "ChannelTimeline":
         return cls([ch.bandwidth for ch in cost.hw.dram])
 
-    def _clash(self, h: int, t: float, d: float, rate: float) -> float | None:
-        """End of the last segment in [t, t + d) where `rate` does not fit on channel h (None: it fits)."""
+    def _first_fit(self, h: int, t: float, d: float, rate: float) -> float:
+        """The first start >= t at which `rate` fits on channel h over [start, start + d): one forward pass over
+        the segments (a clashing segment moves the candidate start to its end)."""
         ts, use = self.ts[h], self.use[h]
         lim = self.cap[h] * (1 + FIT_TOL) - rate
         k = bisect_right(ts, t) - 1
-        end = t + d
-        bad: float | None = None
-        while k < len(ts) and ts[k] < end:
+        n = len(ts)
+        cand = t
+        while True:
             if use[k] > lim:
-                bad = ts[k + 1] if k + 1 < len(ts) else float("inf")
+                if k + 1 >= n:
+                    raise ValueError(f"a draw of {rate:.6g} B/s never fits channel {h} ({self.cap[h]:.6g} B/s)")
+                cand = ts[k + 1]
             k += 1
-        return bad
+            if k >= n or ts[k] >= cand + d:
+                return cand
 
     def earliest(self, t: float, d: float, rates: list[tuple[int, float]]) -> float:
         """The first start >= t at which every (channel, rate) of `rates` fits over [start, start + d)."""
         if d <= 0 or not rates:
             return t
-        moved = True
-        while moved:
-            moved = False
+        while True:
+            t0 = t
             for h, r in rates:
-                bad = self._clash(h, t, d, r)
-                if bad is not None:
-                    if bad == float("inf"):
-                        raise ValueError(f"a draw of {r:.6g} B/s never fits channel {h} ({self.cap[h]:.6g} B/s)")
-                    t = bad
-                    moved = True
-        return t
+                t = self._first_fit(h, t, d, r)
+            if t == t0:
+                return t
 
     def _split(self, h: int, t: float) -> int:
         """Index of the segment starting at t (inserting a breakpoint there if needed)."""
@@ -97,9 +96,12 @@ class ChannelTimeline:
                 continue
             a = self._split(h, t)
             b = self._split(h, t + d)
-            use = self.use[h]
+            ts, use = self.ts[h], self.use[h]
             for k in range(a, b):
                 use[k] += r
+            for k in (b, a):            # merge equal neighbours (back-to-back bookings of one rate)
+                if 0 < k < len(ts) and use[k] == use[k - 1]:
+                    del ts[k], use[k]
 
 
 def task_draws(rates: np.ndarray) -> list[list[tuple[int, float]]]:

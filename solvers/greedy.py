@@ -140,12 +140,16 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
             cand = cand[np.isfinite(sc0[cand])]
             db = np.where(can_res, dbr[i], dbs[i])
             draws = {int(p): [(h, float(db[p] * f / dur[p])) for h, f in enumerate(frac[p]) if f > 0 and db[p] > 0
-                              and dur[p] > 0] for p in cand}
+                              and dur[p] > 0] for p in cand}         # (channel, B/s) of each candidate
             t0 = t0.copy()
-            for p in cand:
-                t0[p] = chans.earliest(float(t0[p]), float(dur[p]), draws[int(p)])
             eft = np.full(P, np.inf)
-            eft[cand] = t0[cand] + dur[cand]
+            top = np.inf          # best real score so far: a real score is never below the floor one (sc0)
+            for p in cand:
+                if sc0[p] > top * (1 + REL_TIE):
+                    break
+                t0[p] = chans.earliest(float(t0[p]), float(dur[p]), draws[int(p)])
+                eft[p] = t0[p] + dur[p]
+                top = min(top, float(eft[p] if energy_weight is None else en[p] + energy_weight * eft[p]))
             best = int(np.argmin(eft))
         if energy_weight is not None:
             sc = np.where(np.isfinite(eft), en + energy_weight * eft, np.inf)
