@@ -9,17 +9,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mapc import api
 from mapc.compiler import emit
 from mapc.compiler.check import check, dram_draws
+from mapc.compiler.evaluate import lower_bound
+from mapc.compiler.problem import Problem
 from mapc.compiler.schedule import materialize
 from mapc.compiler.simulate import simulate
+from mapc.core.hardware import DramChannel
 from mapc.core.options import SolveOptions
+from mapc.core.spec import ParallelSpec
 from mapc.core.solution import SolveResult
+from mapc.hw.cost import CostModel
+from mapc.solvers import greedy
 from mapc.solvers.channels import ChannelTimeline, channel_rates
 from mapc.solvers.greedy import heft
-from mapc.solvers.listsched import list_schedule
+from mapc.solvers.listsched import choose_residency, list_schedule
+from test_random_instances import instances
 
 TINY = """
 model tiny = transformer(layers=2, hidden=1024, heads=8, kv_heads=8, ffn=4096, vocab=1000, dtype=fp16)
@@ -109,3 +118,25 @@ def test_every_solver_keeps_channels_within_bandwidth_and_replays_exactly(solver
         assert sum(t["dram_channels"].values()) == pytest.approx(t["dram_bytes"], rel=1e-9)
     assert simulate(doc).slowdown <= 1.02
     assert r.metrics.bound.dram <= r.metrics.makespan * (1 + 1e-9)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(0, 2**31 - 1), st.sampled_from([1e9, 8e9, 64e9]))
+def test_thin_channels_random_instances_stay_valid_and_above_the_bound(inst, seed, bw):
+    """Two channels (west and east edges) thin enough to bind: greedy and list schedules of random placements and
+    priorities pass the checker (its `dram` rule included) and never beat the proven lower bound."""
+    g, hw, _, _, _ = inst
+    west = tuple(y * hw.cols for y in range(hw.rows))
+    east = tuple(y * hw.cols + hw.cols - 1 for y in range(hw.rows))
+    hw = replace(hw, dram=(DramChannel("w", "west", bw, 4e-12, attach=west),
+                           DramChannel("e", "east", bw / 2, 4e-12, attach=east)))
+    cost = CostModel(hw, g)
+    lb = lower_bound(cost).value
+    rng = np.random.default_rng(seed)
+    pi = rng.integers(0, len(cost.placements), g.n)
+    res = choose_residency(cost, pi)
+    for ins in (True, False):
+        s = materialize(cost, pi, res, list_schedule(cost, pi, res, rng.random(g.n), insertion=ins))
+        assert check(s, cost) == [] and s.makespan >= lb * (1 - 1e-9)
+    r = greedy.solve(Problem(g, hw, cost, ParallelSpec()), SolveOptions(objective="latency"))
+    assert check(r.schedule, cost) == [] and r.schedule.makespan >= lb * (1 - 1e-9)
