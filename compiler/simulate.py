@@ -26,7 +26,9 @@ the timing:
 
 Outputs (`SimResult`): simulated vs scheduled makespan, per-link and per-channel peak utilisation, busy and
 shared time, the most contended links, and per-task delay and stretch. DRAM traffic is not routed over the NoP
-links here (the cost model already reserved link capacity for it); that is a known simplification.
+links here: the cost model caps each task's DRAM rate by the links on its own routes from the channels, but
+neither it nor this replay counts two tasks' DRAM streams (or a DRAM stream and a transfer) meeting on one link;
+that is a known simplification.
 """
 
 from __future__ import annotations
