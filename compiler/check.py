@@ -14,6 +14,10 @@ listing them. Rules (times in seconds, tolerance `TOL` relative to the schedule'
                   chiplets, follows a shortest path of NoP links and carries the edge's bytes
 - sram:           per chiplet, the sum over DISTINCT weight keys resident on it of the per-member share
                   `cost.weight_share[task, p]` (max over the key's tasks) is <= `cost.weight_capacity[chiplet]`
+- dram:           DRAM channels are shared: a task draws (its DRAM bytes on channel h, `cost.channel_bytes`) /
+                  (end - start) from h for its whole run; at every instant the draws on each channel sum to at
+                  most its bandwidth, and all draws to at most the aggregate (a sweep over start/end events, ends
+                  before starts at equal times; relative tolerance `BW_TOL`)
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from mapc.hw.cost import CostModel
 
 TOL = 1e-12          # relative tolerance on times and bytes
 MAX_LISTED = 20      # violations spelled out by `assert_valid`
+BW_TOL = 1e-9        # relative tolerance on a channel's bandwidth (float sums of bytes / duration)
 
 
 @dataclass(frozen=True)
 class Violation:
     kind: str                    # missing | placement | negative_start | duration | dependency | overlap | transfer | sram
+                                 # | dram
     message: str
     tasks: tuple[int, ...] = ()
 
@@ -101,6 +107,45 @@ def check(schedule: Schedule, cost: CostModel) -> list[Violation]:
     out.extend(_overlaps(cost, pi, st, en, tol))
     out.extend(_transfers(schedule, cost, pi, st, en, tol))
     out.extend(_sram(cost, pi, res))
+    out.extend(_dram(cost, pi, res, st, en))
+    return out
+
+
+def dram_draws(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike,
+               end: npt.ArrayLike) -> np.ndarray:
+    """[n, channels] B/s each task draws from each DRAM channel over its run: bytes there / (end - start)."""
+    by = cost.channel_bytes(placement_index, resident)
+    d = np.asarray(end, dtype=np.float64) - np.asarray(start, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(by > 0, by / np.where(d > 0, d, np.nan)[:, None], 0.0)
+
+
+def _dram(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
+    """Per channel and for the package: the largest sum of draws over any instant, by an event sweep."""
+    hw = cost.hw
+    if not hw.dram:
+        return []
+    rate = dram_draws(cost, pi, res, st, en)
+    out: list[Violation] = []
+    for i in np.nonzero(np.isnan(rate).any(axis=1))[0]:
+        out.append(Violation("dram", f"task {i} moves DRAM bytes in zero time", (int(i),)))
+    rate = np.nan_to_num(rate)
+    cols = [(ch.name, ch.bandwidth, rate[:, h]) for h, ch in enumerate(hw.dram)]
+    cols.append(("all channels", hw.dram_bandwidth, rate.sum(axis=1)))
+    for name, cap, r in cols:
+        idx = np.nonzero(r > 0)[0]
+        if idx.size < 2 and (idx.size == 0 or r[idx[0]] <= cap * (1 + BW_TOL)):
+            continue
+        t = np.concatenate([st[idx], en[idx]])
+        dr = np.concatenate([r[idx], -r[idx]])
+        o = np.lexsort((dr, t))                  # at equal times the ends (negative) come first
+        run = np.cumsum(dr[o])
+        k = int(np.argmax(run))
+        if run[k] > cap * (1 + BW_TOL):
+            at = float(t[o][k])
+            on = tuple(int(i) for i in idx[(st[idx] <= at) & (en[idx] > at)][:10])
+            out.append(Violation("dram", f"DRAM {name} is asked for {run[k]:.6g} B/s at {at:.6g} s but delivers "
+                                         f"{cap:.6g} B/s (tasks {list(on)} stream from it at once)", on))
     return out
 
 

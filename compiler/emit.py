@@ -117,10 +117,21 @@ def _dram_bytes(r: Result) -> np.ndarray:
     return cost.part_at("dram_bytes", res, placement_indices(sched, cost))
 
 
+def _channel_bytes(r: Result) -> np.ndarray:
+    """[n, channels] DRAM bytes each task moves through each channel (`CostModel.channel_bytes`)."""
+    cost, sched = r.problem.cost, r.schedule
+    if cost.graph.n == 0:
+        return np.zeros((0, len(r.problem.hw.dram)))
+    res = np.array([t.resident for t in sched.tasks], dtype=bool)
+    return cost.channel_bytes(placement_indices(sched, cost), res)
+
+
 def task_records(r: Result) -> list[dict[str, Any]]:
     """Task records with plain Python values (built directly: this is the bulk of a large document)."""
     g, sched = r.problem.graph, r.schedule
     dram = _dram_bytes(r).tolist()
+    names = [ch.name for ch in r.problem.hw.dram]
+    per_ch = _channel_bytes(r).tolist()
     preds = g.preds
     out = []
     for t, st in zip(g.tasks, sched.tasks):
@@ -131,7 +142,8 @@ def task_records(r: Result) -> list[dict[str, Any]]:
             "energy": float(st.energy), "resident": bool(st.resident),
             "deps": sorted(set(int(p) for p in preds[t.id])),
             "flops": float(t.flops), "weight_bytes": float(t.weight_bytes), "weight_key": t.weight_key,
-            "dram_bytes": float(dram[t.id]), "in_bytes": float(t.in_bytes), "out_bytes": float(t.out_bytes),
+            "dram_bytes": float(dram[t.id]),
+            "dram_channels": {names[h]: float(b) for h, b in enumerate(per_ch[t.id]) if b > 0}, "in_bytes": float(t.in_bytes), "out_bytes": float(t.out_bytes),
             "kv_read_bytes": float(t.kv_read_bytes), "kv_write_bytes": float(t.kv_write_bytes),
             "batch": int(t.batch), "seq": int(t.seq), "context": int(t.context), "tokens": int(t.tokens),
         })
@@ -184,6 +196,7 @@ def schedule_document(r: Result) -> dict[str, Any]:
 def _trace_tasks(r: Result) -> Iterator[TraceTask]:
     g, sched, cost = r.problem.graph, r.schedule, r.problem.cost
     dram = _dram_bytes(r)
+    per_ch = _channel_bytes(r)
     res = np.array([t.resident for t in sched.tasks], dtype=bool)
     pim = cost.part_at("pim", res, placement_indices(sched, cost)) if r.problem.hw.pim and g.n else np.zeros(g.n)
     for t, st in zip(g.tasks, sched.tasks):
@@ -192,7 +205,8 @@ def _trace_tasks(r: Result) -> Iterator[TraceTask]:
                 "layers": f"{t.layers[0]}-{t.layers[1]}", "chiplets": list(chips), "energy_j": float(st.energy),
                 "resident": bool(st.resident), "dram_bytes": float(dram[t.id])}
         yield TraceTask(int(t.id), t.name, f"{t.model}/{t.phase}", chips, float(st.start), float(st.end),
-                        float(dram[t.id]), float(pim[t.id]), args)
+                        float(dram[t.id]), float(pim[t.id]), args,
+                        {h: float(b) for h, b in enumerate(per_ch[t.id]) if b > 0})
 
 
 def _trace_transfers(r: Result) -> Iterator[TraceTransfer]:

@@ -7,12 +7,13 @@ Lower bound on the makespan (`lower_bound`), the larger of:
     every placement and both residency choices (resident or streamed), so it holds whatever a solver picks.
 (b) DRAM: every task moves at least `dram_min[i]` bytes from DRAM (the smaller of the cost tables'
     `dram_bytes` over the choices it can take: KV traffic, plus its weights where it cannot be resident on any
-    placement). Under the cost backend's DRAM model each chiplet streams at most its fair share `B / n` of the
-    bandwidth B, so `lat[i, p] * group_size[p] * B / n >= dram_bytes[i, p]`; summing over tasks and using (a)'s
-    argument gives `sum_i dram_min[i] <= B * makespan`. This relies on that invariant, so `lower_bound` checks
-    it on the cost tables entry by entry and leaves (b) out (reports 0, `dram_valid=False`) where a cost model
-    breaks it. Where the invariant holds, (b) can never exceed (a): it is reported for the reader, not for
-    tightness.
+    placement). DRAM channels are shared resources of the schedule: a task draws bytes / duration from each of
+    its channels over its run and at every instant the draws sum to at most each channel's bandwidth and the
+    aggregate B (`compiler.check`'s `dram` rule, which every emitted schedule passes). Integrating over the
+    schedule, `sum_i dram_min[i] <= B * makespan`; per channel h, every task puts at least
+    `min over its choices of bytes x dram_frac[p, h]` on h, so that sum / B_h is a bound too (it bites where
+    the placements force traffic onto one channel). `dram` is the largest of these; `dram_valid` is always
+    True (kept for readers of older reports).
 (c) critical path: the longest dependency chain with every task at its minimum latency and transfers free.
 
 Energy bound: each task's minimum dynamic energy over its choices, plus static power x makespan bound
@@ -86,15 +87,13 @@ def lower_bound(cost: CostModel) -> Bound:
     B = float(cost.hw.dram_bandwidth)
     total_dram = float(dram_min.sum())
     dram_valid = True
-    if B > 0:
-        share = B / n_chip
-        for lat, d in ((lr, dr), (ls, ds)):
-            fin = np.isfinite(lat)
-            if np.any((lat * k * share)[fin] < d[fin] * (1 - _REL_TOL)):
-                dram_valid = False
-        dram = total_dram / B if dram_valid else 0.0
-    else:
-        dram = 0.0          # no DRAM: every finite entry moves no DRAM bytes
+    dram = total_dram / B if B > 0 else 0.0      # no DRAM: every finite entry moves no DRAM bytes
+    frac = cost.dram_frac
+    for h, ch in enumerate(cost.hw.dram):
+        if ch.bandwidth > 0 and frac[:, h].any():
+            on_h = np.minimum(np.where(np.isfinite(lr), dr * frac[None, :, h], np.inf),
+                              np.where(np.isfinite(ls), ds * frac[None, :, h], np.inf)).min(axis=1)
+            dram = max(dram, float(on_h.sum()) / ch.bandwidth)
     # (c) critical path
     crit = float(earliest_finish(g, min_lat).max())
     value = max(work, dram, crit)

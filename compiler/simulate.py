@@ -1,7 +1,7 @@
 """`mapc simulate`: replay a schedule.json with NoP-link and DRAM-channel contention (discrete-event, fluid flows).
 
-The solvers price every transfer as if it had its links to itself and every task's DRAM traffic at a static
-share; this replay checks what happens when the flows of one schedule actually meet. It reads schedule.json
+The solvers price every transfer as if it had its links to itself and schedule every task's DRAM traffic
+within its channels' bandwidth; this replay checks what happens when the flows of one schedule actually meet. It reads schedule.json
 ALONE (read and validated by `mapc.compiler.schedule_file`) and keeps the schedule's decisions: every task runs on
 its chiplets, in the schedule's order per chiplet, and every transfer along its route. What it re-derives is
 the timing:
@@ -14,9 +14,10 @@ the timing:
   route at once (cut-through), at most at `link_bw` (the solvers' serialisation term B / link_bw), then waits
   the rest of d (the hop latency: hops x hop_latency) before it arrives. A transfer with no links (same
   chiplet) or no bytes is a pure delay of d.
-* DRAM. A task with D DRAM bytes and scheduled duration d needs D / d B/s to finish on time (its DRAM traffic
-  spread evenly over the task). Each member chiplet draws its 1/k of it from its nearest channel(s) (hops to
-  the channel's attach chiplets; ties split evenly). A channel delivers at most its `bandwidth`. A task whose
+* DRAM. A task with D_h bytes on channel h (its `dram_channels`, the schedule's channel choice; files without
+  it: each member's 1/k from its nearest channel(s), ties split evenly) and scheduled duration d needs D_h / d
+  B/s from h to finish on time (its DRAM traffic spread evenly over the task, the convention the solvers book
+  and `compiler.check` verifies: a valid plan never over-subscribes a channel, so it replays exactly). A channel delivers at most its `bandwidth`. A task whose
   flows get a fraction f < 1 of their demand progresses at speed f (the roofline's memory-bound case: the
   pessimistic side for compute-bound tasks).
 * Sharing. At every instant the rates are the max-min fair allocation (progressive filling) of the active
@@ -25,7 +26,9 @@ the timing:
 
 Outputs (`SimResult`): simulated vs scheduled makespan, per-link and per-channel peak utilisation, busy and
 shared time, the most contended links, and per-task delay and stretch. DRAM traffic is not routed over the NoP
-links here (the cost model already reserved link capacity for it); that is a known simplification.
+links here: the cost model caps each task's DRAM rate by the links on its own routes from the channels, but
+neither it nor this replay counts two tasks' DRAM streams (or a DRAM stream and a transfer) meeting on one link;
+that is a known simplification.
 """
 
 from __future__ import annotations
@@ -251,16 +254,23 @@ def simulate(doc: dict[str, Any], contention: bool = True) -> SimResult:
     # ---- per-item nominal quantities
     # tasks: work w (nominal seconds) done at speed <= 1; DRAM flows per channel with demand rate
     task_flows: list[list[tuple[Resource, float]]] = []
+    ch_index = {ch["name"]: i for i, ch in enumerate(hw["dram"])}
     for i, t in enumerate(tasks):
         d, dram = e0[i] - s0[i], float(t["dram_bytes"])
         fl: list[tuple[Resource, float]] = []
         if contention and d > 0 and dram > 0 and near:
             per: dict[int, float] = defaultdict(float)
-            chips = t["chiplets"]
-            for c in chips:
-                for ch in near[c]:
-                    per[ch] += dram / len(chips) / len(near[c])
-            fl = [(("dram", ch), b / d) for ch, b in per.items()]
+            if "dram_channels" in t:          # the schedule's own channel choice
+                for name, b in t["dram_channels"].items():
+                    if name not in ch_index:
+                        raise MapcError(f"task {i} streams from DRAM channel {name!r}, which the hardware lacks")
+                    per[ch_index[name]] += float(b)
+            else:                             # older files: the members' nearest channels
+                chips = t["chiplets"]
+                for c in chips:
+                    for ch in near[c]:
+                        per[ch] += dram / len(chips) / len(near[c])
+            fl = [(("dram", ch), b / d) for ch, b in per.items() if b > 0]
         task_flows.append(fl)
     # transfers: stream S seconds at cap B/S over the route's links, then a fixed tail L
     x_stream: list[float] = []

@@ -47,6 +47,7 @@ class TraceTask:
     dram_bytes: float = 0.0
     pim_s: float = 0.0
     args: dict[str, Any] = field(default_factory=dict)
+    dram_channels: dict[int, float] | None = None   # channel index -> bytes (the schedule's choice); None: nearest
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,12 @@ def write_trace(fh: IO[str], hw: dict, tasks: Iterable[TraceTask], transfers: It
             put(f'{{"name":{name},"ph":"X","pid":{PID_CHIPLETS},"tid":{c},"ts":{ts},"dur":{dur},'
                 f'"args":{{"task":{t.id}}}}}')
         d = t.end - t.start
-        if t.dram_bytes > 0 and d > 0 and near:
+        if t.dram_channels is not None and d > 0:
+            for ch, b in t.dram_channels.items():
+                if b > 0:
+                    dram_ev[ch].append((t.start, b / d / 1e9))
+                    dram_ev[ch].append((t.end, -b / d / 1e9))
+        elif t.dram_bytes > 0 and d > 0 and near:
             share = t.dram_bytes / d / len(t.chiplets) / 1e9          # GB/s per member
             for c in t.chiplets:
                 chans = near.get(c) or [0]

@@ -39,23 +39,19 @@ callable `task -> class names` fixes the choice (a dispatch policy). Then
     latency = max(compute, memory) of the rest + collective of the rest + sum of the PIM kernels' times,
 the PIM kernels' external bytes count as DRAM bytes, and their internal traffic and ALU energy go to `e_pim`.
 
-DRAM model (static share, limited by the NoP routes from the channels): each chiplet may stream at most
-`s = hw.dram_bandwidth / hw.n` (capped by one NoP link). DRAM data enters the mesh at the channels' attach
-chiplets and travels XY routes to the cores, so `dram_link_factors` computes, once per hardware, the load when
-every chiplet streams its share at the same time from its nearest channel(s) (by hops to the channel's attach
-chiplets; ties split evenly), entering at that channel's nearest attach chiplet(s): a channel delivers at most its
-`bandwidth`, each directed NoP link carries at most `link_bw`. A resource loaded beyond its capacity scales everyone routed through it by capacity / load, and a
-chiplet gets `f_c x s` with f_c the smallest such factor on its routes (<= 1). A group of k members splits its
-bytes evenly, so it streams at `k x min over members (f_c x s)`: a group far from the channels or behind shared,
-oversubscribed edge links gets less than k shares, never more. Whatever runs concurrently, the sum of all
-chiplets' DRAM traffic therefore never exceeds the package's aggregate DRAM bandwidth, so no schedule priced
-here over-uses DRAM and the DRAM lower bound (total DRAM bytes / aggregate bandwidth) still holds. The price is
-pessimism for a schedule that leaves chiplets idle (their share is not lent out). Measured on the presets:
-npu4x4, npu-pim, mcm6x6(-homo) and wsc8x8 have f_c = 1 everywhere (links have headroom: on npu4x4 each channel
-serves exactly 4 cores' shares and the busiest link carries one share, 168 of 256 GB/s), so there only the
-distance latency differs by placement; on wsc16x16 the dies outside the four corner quadrants get 2/3 (the
-middle channels of each edge are nearest to 1.5x the dies their bandwidth serves). The factor also bites on
-user hardware with thin links or few, narrow channels.
+DRAM model (channels are shared resources of the schedule, not pre-divided; decided in issue 13): a placement
+draws its DRAM bytes from its members' nearest channels (`dram_frac`, each member 1/k of the bytes, split evenly
+over its nearest channels, recorded per task as `dram_channels` in schedule.json) and can stream them at most at
+its peak `group_dram_bw` = what its chiplets and NoP routes can take with those channels to itself
+(`mapc.hw.placement.dram_channel_split`: channel bandwidths and the NoP links on the members' routes from the
+attach chiplets). The tables price every task at that peak, the fastest it can run. Whether it gets the
+bandwidth is the schedule's business: a task with D bytes and duration d draws D x frac / d from each of its
+channels for its whole run, and at every instant the draws on a channel sum to at most its bandwidth (so the
+package total to at most the aggregate). The list scheduler (`mapc.solvers.channels`) and CP-SAT (a cumulative
+per channel) schedule that, `mapc.compiler.check` verifies it by a sweep over start/end events, and the DRAM
+lower bound (bytes / aggregate bandwidth, and per channel where every placement forces bytes onto it) follows
+from it for every valid schedule. `dram_share` (aggregate / n) is only the PIM units' figure and the fair share
+`dram_link_factors` scales (the old static model, kept for reference in `mapc.hw.placement`).
 
 Weights are either resident (kept in the placement's SRAM, each member holding 1/k of them, loaded once before
 the scheduled window as in steady-state serving) or streamed from DRAM on every execution.
@@ -72,13 +68,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 
 from mapc.core.graph import ExecutionGraph
 from mapc.core.errors import MapcError
 from mapc.hw import pim as pimk
 from mapc.hw import tp as tpm
 from mapc.hw.pim import check_classes, check_pim_mode
-from mapc.hw.placement import check_regions, dram_link_factors, group_tiles
+from mapc.hw.placement import check_regions, dram_channel_split, group_tiles
 from mapc.hw.pricing import GEMM_KINDS, TABLES as _TABLES, OpArrays, combine as _combine, op_quantities
 from mapc.core.hardware import Hardware
 
@@ -229,15 +226,28 @@ class CostModel:
         return hw.dram_bandwidth / hw.n if hw.n == 1 else min(hw.dram_bandwidth / hw.n, hw.nop.link_bw)
 
     @cached_property
-    def chiplet_dram_bw(self) -> np.ndarray:
-        """[n] bytes/s each chiplet streams when all stream at once: share x its NoP route factor (<= share)."""
-        return self.dram_share * dram_link_factors(self.hw)
+    def _dram_split(self) -> tuple[np.ndarray, np.ndarray]:
+        return dram_channel_split(self.hw, self.placements)
+
+    @property
+    def dram_frac(self) -> np.ndarray:
+        """[P, channels] fraction of a task's DRAM bytes each channel serves on each placement (rows sum to 1)."""
+        return self._dram_split[0]
 
     @cached_property
+    def chiplet_dram_bw(self) -> np.ndarray:
+        """[n] bytes/s each chiplet alone streams at its peak (its nearest channels and NoP route to itself)."""
+        return dram_channel_split(self.hw, [(c,) for c in range(self.hw.n)])[1]
+
+    @property
     def group_dram_bw(self) -> np.ndarray:
-        """[P] bytes/s a placement streams: k x its slowest member's bandwidth (an even split waits for it)."""
-        bw = self.chiplet_dram_bw
-        return np.array([len(p) * bw[list(p)].min() for p in self.placements])
+        """[P] peak bytes/s a placement streams with its channels to itself (`dram_channel_split`)."""
+        return self._dram_split[1]
+
+    def channel_bytes(self, placement_index: npt.ArrayLike, resident: npt.ArrayLike) -> np.ndarray:
+        """[n_tasks, channels] DRAM bytes each task moves through each channel at its placement and residency."""
+        pi = np.asarray(placement_index, dtype=np.int64)
+        return self.part_at("dram_bytes", np.asarray(resident, dtype=bool), pi)[:, None] * self.dram_frac[pi]
 
     @cached_property
     def dram_latency(self) -> np.ndarray:
@@ -354,7 +364,7 @@ class CostModel:
                 for name, x in vals.items():
                     dst[name][..., cols] = x[..., None]
 
-        bw = (self.group_dram_bw if share > 0 else np.full(P, np.inf))[None, :]
+        bw = (self.group_dram_bw if share > 0 else np.full(P, np.inf))[None, :]    # peak: channels to itself
         d_lat = self.dram_latency[None, :]
         zeros = np.zeros((U, P))
         self._pim_off = {True: np.zeros((NC, U, P), dtype=bool), False: np.zeros((NC, U, P), dtype=bool)}
@@ -421,6 +431,8 @@ class CostModel:
             # a task (tiles of one operator feed the next; a collective overlaps the next operator): the task
             # takes as long as its busiest resource, plus the PIM kernels it hands off
             lat = np.maximum(np.maximum(comp, mem), coll) + pim_t
+            if share > 0:       # every byte (PIM kernels' external ones too) fits its channels at the peak rate
+                lat = np.maximum(lat, dram / bw)
             e_sram = tb["e_sram"] + dram * tb["e_sram_w_per_b"]
             e_dram = dram * 8 * dram_e_bit
             e_nop = dram * 8 * nop.energy_per_bit * dram_hops[None, :] + c_e

@@ -1,7 +1,8 @@
 """Placements on the package: the chiplet groups a tensor-parallel task may occupy (`group_tiles`, by placement
 policy), the cost of a ring collective over a group's real routes (`ring_stats`, `ring_allgather`), and how much
-of its DRAM share each chiplet gets once the NoP routes from the channels are loaded (`dram_link_factors`; see
-the "DRAM model" section of `mapc.hw.cost`)."""
+of its DRAM share each chiplet gets once the NoP routes from the channels are loaded (`dram_link_factors`), and
+which DRAM channels serve a placement and how fast it can stream from them alone (`dram_channel_split`; see the
+"DRAM model" section of `mapc.hw.cost`)."""
 
 from __future__ import annotations
 
@@ -112,6 +113,53 @@ def dram_link_factors(hw: Hardware) -> np.ndarray:
             x = min(x, fac(link_load[l], hw.nop.link_bw))
         f[c] = min(f[c], x)
     return f
+
+
+def nearest_channels(hw: Hardware) -> list[tuple[int, ...]]:
+    """Per chiplet, the indices of the DRAM channels nearest to it (hops to the channel's nearest attach chiplet;
+    ties kept). A channel without attach chiplets is at distance 0 from everyone (it serves the package evenly)."""
+    dist = np.array([[hw.hops[c, list(ch.attach)].min() if ch.attach else 0 for ch in hw.dram]
+                     for c in range(hw.n)]).reshape(hw.n, len(hw.dram))
+    return [tuple(int(j) for j in np.nonzero(row == row.min())[0]) if row.size else () for row in dist]
+
+
+def dram_channel_split(hw: Hardware, placements: Iterable[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """([P, channels] fraction of a placement's DRAM bytes each channel serves, [P] peak bytes/s it can stream).
+
+    Channel choice (the default the schedule records in `dram_channels`): each of the k members moves 1/k of the
+    task's bytes, split evenly over its nearest channels (`nearest_channels`), entering the mesh at that channel's
+    attach chiplet(s) nearest to the member and travelling its XY route. Peak: the largest total rate r at which,
+    with every member drawing its part, no channel delivers more than its `bandwidth` and no directed NoP link on
+    the members' routes carries more than `link_bw` (a member at an attach chiplet takes its part straight from
+    the PHY). This is what the placement's chiplets and NoP path can take with the channels to itself; how much
+    of it a task gets while others stream is the schedule's business (`mapc.solvers.channels`)."""
+    pls = list(placements)
+    H = len(hw.dram)
+    frac = np.zeros((len(pls), H))
+    peak = np.full(len(pls), np.inf)
+    if not H or hw.dram_bandwidth <= 0:
+        return frac, np.zeros(len(pls))
+    near = nearest_channels(hw)
+    for p, mem in enumerate(pls):
+        k = len(mem)
+        link: dict[tuple[int, int], float] = defaultdict(float)
+        for c in mem:
+            for j in near[c]:
+                share = 1.0 / k / len(near[c])
+                frac[p, j] += share
+                att = hw.dram[j].attach
+                if not att or hw.n == 1:
+                    continue
+                d = min(int(hw.hops[c, a]) for a in att)
+                srcs = [a for a in att if hw.hops[c, a] == d]
+                for a in srcs:
+                    r = hw.route(int(a), c)
+                    for l in zip(r[:-1], r[1:]):
+                        link[l] += share / len(srcs)
+        caps = [hw.dram[j].bandwidth / frac[p, j] for j in range(H) if frac[p, j] > 0]
+        caps += [hw.nop.link_bw / f for f in link.values() if f > 0]
+        peak[p] = min(caps)
+    return frac, peak
 
 
 def check_regions(hw: Hardware, regions: Mapping[str, Iterable[int]] | None) -> dict[str, frozenset[int]] | None:

@@ -147,7 +147,8 @@ def check(spec: Spec, hw: str | Hardware | None = None, *, segment: int | None =
 def costs(spec: Spec, hw: str | Hardware | None = None, *, segment: int | None = None) -> list[OpCost]:
     """Every distinct operator of the spec's workload priced alone on one core of each chiplet type, operands in
     DRAM (`mapc cost`; `mapc.compiler.opcosts`). The spec goes through `lower` first (same checks); each core
-    gets the DRAM bandwidth it has in the schedule's static share (all of it on a 1 x 1 grid)."""
+    gets the DRAM bandwidth it streams at alone (its nearest channels and NoP route to itself; the best core of
+    each type)."""
     problem = lower(spec, hw, segment=segment)
     bw: dict[str, float] = {}
     for c, b in zip(problem.hw.chiplets, problem.cost.chiplet_dram_bw):

@@ -322,14 +322,17 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     val = score(sched, cost, obj)
     tb_ = (bounds.get("latency", -math.inf) - bm.slack) * tick if "latency" in bounds else -math.inf
     eb_ = (bounds.get("energy", -math.inf) - ks * bm.slack) * eunit if "energy" in bounds else -math.inf
-    if not opts.exact:
+    # DRAM channel cumulatives round demands up (`cpsat_dram`): CP-SAT's bound and optimality are then for the
+    # rounded model only, so the proven bound falls back on `lower_bound`
+    exact = opts.exact and not bm.stats.get("dram_cumulatives")
+    if not exact:
         tb_, eb_ = -math.inf, -math.inf
     t_bound = max(tb_, float(lb.value))
     e_bound = max(eb_, float(lb.energy), float(cost.static_power) * t_bound)
     bound = {"latency": t_bound, "energy": e_bound, "edp": max(e_bound * t_bound, float(lb.edp)),
              "slo": e_bound}[obj]
     bound = min(bound, val)
-    solved = statuses.get(obj) == "OPTIMAL" and opts.exact     # the chosen schedule is no worse than CP-SAT's
+    solved = statuses.get(obj) == "OPTIMAL" and exact          # the chosen schedule is no worse than CP-SAT's
     if obj in ("edp", "slo"):
         solved = bound >= val * (1 - 1e-9)
     status: Status

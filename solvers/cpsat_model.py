@@ -30,8 +30,7 @@ Constraints:
   held[key, chiplet] >= share * literal of every resident option of that key on that chiplet (a key is counted
   once, at its largest share, as `compiler/check.py` counts it); per chiplet sum(held) <= capacity (shares
   rounded up, capacity down).
-- DRAM: the cost backend gives each chiplet a static share of the aggregate DRAM bandwidth, so DRAM can never be
-  over-used by any schedule and needs no cumulative here (see `hw/cost.py`).
+- DRAM: per channel a cumulative of the options' draws (bytes there / latency), `mapc.solvers.cpsat_dram`.
 - energy (integer units `eunit` J, option and transfer energies rounded down, static power x makespan exact
   per tick): sum of chosen option energies + bits x NoP J/bit x hops per edge + static power x makespan.
 - per chiplet, makespan >= total duration of the chosen options using it (redundant with the no-overlaps but
@@ -54,6 +53,8 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from mapc.hw.cost import CostModel
+from mapc.solvers.channels import ChannelTimeline, channel_rates, task_draws
+from mapc.solvers.cpsat_dram import add_dram_channels
 from mapc.solvers.cpsat_options import Options, identical_components, reflections, sram_demand
 
 TICKS = 1 << 18          # ticks over the hint makespan (time resolution ~ 4e-6 of it)
@@ -94,8 +95,10 @@ def choose_tick(cost: CostModel, makespan_hint: float) -> float:
 def retime(cost: CostModel, pi: npt.ArrayLike, res: npt.ArrayLike, order_key: npt.ArrayLike,
            dur: list[int] | None = None, delay: list[int] | None = None) -> np.ndarray:
     """Semi-active schedule: tasks in order of `order_key` (ties by id), each at the earliest time its inputs
-    have arrived and all its chiplets are free. With `dur`/`delay` (per task / per edge) in ticks, integer
-    arithmetic; else exact float latencies and transfer times. Never later than any schedule with that order."""
+    have arrived, all its chiplets are free and its DRAM channels have room for its draws over its run
+    (`mapc.solvers.channels`; the draws are bytes / exact latency, so in ticks they are reserved over the rounded-up
+    duration). With `dur`/`delay` (per task / per edge) in ticks, integer arithmetic; else exact float latencies
+    and transfer times. Without DRAM traffic, never later than any schedule with that order."""
     g = cost.graph
     n = g.n
     pi = np.asarray(pi, np.int64)
@@ -117,6 +120,8 @@ def retime(cost: CostModel, pi: npt.ArrayLike, res: npt.ArrayLike, order_key: np
     start = [zero] * n
     end = [zero] * n
     placements = cost.placements
+    chans = ChannelTimeline.of(cost)
+    draws = task_draws(channel_rates(cost, pi, res))
     for i in order.tolist():
         t = zero
         for s, k in ins[i]:
@@ -127,6 +132,10 @@ def retime(cost: CostModel, pi: npt.ArrayLike, res: npt.ArrayLike, order_key: np
         for c in mem:
             if free[c] > t:
                 t = free[c]
+        if draws[i]:
+            t2 = chans.earliest(float(t), float(durs[i]), draws[i])
+            t = int(t2) if dur is not None else t2
+            chans.book(float(t), float(durs[i]), draws[i])
         start[i] = t
         end[i] = t + durs[i]
         for c in mem:
@@ -400,7 +409,7 @@ def add_objective_terms(b: _Builder) -> None:
     it (redundant with the no-overlaps but visible to the LP relaxation: without it the bound on 8-task chain
     instances stalls at the work bound). Energy, in integer units of `eunit` J: chosen option energies (rounded
     down) + the precedence step's NoP terms + static power x makespan (`ks` units per tick, exact).
-    DRAM needs no constraint: the cost backend's static bandwidth share never over-uses it (`mapc.hw.cost`)."""
+    DRAM channels are constrained by `add_dram_channels` (`mapc.solvers.cpsat_dram`)."""
     cost, m, fixed, opts = b.cost, b.m, b.fixed, b.opts
     g, hw = cost.graph, cost.hw
     ms = m.new_int_var(b.window_lo, b.hi, "makespan")
@@ -467,6 +476,7 @@ def build(cost: CostModel, opts: Options, tick: float, eunit: float, ks: int, *,
     add_variables(b)
     add_assignment(b)
     add_resources(b)
+    add_dram_channels(b.m, cost, opts, [iv for iv, _ in b.intervals], fixed, window_lo, b.hi, b.stats)
     add_precedence(b)
     add_memory(b)
     add_objective_terms(b)

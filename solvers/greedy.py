@@ -5,7 +5,10 @@ is put on the placement (any of `cost.placements`, single chiplets or tensor-par
 earliest finish time, given when its inputs arrive there (producer end + transfer between lead chiplets),
 when all the placement's chiplets are free, and whether its weights can be resident there (same weight key
 already held, or room left in every member's SRAM; SRAM use is tracked as tasks are placed). Ties within
-1e-9 relative go to the lower task energy. The EFT of all placements is one vectorised NumPy pass per task.
+1e-9 relative go to the lower task energy. The EFT of all placements is one vectorised NumPy pass per task;
+DRAM channels are shared resources (`mapc.solvers.channels`): the `CHANNEL_CANDIDATES` placements with the best
+EFT are then priced for real (their start delayed until their channels have room for the task's draws) and the
+best real finish wins, so a chain lands on a placement whose channels are free.
 Because micro-batches are separate tasks, they spread over chiplets and pipeline.
 
 HEFT's per-task choice is myopic about tensor-parallel groups (a group finishes one task sooner but blocks
@@ -37,10 +40,12 @@ from mapc.compiler.problem import Problem
 from mapc.core.options import Objective, SolveOptions
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Decisions, SolveResult, SolverStats
+from mapc.solvers.channels import ChannelTimeline
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)
 
 REL_TIE = 1e-9
+CHANNEL_CANDIDATES = 8   # placements (best by floor finish time) whose channel-aware finish HEFT computes per task
 Candidate = tuple[str, np.ndarray, np.ndarray, np.ndarray, float]   # (label, placement, resident, start, objective)
 
 
@@ -84,6 +89,10 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
     used = np.zeros(C)
     free = np.zeros(C)
     lr, ls, er, es = cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream
+    chans = ChannelTimeline.of(cost)
+    frac = cost.dram_frac
+    has_dram = frac.shape[1] > 0
+    dbr, dbs = (cost.dram_bytes(True), cost.dram_bytes(False)) if has_dram else (lr, ls)
     wshare, wkey = cost.weight_share, g.weight_index
     in_edges = _in_edges(g)
     src, ebytes = g.edge_src, g.edge_bytes
@@ -124,19 +133,37 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
                 f"streamed and no chiplet group has room left to keep them resident "
                 f"(weight capacity per chiplet {cost.weight_capacity.max():.4g} B)",
                 hint="use larger tensor-parallel groups, chiplets with more SRAM, or allow streaming from DRAM")
+        en = np.where(can_res, er[i], es[i]) + e_in
+        if has_dram:        # the channels' free bandwidth may delay a placement: price the best few for real
+            sc0 = np.where(np.isfinite(eft), en + energy_weight * eft, np.inf) if energy_weight is not None else eft
+            cand = np.argsort(sc0, kind="stable")[:CHANNEL_CANDIDATES]
+            cand = cand[np.isfinite(sc0[cand])]
+            db = np.where(can_res, dbr[i], dbs[i])
+            draws = {int(p): [(h, float(db[p] * f / dur[p])) for h, f in enumerate(frac[p]) if f > 0 and db[p] > 0
+                              and dur[p] > 0] for p in cand}         # (channel, B/s) of each candidate
+            t0 = t0.copy()
+            eft = np.full(P, np.inf)
+            top = np.inf          # best real score so far: a real score is never below the floor one (sc0)
+            for p in cand:
+                if sc0[p] > top * (1 + REL_TIE):
+                    break
+                t0[p] = chans.earliest(float(t0[p]), float(dur[p]), draws[int(p)])
+                eft[p] = t0[p] + dur[p]
+                top = min(top, float(eft[p] if energy_weight is None else en[p] + energy_weight * eft[p]))
+            best = int(np.argmin(eft))
         if energy_weight is not None:
-            en = np.where(can_res, er[i], es[i]) + e_in
             sc = np.where(np.isfinite(eft), en + energy_weight * eft, np.inf)
             best = int(np.argmin(sc))
         elif energy_tiebreak:
             near = np.nonzero(eft <= eft[best] * (1 + REL_TIE))[0]
             if near.size > 1:
-                en = np.where(can_res[near], er[i, near], es[i, near])
-                best = int(near[np.argmin(en)])
+                best = int(near[np.argmin(en[near])])
         pi[i] = best
         res[i] = bool(can_res[best])
         start[i] = t0[best]
         end[i] = eft[best]
+        if has_dram:
+            chans.book(start[i], float(dur[best]), draws[best])
         mem = list(cost.placements[best])
         free[mem] = end[i]
         if res[i]:

@@ -20,6 +20,7 @@ from mapc.core.errors import InfeasibleError
 from mapc.core.graph import ExecutionGraph
 from mapc.core.options import Objective
 from mapc.hw.cost import CostModel
+from mapc.solvers.channels import ChannelTimeline, channel_rates, task_draws
 
 
 # ---- priorities --------------------------------------------------------------------------------------------
@@ -196,6 +197,8 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
     earliest t >= arrival at which every chiplet of its placement is idle over [t, t + latency): with
     `insertion`, each chiplet keeps sorted disjoint busy intervals and the search jumps past any conflicting
     interval until all members agree (idle gaps are reused); without it, t = max(arrival, members' free time).
+    DRAM channels are shared resources: t is also delayed until the task's draws (bytes / latency on each of its
+    channels, `mapc.solvers.channels`) fit under every channel's bandwidth over [t, t + latency), gaps reused.
     Any priority gives a valid schedule, since only ready tasks are placed. O((n + e) log n) per pass.
     """
     g = cost.graph
@@ -223,6 +226,8 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
     free = [0.0] * C
     start = [0.0] * n
     end = [0.0] * n
+    chans = ChannelTimeline.of(cost)
+    draws = task_draws(channel_rates(cost, pi, resident))
     heap = [(-prl[i], i) for i in range(n) if indeg[i] == 0]
     heapq.heapify(heap)
     while heap:
@@ -234,6 +239,7 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
                 t = a
         d = latl[i]
         mem = members[i]
+        dr = draws[i]
         if insertion:
             if d > 0:
                 moved = True
@@ -245,6 +251,10 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
                         if k < len(e_c) and starts[c][k] < t + d:
                             t = e_c[k]
                             moved = True
+                    if dr and not moved:
+                        t2 = chans.earliest(t, d, dr)
+                        moved = t2 != t
+                        t = t2
                 f = t + d
                 for c in mem:
                     k = bisect_right(starts[c], t)
@@ -254,11 +264,13 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
             for c in mem:
                 if free[c] > t:
                     t = free[c]
+            t = chans.earliest(t, d, dr)
             f = t + d
             for c in mem:
                 free[c] = f
         start[i] = t
         end[i] = t + d
+        chans.book(t, d, dr)
         for j in succs[i]:
             indeg[j] -= 1
             if indeg[j] == 0:

@@ -91,12 +91,14 @@ SIM_FILES = ("simulated.json", "trace.json")
 
 
 def _sim_tasks(doc: dict[str, Any], res: SimResult) -> Iterator[TraceTask]:
+    index = {ch["name"]: h for h, ch in enumerate(doc["hardware"]["dram"])}
     for t in doc["tasks"]:
         i = t["id"]
         args = {"scheduled_start_s": t["start"], "scheduled_end_s": t["end"], "delay_s": res.task_end[i] - t["end"],
                 "chiplets": t["chiplets"]}
         yield TraceTask(i, t.get("name", str(i)), f"{t.get('model', '')}/{t.get('phase', '')}", tuple(t["chiplets"]),
-                        res.task_start[i], res.task_end[i], float(t.get("dram_bytes", 0.0)), 0.0, args)
+                        res.task_start[i], res.task_end[i], float(t.get("dram_bytes", 0.0)), 0.0, args,
+                        {index[k]: float(b) for k, b in t["dram_channels"].items()} if "dram_channels" in t else None)
 
 
 def _sim_transfers(doc: dict[str, Any], res: SimResult) -> Iterator[TraceTransfer]:

@@ -1,5 +1,7 @@
 """Lower bound and metrics (compiler/evaluate.py) on small hand-built schedules."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -136,12 +138,20 @@ def test_chain_critical_path_is_tight():
     assert s.makespan == pytest.approx(b.value)
 
 
-def test_dram_term_dropped_when_cost_model_breaks_invariant():
+def test_dram_bound_is_the_bytes_over_the_bandwidth_and_per_channel():
     c = CostModel(hw2x2(), graph())
-    c.lat_stream = c.lat_stream * 1e-9        # a (wrong) cost model pricing streams faster than DRAM allows
-    c.lat_resident = c.lat_resident * 1e-9
     b = lower_bound(c)
-    assert not b.dram_valid and b.dram == 0.0
+    dmin = np.minimum(c.dram_bytes(True), c.dram_bytes(False)).min(axis=1).sum()
+    assert b.dram_valid and b.dram >= dmin / c.hw.dram_bandwidth * (1 - 1e-12)
+    two = replace(hw2x2(), dram=(DramChannel("a", "west", 64e9, 3.9e-12, attach=(0, 2)),
+                                 DramChannel("b", "east", 64e9, 3.9e-12, attach=(1, 3))))
+    one = CostModel(two, graph(), group_sizes=(1,))            # every task forced onto chiplet 0: channel a
+    one = one.restricted({"test": np.array([[p == (0,) for p in one.placements]] * one.graph.n)})
+    assert one.dram_frac[0].tolist() == [1.0, 0.0]
+    fin = lambda lat, by: np.where(np.isfinite(lat[:, 0]), by[:, 0], np.inf)
+    forced = np.minimum(fin(one.lat_resident, one.dram_bytes(True)), fin(one.lat_stream, one.dram_bytes(False))).sum()
+    b1 = lower_bound(one)
+    assert b1.dram == pytest.approx(forced / 64e9, rel=1e-9)   # twice the aggregate bound (128 GB/s)
 
 
 def test_infeasible_task_raises():

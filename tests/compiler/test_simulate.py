@@ -28,8 +28,12 @@ def doc():
 
 
 def _task(tpl: dict, i: int, chips, start, end, deps=(), dram=0.0) -> dict:
-    return {**tpl, "id": i, "name": f"t{i}", "chiplets": list(chips), "start": start, "end": end,
-            "deps": list(deps), "dram_bytes": float(dram)}
+    """A task like `tpl` without a `dram_channels` record (a file written before it existed: the replay then
+    splits its DRAM bytes over the members' nearest channels)."""
+    out = {**tpl, "id": i, "name": f"t{i}", "chiplets": list(chips), "start": start, "end": end,
+           "deps": list(deps), "dram_bytes": float(dram)}
+    out.pop("dram_channels", None)
+    return out
 
 
 def _xfer(tpl: dict, src, dst, route, nbytes, start, end) -> dict:

@@ -1,0 +1,112 @@
+"""DRAM channels as shared resources of a schedule: per-channel bandwidth-occupancy timelines (issue 13).
+
+The cost model prices a task at its placement's peak DRAM rate (`CostModel.group_dram_bw`: what its chiplets and
+NoP routes can take with its channels to itself) and says which channels serve it (`CostModel.dram_frac`). A
+task of duration d that moves b_h bytes through channel h draws b_h / d from h for its whole run (its traffic
+spread evenly over the task, the convention `compiler.check` verifies and `mapc simulate` replays). A schedule is
+valid only if, at every instant, the draws on each channel sum to at most its bandwidth.
+
+`ChannelTimeline` keeps, per channel, the booked draw as a piecewise-constant function of time (sorted
+breakpoints; the last segment runs to infinity). The list scheduler asks `earliest(t, d, rates)` for the first
+start >= t at which a task's draws fit on every one of its channels over [start, start + d) (gaps left between
+earlier bookings are reused, like chiplet gaps), then `book`s it. A task never runs slower than its priced
+latency: when its channels are busy it waits for them rather than stretching (so every table latency stays exact
+and CP-SAT's fixed-size intervals with a cumulative per channel model the same thing). Decided here, said in the
+README: a task that waits for bandwidth is the schedule's choice, priced by its finish time like a busy chiplet.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+import numpy as np
+import numpy.typing as npt
+
+from mapc.hw.cost import CostModel
+
+FIT_TOL = 1e-12      # relative headroom on a channel's bandwidth when fitting a draw (float sums of rates)
+
+
+def channel_rates(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike) -> np.ndarray:
+    """[n, channels] B/s each task draws from each channel over its run: bytes on the channel / its latency."""
+    pi = np.asarray(placement_index, dtype=np.int64)
+    res = np.asarray(resident, dtype=bool)
+    lat = cost.task_latency(pi, res)
+    by = cost.channel_bytes(pi, res)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((by > 0) & (lat[:, None] > 0), by / np.where(lat > 0, lat, 1.0)[:, None], 0.0)
+
+
+class ChannelTimeline:
+    """Booked draw per channel over time (module docstring). `capacity[h]` in B/s."""
+
+    def __init__(self, capacity: npt.ArrayLike) -> None:
+        self.cap = [float(c) for c in np.asarray(capacity, dtype=np.float64)]
+        self.ts: list[list[float]] = [[0.0] for _ in self.cap]     # segment k is [ts[k], ts[k + 1])
+        self.use: list[list[float]] = [[0.0] for _ in self.cap]
+
+    @classmethod
+    def of(cls, cost: CostModel) -> "ChannelTimeline":
+        return cls([ch.bandwidth for ch in cost.hw.dram])
+
+    def _first_fit(self, h: int, t: float, d: float, rate: float) -> float:
+        """The first start >= t at which `rate` fits on channel h over [start, start + d): one forward pass over
+        the segments (a clashing segment moves the candidate start to its end)."""
+        ts, use = self.ts[h], self.use[h]
+        lim = self.cap[h] * (1 + FIT_TOL) - rate
+        k = bisect_right(ts, t) - 1
+        n = len(ts)
+        cand = t
+        while True:
+            if use[k] > lim:
+                if k + 1 >= n:
+                    raise ValueError(f"a draw of {rate:.6g} B/s never fits channel {h} ({self.cap[h]:.6g} B/s)")
+                cand = ts[k + 1]
+            k += 1
+            if k >= n or ts[k] >= cand + d:
+                return cand
+
+    def earliest(self, t: float, d: float, rates: list[tuple[int, float]]) -> float:
+        """The first start >= t at which every (channel, rate) of `rates` fits over [start, start + d)."""
+        if d <= 0 or not rates:
+            return t
+        while True:
+            t0 = t
+            for h, r in rates:
+                t = self._first_fit(h, t, d, r)
+            if t == t0:
+                return t
+
+    def _split(self, h: int, t: float) -> int:
+        """Index of the segment starting at t (inserting a breakpoint there if needed)."""
+        ts, use = self.ts[h], self.use[h]
+        k = bisect_right(ts, t) - 1
+        if ts[k] == t:
+            return k
+        ts.insert(k + 1, t)
+        use.insert(k + 1, use[k])
+        return k + 1
+
+    def book(self, t: float, d: float, rates: list[tuple[int, float]]) -> None:
+        """Add each draw over [t, t + d)."""
+        if d <= 0:
+            return
+        for h, r in rates:
+            if r <= 0:
+                continue
+            a = self._split(h, t)
+            b = self._split(h, t + d)
+            ts, use = self.ts[h], self.use[h]
+            for k in range(a, b):
+                use[k] += r
+            for k in (b, a):            # merge equal neighbours (back-to-back bookings of one rate)
+                if 0 < k < len(ts) and use[k] == use[k - 1]:
+                    del ts[k], use[k]
+
+
+def task_draws(rates: np.ndarray) -> list[list[tuple[int, float]]]:
+    """Per task, its (channel, B/s) pairs with a positive draw (rows of `channel_rates`)."""
+    out: list[list[tuple[int, float]]] = []
+    for row in rates.tolist():
+        out.append([(h, r) for h, r in enumerate(row) if r > 0])
+    return out
