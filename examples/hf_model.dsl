@@ -10,6 +10,6 @@ workload chat {
 }
 
 # `tensor auto` (the default) lets the solver size each task's chiplet group; `parallel { tensor 2 }` pins
-# every task on 2 chiplets and the summary shows what that costs (about 21x the hardware's bound on mcm6x6,
-# each pair streaming the weights at 2/36 of the DRAM bandwidth).
+# every task on 2 chiplets and the summary shows what that costs (about 14x the hardware's bound on mcm6x6:
+# 2 chiplets cannot draw the package's DRAM bandwidth, and every decode step streams the 14 GB of weights).
 parallel { tensor auto }
