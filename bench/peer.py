@@ -45,6 +45,7 @@ from mapc.hw.cost import CostModel
 from mapc.core.hardware import Hardware
 from mapc.core.options import SolveOptions
 from mapc.core.spec import ParallelSpec, Spec
+from mapc.apps.bench import machine as bench_machine
 
 BF16 = 2                         # bytes per element: every tensor of Stream's ONNX inputs is bfloat16 (elem_type 16)
 SOFTMAX_FLOPS = 5.0              # per element, as mapc.compiler.ops.SOFTMAX_FLOPS
@@ -284,16 +285,8 @@ def run_all(solvers: list[str], hws: list[str], time_limit: float, tiles: int, c
 # ---- report -----------------------------------------------------------------------------------------------
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=5).stdout
-        for line in out.splitlines():
-            if line.lower().startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    import os
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """The machine the numbers come from (`mapc bench`'s description)."""
+    return bench_machine()
 
 
 def _mb(x: float) -> str:

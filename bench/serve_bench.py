@@ -33,21 +33,15 @@ from mapc.apps import serve as sv
 from mapc.compiler import serve_report as rep
 from mapc.compiler import traffic as tr
 from mapc.compiler.serve_cost import Shape, corners, exact_point
+from mapc.apps.bench import machine as bench_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """The machine the numbers come from (`mapc bench`'s description)."""
+    return bench_machine()
 
 
 def run(example: str, hw: str | None, arrivals: str, n: int, **kw) -> tuple[sv.ServeReport, float]:
