@@ -26,8 +26,6 @@ of Stream's `simba.yaml` / `cores/simba_chiplet.yaml` (see `simba6x6`).
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass

@@ -20,8 +20,6 @@ Sections:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import time
