@@ -190,7 +190,8 @@ def _at_bound(problem: Problem, drv: Driver, lb: Bound, hints: list[Named], t0: 
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, "latency")
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
-    stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label)
+    stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label,
+                       deterministic=drv.deterministic)
     return SolveResult(sched, "optimal", val, min(val, float(lb.value)), tuple(drv.trace), stats,
                        f"the {label} schedule meets the makespan lower bound (critical path / work): optimal",
                        "cpsat", time.perf_counter() - t0)
@@ -319,7 +320,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     status: Status
     if any(s is not None for s in sols.values()):
         status = "optimal" if solved else "feasible"
-        msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}"
+        msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}" + drv.cut_note()
     else:
         status = "feasible"
         msg = f"CP-SAT found no solution within the budget ({statuses}); returning the heuristic {label}"
@@ -329,7 +330,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     stats = CpsatStats(
         strategy="whole", variables=len(proto.variables), constraints=len(proto.constraints),
         hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label, calls=tuple(drv.calls),
-        solutions=sum(c["solutions"] for c in drv.calls),
+        solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic,
         booleans=sum(1 for v in proto.variables if list(v.domain) == [0, 1]),
         candidates=opts.size, pruned_options=opts.pruned, cut_options=opts.cut, exact_options=opts.exact,
         tick_s=tick, energy_unit_j=eunit, build_s=round(build_s, 3), bound_makespan_s=t_bound,

@@ -256,12 +256,13 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         strategy="decompose", variables=max((s[0] for s in sizes), default=0),
         constraints=max((s[1] for s in sizes), default=0), hints=tuple(f[0] for f in drv.found[:3]),
         pareto=tuple(pts), chosen="decompose" if accepted else label, calls=tuple(drv.calls[-10:]),
-        solutions=sum(c["solutions"] for c in drv.calls), neighbourhoods=len(nbs), passes=passes, windows=rounds,
+        solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic,
+        neighbourhoods=len(nbs), passes=passes, windows=rounds,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
         window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
     status: Status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
     msg = (f"decomposition: {passes} pass(es) over {len(nbs)} chain neighbourhoods, {rounds} CP-SAT calls, "
-           f"{accepted} improvements over the heuristic start ({label})")
+           f"{accepted} improvements over the heuristic start ({label})" + drv.cut_note())
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)
 
