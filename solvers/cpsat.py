@@ -191,7 +191,7 @@ def _at_bound(problem: Problem, drv: Driver, lb: Bound, hints: list[Named], t0: 
     val = score(sched, cost, "latency")
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
     stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label,
-                       deterministic=drv.deterministic)
+                       deterministic=drv.deterministic, bound_tightest=lb.tightest)
     return SolveResult(sched, "optimal", val, min(val, float(lb.value)), tuple(drv.trace), stats,
                        f"the {label} schedule meets the makespan lower bound (critical path / work): optimal",
                        "cpsat", time.perf_counter() - t0)
@@ -236,6 +236,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         ks, eunit = 0, max(e_hint, 1e-300) / ENERGY_UNITS
     tb = time.perf_counter()
     bm = build(cost, opts, tick, eunit, ks)
+    # the proven makespan bound (`compiler/bounds.py`) handed to CP-SAT: any tick schedule read back in seconds
+    # is a real schedule no shorter than its real makespan, so makespan_ticks x tick >= lb.value
+    bm.model.add(bm.makespan >= int(math.floor(float(lb.value) / tick * (1 - 1e-9))))
     build_s = time.perf_counter() - tb
     hint: TickSolution | None = None
     if keep is not None:
@@ -335,6 +338,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         candidates=opts.size, pruned_options=opts.pruned, cut_options=opts.cut, exact_options=opts.exact,
         tick_s=tick, energy_unit_j=eunit, build_s=round(build_s, 3), bound_makespan_s=t_bound,
         bound_energy_j=e_bound, intervals=ms["intervals"], tasks_free=ms["tasks_free"], hop_vars=ms["hop_vars"],
-        sram_keys=ms["sram_keys"], chain_symmetry=ms["chain_symmetry"], symmetry=tuple(ms["symmetry"]))
+        sram_keys=ms["sram_keys"], chain_symmetry=ms["chain_symmetry"], symmetry=tuple(ms["symmetry"]),
+        bound_tightest=lb.tightest)
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)

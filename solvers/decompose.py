@@ -256,7 +256,7 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         strategy="decompose", variables=max((s[0] for s in sizes), default=0),
         constraints=max((s[1] for s in sizes), default=0), hints=tuple(f[0] for f in drv.found[:3]),
         pareto=tuple(pts), chosen="decompose" if accepted else label, calls=tuple(drv.calls[-10:]),
-        solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic,
+        solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic, bound_tightest=lb.tightest,
         neighbourhoods=len(nbs), passes=passes, windows=rounds,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
         window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
