@@ -60,6 +60,7 @@ class CpsatStats(SolverStats):
     passes: int = 0
     windows: int = 0                      # CP-SAT calls on neighbourhoods
     accepted: int = 0                     # improvements kept
+    accepted_by_family: dict[str, int] | None = None   # improvements per neighbourhood family
     restarts: int = 0
     window_statuses: dict[str, int] | None = None
     window_model_max: tuple[int, int] | None = None

@@ -302,3 +302,20 @@ def test_hint_chains_sorted_into_symmetry_order():
     sched = materialize(cost, p2, r2, s2)
     assert _check(sched, cost) == []
     assert score(sched, cost, "edp") == pytest.approx(score(s, cost, "edp"), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["chain", "tail", "stage", "region"])
+def test_neighbourhood_families_partition_the_tasks(kind):
+    """Every LNS family cuts the tasks into windows of at most nb_max tasks, each task in exactly one window."""
+    from mapc.solvers import greedy
+    from mapc.solvers.decompose import families
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(5, 4)
+    cost = CostModel(hw, g)
+    s = greedy.solve(Problem(g, hw, cost), SolveOptions(objective="latency")).schedule
+    nbs = families(cost, np.asarray(s.placement_index), np.asarray(s.resident), np.asarray(s.start), 6, kind)
+    assert sorted(np.concatenate(nbs).tolist()) == list(range(g.n))
+    assert max(len(w) for w in nbs) <= 6
+    if kind == "tail":       # the first window holds the tasks that end last
+        end = np.asarray(s.start) + np.array([t.end - t.start for t in s.tasks])
+        assert int(np.argmax(end)) in nbs[0].tolist()
