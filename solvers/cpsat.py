@@ -53,6 +53,7 @@ from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, decompose, greedy
 from mapc.solvers.base import Decisions, Named, SolveResult
+from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, build, choose_tick, retime
 from mapc.solvers.cpsat_options import Options, candidates, identical_components
 from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, TickSolution, point
@@ -87,8 +88,12 @@ def diagnose(problem: Problem) -> None:
             hint="allow streaming, use larger tensor-parallel groups or chiplets with more SRAM")
 
 
-def explain_infeasible(cost: CostModel) -> InfeasibleError:
-    """After CP-SAT proved infeasibility: the weights that must stay resident do not fit the SRAM together."""
+def explain_infeasible(cost: CostModel, seed: int = 0) -> InfeasibleError:
+    """After CP-SAT proved infeasibility: the conflicting constraints with their numbers (`cpsat_explain`), else
+    the summary that the weights that must stay resident do not fit the SRAM together."""
+    named = explain(cost, seed)
+    if named is not None:
+        return named
     g = cost.graph
     must = ~np.isfinite(cost.lat_stream).any(axis=1) if g.n else np.zeros(0, bool)
     need: dict[int, float] = {}
@@ -279,7 +284,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         if name == "INFEASIBLE":
             if hints:
                 break
-            raise explain_infeasible(cost)
+            raise explain_infeasible(cost, options.seed)
         if sol is not None:
             sols[kind] = sol
             if bd is not None:       # CP-SAT's bound comes with every solution

@@ -48,6 +48,7 @@ from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Named, SolveResult
 from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, Driver, point
+from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Fixed, build, retime
 from mapc.solvers.cpsat_options import Options, candidates
 from mapc.solvers.listsched import objective_of, task_latency
@@ -194,6 +195,9 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
     cost, obj = problem.cost, options.goal
     g = cost.graph
     if not drv.found:
+        why = explain(cost, options.seed)      # proven infeasible: name the constraints in conflict
+        if why is not None:
+            raise why
         raise NoSolutionError(f"no heuristic schedule to start the decomposition from ({g.n} tasks)",
                               hint="allow streaming or use hardware with more SRAM")
     label, pi, res, st = min(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj))
