@@ -15,25 +15,34 @@ Strategy, by size (after dominance pruning of options):
              product wins. Budget: 25% / 25% / 50% split over the rungs (unused time carries over).
     Symmetry: identical micro-batch chains sorted by their first task's option (the hint's chains are
     permuted into that order by `sort_chains`, so the hint stays feasible), else one grid reflection.
-- larger: `decompose.solve_structured`: chain LNS (each micro-batch chain, or a few short ones, up to 48
-  tasks, re-optimised by CP-SAT with the rest of the schedule fixed, on integer ticks; accepted only when the
-  true objective improves), restarted from the next distinct heuristic schedule whenever a pass is a proven
-  local optimum. Never worse than the best heuristic; bound = `evaluate.lower_bound`.
+- larger: `decompose.solve_structured`: LNS (up to 48 tasks re-optimised by CP-SAT with the rest of the
+  schedule fixed, on integer ticks; accepted only when the true objective improves), one neighbourhood family
+  per pass in rotation (micro-batch chains, the tail by end time, stages = weight keys, grid quadrants),
+  restarted from the next distinct heuristic schedule when every family is at a proven local optimum. Never
+  worse than the best heuristic; bound = `evaluate.lower_bound`.
   (A placement-level model, one placement per (weight set, phase) class then list scheduling, was measured
   and dropped: fixing all micro-batches of a layer to one place serialises them; on llama2_7b_chat its
-  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options.)
+  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options. A
+  steady-state model of the same kind, position j of every chain of a (model, phase, length) group pinned to
+  one placement, minimising max(chiplet work, slowest chain + (M - 1) x period), unrolled in periodic order,
+  was measured too and left out: 1.01-2.5x greedy's makespan on the mcm6x6 examples, never better.)
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
 (`heft-k<k>`, with its own and with `choose_residency` residency) and a fastest-placement list schedule, as a
 complete `AddHint` (re-timed on ticks so it is feasible); the result is never worse than that hint.
-Determinism: with `options.deterministic`, every CP-SAT call runs ONE worker without interleaving (deterministic
-and, measured on the examples, as good at equal wall time as a 2-worker interleaved search, which advances
-2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's budget share;
-the heuristics are charged HINT_S_PER_OPTION per task x placement); the wall budget stays a hard cap. Same
-input + seed -> same schedule as long as the deterministic limit binds first (stats "calls" show both times; on
-a heavily loaded machine the wall cap may bind and break this). Without it, `threads` workers, wall limits.
+Determinism: with `options.deterministic` (the default), every CP-SAT call runs ONE worker without
+interleaving (deterministic and, measured on the examples, as good at equal wall time as a 2-worker interleaved
+search, which advances 2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the
+call's budget share; the heuristics are charged HINT_S_PER_OPTION per task x placement), and the LNS counts its
+budget in those deterministic seconds: the same input, seed and budget give the same schedule whatever the
+machine's load. The wall clock is only a safety cap at DET_WALL_CAP x the budget (a run that hits it says so:
+`CpsatStats.deterministic` False). With `wall_clock`, `threads` workers and wall limits.
 Bounds (`SolveResult.bound`): latency/energy from CP-SAT's best bound minus the rounding allowance, max'd
-with `evaluate.lower_bound`; edp = energy bound x makespan bound (both lower bounds of positive factors).
-Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer (`explain_infeasible`).
+with `evaluate.lower_bound` (which includes `compiler/bounds.py`: transfer-aware critical path, the GLOP LP
+relaxation and its energy-per-makespan EDP bound); edp = max(energy bound x makespan bound, the LP's EDP bound).
+The makespan bound is also a constraint of the whole model (it helps CP-SAT prove optimality).
+Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer or when no heuristic
+finds a schedule (`cpsat_explain.explain`: the CP-SAT assumption core over the assignment and SRAM constraints,
+named with their numbers).
 """
 
 from __future__ import annotations
