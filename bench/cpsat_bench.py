@@ -3,8 +3,8 @@
     .venv/bin/python bench/cpsat_bench.py --time-limit 60 --threads 2 -o bench/cpsat_bench.md
 
 Instances: every shipped example on the preset (`--hw`, default mcm6x6) plus scaled copies of
-llama2_7b_chat.dsl (`--scaled 16,104`: its `microbatches` raised, 48 tasks per micro-batch, so 104 gives 4,992
-tasks). Per instance and solver: the objective (default latency = makespan), the makespan, the solver's wall
+llama2_7b_chat.dsl (`--scaled 16,128`: its `microbatches` raised to N with prefill batch max(4, N/4) and decode
+batch max(32, N), so 16 gives 640 tasks and 128 gives 5,120). Per instance and solver: the objective (default latency = makespan), the makespan, the solver's wall
 time; per instance: the proven makespan bound (`evaluate.lower_bound`: work, DRAM, critical path with transfers,
 GLOP LP) and which part was tightest, cpsat's proven gap, and the targets:
 
@@ -47,8 +47,12 @@ def instances(hw: str, scaled: list[int]):
     for mb in scaled:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, f"llama2_7b_chat_mb{mb}.dsl")
+            text = re.sub(r"microbatches \d+", f"microbatches {mb}", src)
+            # micro-batches are capped by the batch: raise both (128 -> 32 prefill + 128 decode micro-batches)
+            text = text.replace("prefill batch=4", f"prefill batch={max(4, mb // 4)}")
+            text = text.replace("decode  batch=32", f"decode  batch={max(32, mb)}")
             with open(path, "w", encoding="utf-8") as fh:
-                fh.write(re.sub(r"microbatches \d+", f"microbatches {mb}", src))
+                fh.write(text)
             yield f"llama2_7b_chat_mb{mb}", api.lower(api.load(path), hw)
 
 
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--objective", default="latency")
-    ap.add_argument("--scaled", default="16,104", help="micro-batch counts of scaled llama2_7b_chat copies")
+    ap.add_argument("--scaled", default="16,128", help="micro-batch counts of scaled llama2_7b_chat copies")
     ap.add_argument("--only", default="", help="comma-separated instance names (default: all)")
     ap.add_argument("-o", "--out", default="")
     a = ap.parse_args(argv)
