@@ -118,8 +118,9 @@ class _Opts:
     counts: np.ndarray
 
 
-def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, A: np.ndarray) -> _Opts:
-    """The (latency, energy) Pareto front of the finite options per member-count row (see module doc)."""
+def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, Au: np.ndarray) -> _Opts:
+    """The (latency, energy) Pareto front of the finite options per member-count row (`arow` indexes the
+    distinct rows `Au`; see module doc)."""
     fin = np.isfinite(lat) & np.isfinite(en)
     lat, en, arow = lat[fin], en[fin], arow[fin]
     order = np.lexsort((en, lat, arow))
@@ -132,7 +133,7 @@ def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, A: np.ndarray) 
             best_e = float(en[j])
             keep.append(int(j))
     k = np.array(keep, np.int64)
-    return _Opts(lat[k], en[k], A[arow[k]])
+    return _Opts(lat[k], en[k], Au[arow[k]])
 
 
 class _Lp:
@@ -141,7 +142,7 @@ class _Lp:
     def __init__(self, cost: CostModel, t_scale: float, e_scale: float, t_floor: float) -> None:
         g = cost.graph
         A, size = chiplet_classes(cost)
-        _, arow = np.unique(A, axis=0, return_inverse=True)
+        Au, arow = np.unique(A, axis=0, return_inverse=True)      # distinct member-count rows, row of each p
         arow = np.asarray(arow).reshape(-1)
         arow2 = np.concatenate([arow, arow])
         tables = np.ascontiguousarray(
@@ -155,7 +156,7 @@ class _Lp:
             r = int(row[i])
             if r not in uniq:
                 uniq[r] = _collapse(np.concatenate([cost.lat_resident[i], cost.lat_stream[i]]),
-                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), arow2, A)
+                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), arow2, Au)
         delay = transfer_delays(cost)
         # representatives: one component of each identical group (same rows in id order, same edges)
         comp = g.component if g.n else np.zeros(0, np.int64)

@@ -44,7 +44,8 @@ def _assert_below(name: str, solver: str, m) -> None:
     assert b.tightest in ("work", "dram", "critical_path", "critical_path_transfers", "lp")
 
 
-@pytest.mark.parametrize("hw", ["mcm6x6", pytest.param("npu4x4", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("hw", ["mcm6x6", pytest.param("npu4x4", marks=pytest.mark.slow),
+                                pytest.param("wsc8x8", marks=pytest.mark.slow)])
 def test_bound_below_every_fast_solver_on_every_example(hw):
     seen = 0
     for name, p in _problems(hw):
