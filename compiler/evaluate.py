@@ -19,6 +19,10 @@ Lower bound on the makespan (`lower_bound`), the larger of:
 Energy bound: each task's minimum dynamic energy over its choices, plus static power x makespan bound
 (transfer energies are >= 0 and left out). EDP bound: energy bound x makespan bound (both factors are lower
 bounds of positive quantities; energy grows with makespan through static power).
+
+`compiler/bounds.py` (`strengthen`) then raises all three: the critical path with minimum transfer times, an
+LP relaxation (OR-Tools GLOP) coupling per-class chiplet load with the dependency chains, and the energy / EDP
+bound from the LP's least energy at each makespan. `Bound.tightest` names the largest makespan bound.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from mapc.core.graph import ExecutionGraph
+from mapc.compiler.bounds import strengthen
 from mapc.compiler.schedule import Schedule
 from mapc.core.errors import InfeasibleError
 from mapc.compiler.objective import energy_of
@@ -51,11 +56,15 @@ class Bound:
     energy: float = 0.0
     edp: float = 0.0
     dram_valid: bool = True       # the DRAM invariant held on the cost tables, so `dram` was taken into account
+    transfer_path: float = 0.0    # critical path with minimum transfer times (s), `bounds.strengthen`
+    lp: float = 0.0               # LP relaxation's makespan bound (s; 0 when none was solved)
+    tightest: str = ""            # the largest makespan bound: work, dram, critical_path, critical_path_transfers, lp
 
     def to_dict(self) -> dict[str, Any]:
         return {"makespan_s": self.value, "work_s": self.work, "dram_s": self.dram,
                 "critical_path_s": self.critical_path, "energy_j": self.energy, "edp_js": self.edp,
-                "dram_valid": self.dram_valid}
+                "dram_valid": self.dram_valid, "critical_path_transfers_s": self.transfer_path,
+                "lp_s": self.lp, "tightest": self.tightest}
 
 
 def _finite_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -96,11 +105,11 @@ def lower_bound(cost: CostModel) -> Bound:
             dram = max(dram, float(on_h.sum()) / ch.bandwidth)
     # (c) critical path
     crit = float(earliest_finish(g, min_lat).max())
-    value = max(work, dram, crit)
     e_dyn = float(_finite_min(np.where(np.isfinite(lr), cost.energy_resident, np.inf),
                               np.where(np.isfinite(ls), cost.energy_stream, np.inf)).sum())
-    energy = e_dyn + float(cost.static_power) * value
-    return Bound(value, work, dram, crit, energy, energy * value, dram_valid)
+    sb = strengthen(cost, work, dram, crit, e_dyn)
+    return Bound(sb.makespan, work, dram, crit, sb.energy, sb.edp, dram_valid,
+                 sb.parts.get("critical_path_transfers", crit), sb.parts.get("lp", 0.0), sb.tightest)
 
 
 def earliest_finish(g: ExecutionGraph, min_lat: np.ndarray) -> np.ndarray:

@@ -15,25 +15,34 @@ Strategy, by size (after dominance pruning of options):
              product wins. Budget: 25% / 25% / 50% split over the rungs (unused time carries over).
     Symmetry: identical micro-batch chains sorted by their first task's option (the hint's chains are
     permuted into that order by `sort_chains`, so the hint stays feasible), else one grid reflection.
-- larger: `decompose.solve_structured`: chain LNS (each micro-batch chain, or a few short ones, up to 48
-  tasks, re-optimised by CP-SAT with the rest of the schedule fixed, on integer ticks; accepted only when the
-  true objective improves), restarted from the next distinct heuristic schedule whenever a pass is a proven
-  local optimum. Never worse than the best heuristic; bound = `evaluate.lower_bound`.
+- larger: `decompose.solve_structured`: LNS (up to 48 tasks re-optimised by CP-SAT with the rest of the
+  schedule fixed, on integer ticks; accepted only when the true objective improves), one neighbourhood family
+  per pass in rotation (micro-batch chains, the tail by end time, stages = weight keys, grid quadrants),
+  restarted from the next distinct heuristic schedule when every family is at a proven local optimum. Never
+  worse than the best heuristic; bound = `evaluate.lower_bound`.
   (A placement-level model, one placement per (weight set, phase) class then list scheduling, was measured
   and dropped: fixing all micro-batches of a layer to one place serialises them; on llama2_7b_chat its
-  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options.)
+  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options. A
+  steady-state model of the same kind, position j of every chain of a (model, phase, length) group pinned to
+  one placement, minimising max(chiplet work, slowest chain + (M - 1) x period), unrolled in periodic order,
+  was measured too and left out: 1.01-2.5x greedy's makespan on the mcm6x6 examples, never better.)
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
 (`heft-k<k>`, with its own and with `choose_residency` residency) and a fastest-placement list schedule, as a
 complete `AddHint` (re-timed on ticks so it is feasible); the result is never worse than that hint.
-Determinism: with `options.deterministic`, every CP-SAT call runs ONE worker without interleaving (deterministic
-and, measured on the examples, as good at equal wall time as a 2-worker interleaved search, which advances
-2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the call's budget share;
-the heuristics are charged HINT_S_PER_OPTION per task x placement); the wall budget stays a hard cap. Same
-input + seed -> same schedule as long as the deterministic limit binds first (stats "calls" show both times; on
-a heavily loaded machine the wall cap may bind and break this). Without it, `threads` workers, wall limits.
+Determinism: with `options.deterministic` (the default), every CP-SAT call runs ONE worker without
+interleaving (deterministic and, measured on the examples, as good at equal wall time as a 2-worker interleaved
+search, which advances 2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the
+call's budget share; the heuristics are charged HINT_S_PER_OPTION per task x placement), and the LNS counts its
+budget in those deterministic seconds: the same input, seed and budget give the same schedule whatever the
+machine's load. The wall clock is only a safety cap at DET_WALL_CAP x the budget (a run that hits it says so:
+`CpsatStats.deterministic` False). With `wall_clock`, `threads` workers and wall limits.
 Bounds (`SolveResult.bound`): latency/energy from CP-SAT's best bound minus the rounding allowance, max'd
-with `evaluate.lower_bound`; edp = energy bound x makespan bound (both lower bounds of positive factors).
-Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer (`explain_infeasible`).
+with `evaluate.lower_bound` (which includes `compiler/bounds.py`: transfer-aware critical path, the GLOP LP
+relaxation and its energy-per-makespan EDP bound); edp = max(energy bound x makespan bound, the LP's EDP bound).
+The makespan bound is also a constraint of the whole model (it helps CP-SAT prove optimality).
+Infeasibility is diagnosed before solving (`diagnose`) and after an INFEASIBLE answer or when no heuristic
+finds a schedule (`cpsat_explain.explain`: the CP-SAT assumption core over the assignment and SRAM constraints,
+named with their numbers).
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
 from mapc.solvers import baseline, decompose, greedy
 from mapc.solvers.base import Decisions, Named, SolveResult
+from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, build, choose_tick, retime
 from mapc.solvers.cpsat_options import Options, candidates, identical_components
 from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, TickSolution, point
@@ -98,8 +108,12 @@ def diagnose(problem: Problem) -> None:
             hint="allow streaming, use larger tensor-parallel groups or chiplets with more SRAM")
 
 
-def explain_infeasible(cost: CostModel) -> InfeasibleError:
-    """After CP-SAT proved infeasibility: the weights that must stay resident do not fit the SRAM together."""
+def explain_infeasible(cost: CostModel, seed: int = 0) -> InfeasibleError:
+    """After CP-SAT proved infeasibility: the conflicting constraints with their numbers (`cpsat_explain`), else
+    the summary that the weights that must stay resident do not fit the SRAM together."""
+    named = explain(cost, seed)
+    if named is not None:
+        return named
     g = cost.graph
     must = ~np.isfinite(cost.lat_stream).any(axis=1) if g.n else np.zeros(0, bool)
     need: dict[int, float] = {}
@@ -201,7 +215,8 @@ def _at_bound(problem: Problem, drv: Driver, lb: Bound, hints: list[Named], t0: 
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, "latency")
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
-    stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label)
+    stats = CpsatStats(strategy="at-bound", hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label,
+                       deterministic=drv.deterministic, bound_tightest=lb.tightest)
     return SolveResult(sched, "optimal", val, min(val, float(lb.value)), tuple(drv.trace), stats,
                        f"the {label} schedule meets the makespan lower bound (critical path / work): optimal",
                        "cpsat", time.perf_counter() - t0)
@@ -246,6 +261,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         ks, eunit = 0, max(e_hint, 1e-300) / ENERGY_UNITS
     tb = time.perf_counter()
     bm = build(cost, opts, tick, eunit, ks)
+    # the proven makespan bound (`compiler/bounds.py`) handed to CP-SAT: any tick schedule read back in seconds
+    # is a real schedule no shorter than its real makespan, so makespan_ticks x tick >= lb.value
+    bm.model.add(bm.makespan >= int(math.floor(float(lb.value) / tick * (1 - 1e-9))))
     build_s = time.perf_counter() - tb
     hint: TickSolution | None = None
     if keep is not None:
@@ -290,7 +308,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         if name == "INFEASIBLE":
             if hints:
                 break
-            raise explain_infeasible(cost)
+            raise explain_infeasible(cost, options.seed)
         if sol is not None:
             sols[kind] = sol
             if bd is not None:       # CP-SAT's bound comes with every solution
@@ -338,7 +356,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     status: Status
     if any(s is not None for s in sols.values()):
         status = "optimal" if solved else "feasible"
-        msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}"
+        msg = f"CP-SAT ({', '.join(c['status'] for c in drv.calls)}); best schedule from {label}" + drv.cut_note()
     else:
         status = "feasible"
         msg = f"CP-SAT found no solution within the budget ({statuses}); returning the heuristic {label}"
@@ -348,11 +366,12 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     stats = CpsatStats(
         strategy="whole", variables=len(proto.variables), constraints=len(proto.constraints),
         hints=tuple(h[0] for h in hints), pareto=tuple(pts), chosen=label, calls=tuple(drv.calls),
-        solutions=sum(c["solutions"] for c in drv.calls),
+        solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic,
         booleans=sum(1 for v in proto.variables if list(v.domain) == [0, 1]),
         candidates=opts.size, pruned_options=opts.pruned, cut_options=opts.cut, exact_options=opts.exact,
         tick_s=tick, energy_unit_j=eunit, build_s=round(build_s, 3), bound_makespan_s=t_bound,
         bound_energy_j=e_bound, intervals=ms["intervals"], tasks_free=ms["tasks_free"], hop_vars=ms["hop_vars"],
-        sram_keys=ms["sram_keys"], chain_symmetry=ms["chain_symmetry"], symmetry=tuple(ms["symmetry"]))
+        sram_keys=ms["sram_keys"], chain_symmetry=ms["chain_symmetry"], symmetry=tuple(ms["symmetry"]),
+        bound_tightest=lb.tightest)
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)

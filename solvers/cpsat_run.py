@@ -36,6 +36,8 @@ class CpsatStats(SolverStats):
     chosen: str = ""                      # where the returned schedule came from
     calls: tuple[dict[str, Any], ...] = ()  # per CP-SAT call: kind, status, wall/deterministic seconds
     solutions: int = 0
+    deterministic: bool = True            # reproducible: default mode and the wall safety cap never bound
+    bound_tightest: str = ""              # which proven lower bound was the largest (`compiler/bounds.py`)
     # whole model
     booleans: int = 0
     candidates: int = 0                   # option literals after pruning
@@ -58,6 +60,7 @@ class CpsatStats(SolverStats):
     passes: int = 0
     windows: int = 0                      # CP-SAT calls on neighbourhoods
     accepted: int = 0                     # improvements kept
+    accepted_by_family: dict[str, int] | None = None   # improvements per neighbourhood family
     restarts: int = 0
     window_statuses: dict[str, int] | None = None
     window_model_max: tuple[int, int] | None = None
@@ -65,7 +68,13 @@ class CpsatStats(SolverStats):
 
 TickSolution = tuple[np.ndarray, np.ndarray]   # (chosen option per task, start ticks)
 
-WALL_CAP = 1.0     # x options.time_limit: wall safety cap on every CP-SAT call (binds only when the machine is slower than DET_PER_S assumes; then determinism is lost, the budget kept)
+WALL_CAP = 1.0     # x options.time_limit: the wall cap of every CP-SAT call with `--wall-clock`
+DET_WALL_CAP = 5.0  # x options.time_limit (+ DET_WALL_SLACK s): the wall safety cap of a deterministic run. The
+                    # budget is spent in deterministic time (DET_PER_S per budget second) and counted passes, so
+                    # the same input, seed and budget give the same schedule whatever the machine's load; only a
+                    # machine 5x slower than DET_PER_S assumes hits this cap, and then the run says so
+                    # (`CpsatStats.deterministic` False, a note in the message) instead of running unbounded
+DET_WALL_SLACK = 2.0
 HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
                            # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
                            # 384 tasks x 68 placements 0.54 s, on 256 x 68 0.31 s)
@@ -96,7 +105,10 @@ class Driver:
 
     def __init__(self, problem: Problem, options: SolveOptions, t0: float) -> None:
         self.p, self.b, self.t0 = problem, options, t0
-        self.deadline = t0 + WALL_CAP * float(options.time_limit)   # wall safety cap over every call
+        tl = float(options.time_limit)
+        # wall safety cap over every call: the budget itself with --wall-clock, far beyond it when deterministic
+        self.deadline = t0 + (DET_WALL_CAP * tl + DET_WALL_SLACK if options.deterministic else WALL_CAP * tl)
+        self.cut = False              # the wall safety cap stopped something (deterministic mode: not reproducible)
         self.cost = problem.cost
         self.found: list[Named] = []
         self.trace: list[tuple[float, float]] = []
@@ -111,7 +123,21 @@ class Driver:
             self.trace.append((time.perf_counter() - self.t0, float(v)))
 
     def past_deadline(self) -> bool:
-        return time.perf_counter() >= self.deadline - 0.05
+        """The wall safety cap is (nearly) reached; in deterministic mode that loss of determinism is recorded."""
+        late = time.perf_counter() >= self.deadline - 0.05
+        if late and self.b.deterministic:
+            self.cut = True
+        return late
+
+    def cut_note(self) -> str:
+        """The message suffix saying the wall safety cap bound (empty when it did not)."""
+        return ("; the wall safety cap stopped the search before its deterministic budget (machine too slow or "
+                "loaded): this result may not be reproducible") if self.b.deterministic and self.cut else ""
+
+    @property
+    def deterministic(self) -> bool:
+        """The run was deterministic (default mode) and no call or loop was stopped by the wall safety cap."""
+        return self.b.deterministic and not self.cut
 
     def configure(self, solver: cp_model.CpSolver, limit: float, probing: int = 2) -> None:
         """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
@@ -140,6 +166,10 @@ class Driver:
         self.calls.append({"kind": kind, "cap_ticks": cap, "status": name, "wall_s": round(resp.wall_time, 3),
                            "deterministic_s": round(resp.deterministic_time, 3), "solutions": len(sink)})
         used = resp.deterministic_time / DET_PER_S if self.b.deterministic else resp.wall_time
+        if (self.b.deterministic and name not in ("OPTIMAL", "INFEASIBLE")
+                and resp.deterministic_time < solver.parameters.max_deterministic_time * 0.99
+                and resp.wall_time >= solver.parameters.max_time_in_seconds * 0.99):
+            self.cut = True           # stopped by the wall cap before its deterministic limit
         return name, used
 
     def run(self, bm: Built, kind: str, limit: float, hint: TickSolution | None, cap: int | None = None,

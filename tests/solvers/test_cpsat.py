@@ -302,3 +302,49 @@ def test_hint_chains_sorted_into_symmetry_order():
     sched = materialize(cost, p2, r2, s2)
     assert _check(sched, cost) == []
     assert score(sched, cost, "edp") == pytest.approx(score(s, cost, "edp"), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["chain", "tail", "stage", "region"])
+def test_neighbourhood_families_partition_the_tasks(kind):
+    """Every LNS family cuts the tasks into windows of at most nb_max tasks, each task in exactly one window."""
+    from mapc.solvers import greedy
+    from mapc.solvers.decompose import families
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(5, 4)
+    cost = CostModel(hw, g)
+    s = greedy.solve(Problem(g, hw, cost), SolveOptions(objective="latency")).schedule
+    nbs = families(cost, np.asarray(s.placement_index), np.asarray(s.resident), np.asarray(s.start), 6, kind)
+    assert sorted(np.concatenate(nbs).tolist()) == list(range(g.n))
+    assert max(len(w) for w in nbs) <= 6
+    if kind == "tail":       # the first window holds the tasks that end last
+        end = np.asarray(s.start) + np.array([t.end - t.start for t in s.tasks])
+        assert int(np.argmax(end)) in nbs[0].tolist()
+
+
+def _packing(weights, sram=1.5 * 2**17):
+    from mapc.core.graph import ExecutionGraph
+    from conftest import make_task
+    hw = make_hw(1, 2, srams=[sram] * 2)
+    tasks = [make_task(i, 64, 256, int(w // 512), layer=i, key=f"w{i}") for i, w in enumerate(weights)]
+    g = ExecutionGraph(tuple(tasks), ())
+    return Problem(g, hw, CostModel(hw, g, allow_streaming=False, group_sizes=(1,)))
+
+
+def test_infeasible_packing_names_constraints_and_numbers():
+    """Three weight sets that each fit a chiplet alone but not together: the message names the CP-SAT core
+    (every task's assignment, both chiplets' SRAM) with the capacities and the totals."""
+    p = _packing([131072] * 3)
+    with pytest.raises(InfeasibleError) as ei:
+        cpsat.solve(p, B("latency"))
+    msg = ei.value.message
+    assert "sram[0]" in msg and "sram[1]" in msg and "assign[0]" in msg
+    assert "147456 B" in msg and "393216 B > 294912 B" in msg and "disabled" in msg
+
+
+def test_infeasible_packing_when_the_total_fits():
+    """Total weights below the total capacity, but no chiplet holds two sets: said so, with the numbers."""
+    p = _packing([90112] * 3)
+    with pytest.raises(InfeasibleError) as ei:
+        cpsat.solve(p, B("latency"))
+    msg = ei.value.message
+    assert "270336 B <= 294912 B" in msg and "no split" in msg and "sram[" in msg

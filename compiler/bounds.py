@@ -1,0 +1,292 @@
+"""Stronger proven lower bounds on makespan, energy and EDP, computed before any search (SI units).
+
+`evaluate.lower_bound` gives the cheap bounds (total work / chiplets, DRAM bytes / bandwidth, critical path at
+minimum latencies); `strengthen` adds, for every solver and report:
+
+(d) critical path with minimum transfer times (`transfer_delays`): an edge u -> v costs at least
+    h x hop latency + bytes / link bandwidth where h is the fewest hops between any lead chiplet u may take and
+    any lead v may take (0 when both may share a lead). It binds where directives keep producer and consumer
+    apart (PD disaggregation's KV transfer).
+(e) an LP relaxation (OR-Tools GLOP) of the assignment: x[i, o] >= 0 is the fraction of task i on option o
+    (placement x residency), sum_o x[i, o] = 1; per chiplet class K (the chiplets of one type: a sum of the
+    per-chiplet no-overlap constraints, so a valid aggregate) sum x[i, o] lat[i, o] |members(o) & K| <= T |K|;
+    per dependency f_v >= f_u + d_min(u, v) + sum_o x[v, o] lat[v, o], T >= f. Min T is a makespan bound that
+    couples heterogeneity (a ws-friendly layer cannot put all its work on the ws chiplets when they are full)
+    with the critical path (a critical task cannot take its cheapest slow option). SRAM capacity, the order on
+    a chiplet and integrality are relaxed, so every schedule is a point of the LP.
+    Symmetry keeps it small: options with the same member counts per class are merged to their (latency,
+    energy) Pareto front (a dominated option can be replaced in any LP solution), and identical components
+    (micro-batch chains with equal tables and edges) share one set of variables weighted by their count (the
+    LP is convex and invariant under swapping them, so averaging an optimal solution over them is optimal).
+    Graphs whose LP would exceed `LP_MAX_VARS` variables drop the dependency rows and merge identical tasks
+    instead (load LP); above `LP_MAX_TASKS` tasks no LP is solved.
+(f) energy and EDP: E(T) = min dynamic energy of the LP with makespan <= T is non-increasing in T, so for any
+    schedule of makespan M in [t_k, t_k+1]: energy >= E(t_k+1) + P_static t_k and EDP >= that x t_k; the
+    bound is the least of these over a grid t_0 = the makespan bound < t_1 < ... and the tail
+    (E_min + P_static t_last) t_last. Transfer energies (>= 0) are left out.
+
+LP answers are read with a relative safety margin (`LP_MARGIN`) for GLOP's tolerances. `Bounds.tightest` names
+the largest makespan bound; `parts` has every one (s), for reports and bench tables.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+
+from mapc.hw.cost import CostModel
+
+LP_MAX_VARS = 40_000      # per-task LP with dependency rows up to this many option variables (GLOP: ~1 s)
+LP_MAX_TASKS = 20_000     # no LP above this many tasks (the table deduplication alone gets slow)
+LP_MARGIN = 1e-6          # LP optima are read as value x (1 - margin): GLOP's feasibility tolerances
+LP_FINE_GRID_VARS = 5_000   # larger LPs sweep every other makespan of T_GRID (each re-solve ~0.1 s there)
+T_GRID = (1.0, 1.005, 1.01, 1.02, 1.04, 1.07, 1.1, 1.15, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Makespan (s), energy (J) and EDP (J*s) lower bounds; `parts` every makespan bound by name (s)."""
+
+    makespan: float
+    energy: float
+    edp: float
+    parts: dict[str, float] = field(default_factory=dict)
+    tightest: str = ""
+    lp: str = "none"           # "paths" (per-task LP with dependencies), "load" (merged tasks), "none"
+    lp_s: float = 0.0          # wall seconds spent on LPs (not part of any result)
+
+
+def transfer_delays(cost: CostModel) -> np.ndarray:
+    """[edges] the least time any schedule spends on each edge's transfer (s): fewest hops between the lead
+    chiplets the producer and the consumer may take (finite table entries), priced as `transfer_time`."""
+    g, hw = cost.graph, cost.hw
+    if not g.edges:
+        return np.zeros(0)
+    fin = np.isfinite(cost.lat_resident) | np.isfinite(cost.lat_stream)                   # [n, P]
+    onehot = np.zeros((len(cost.placements), hw.n), bool)
+    onehot[np.arange(len(cost.placements)), cost.lead] = True
+    leads = (fin.astype(np.int32) @ onehot.astype(np.int32)) > 0                          # [n, C]
+    hops = hw.hops.astype(np.float64)
+    dist = np.full((g.n, hw.n), np.inf)                   # fewest hops from any lead of task i to chiplet c
+    for a in range(hw.n):
+        dist = np.minimum(dist, np.where(leads[:, a:a + 1], hops[a][None, :], np.inf))
+    h = np.where(leads[g.edge_dst], dist[g.edge_src], np.inf).min(axis=1)
+    h = np.where(np.isfinite(h), h, 0.0)
+    nop = hw.nop
+    return np.where(h > 0, h * nop.hop_latency + g.edge_bytes / nop.link_bw, 0.0)
+
+
+def critical_path(cost: CostModel, min_lat: np.ndarray, delay: np.ndarray) -> float:
+    """Longest dependency chain with every task at its minimum latency and every transfer at its least time
+    (task ids are a topological order)."""
+    g = cost.graph
+    finish = min_lat.astype(np.float64).copy()
+    ready = np.zeros(g.n)
+    inc: list[list[int]] = [[] for _ in range(g.n)]
+    for k, v in enumerate(g.edge_dst.tolist() if g.edges else []):
+        inc[v].append(k)
+    src = g.edge_src if g.edges else np.zeros(0, np.int64)
+    for i in range(g.n):
+        if inc[i]:
+            ready[i] = max(finish[src[k]] + delay[k] for k in inc[i])
+            finish[i] = ready[i] + min_lat[i]
+    return float(finish.max()) if g.n else 0.0
+
+
+def chiplet_classes(cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
+    """([P, K] members of each placement in each chiplet class, [K] chiplets per class); a class is the
+    chiplets of one type."""
+    names = [c.type.name for c in cost.hw.chiplets]
+    kinds = sorted(set(names))
+    cls = np.array([kinds.index(n) for n in names])
+    A = np.zeros((len(cost.placements), len(kinds)), np.int64)
+    for p, mem in enumerate(cost.placements):
+        np.add.at(A[p], cls[list(mem)], 1)
+    return A, np.bincount(cls, minlength=len(kinds))
+
+
+@dataclass(frozen=True)
+class _Opts:
+    """Collapsed options of one distinct table row: latency, energy, member counts per class [o, K]."""
+
+    lat: np.ndarray
+    energy: np.ndarray
+    counts: np.ndarray
+
+
+def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, Au: np.ndarray) -> _Opts:
+    """The (latency, energy) Pareto front of the finite options per member-count row (`arow` indexes the
+    distinct rows `Au`; see module doc)."""
+    fin = np.isfinite(lat) & np.isfinite(en)
+    lat, en, arow = lat[fin], en[fin], arow[fin]
+    order = np.lexsort((en, lat, arow))
+    keep: list[int] = []
+    cur, best_e = -1, math.inf
+    for j in order:
+        if arow[j] != cur:
+            cur, best_e = int(arow[j]), math.inf
+        if en[j] < best_e:
+            best_e = float(en[j])
+            keep.append(int(j))
+    k = np.array(keep, np.int64)
+    return _Opts(lat[k], en[k], Au[arow[k]])
+
+
+class _Lp:
+    """The LP relaxation of module doc (e), kept to re-solve with other makespan caps and objectives."""
+
+    def __init__(self, cost: CostModel, t_scale: float, e_scale: float, t_floor: float) -> None:
+        g = cost.graph
+        A, size = chiplet_classes(cost)
+        Au, arow = np.unique(A, axis=0, return_inverse=True)      # distinct member-count rows, row of each p
+        arow = np.asarray(arow).reshape(-1)
+        arow2 = np.concatenate([arow, arow])
+        tables = np.ascontiguousarray(
+            np.concatenate([cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream], 1))
+        # distinct rows by their bytes (one 1-D sort of opaque records: ~10x faster than unique(axis=0))
+        keys = tables.view(np.dtype((np.void, tables.dtype.itemsize * tables.shape[1]))).reshape(-1)
+        _, row, mult_row = np.unique(keys, return_inverse=True, return_counts=True)
+        row = np.asarray(row).reshape(-1)
+        uniq: dict[int, _Opts] = {}
+        for i in range(g.n):
+            r = int(row[i])
+            if r not in uniq:
+                uniq[r] = _collapse(np.concatenate([cost.lat_resident[i], cost.lat_stream[i]]),
+                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), arow2, Au)
+        delay = transfer_delays(cost)
+        # representatives: one component of each identical group (same rows in id order, same edges)
+        comp = g.component if g.n else np.zeros(0, np.int64)
+        members: dict[int, list[int]] = {}
+        for t in range(g.n):
+            members.setdefault(int(comp[t]), []).append(t)
+        inc: dict[int, list[int]] = {}
+        for k, v in enumerate(g.edge_dst.tolist() if g.edges else []):
+            inc.setdefault(int(comp[v]), []).append(k)
+        groups: dict[tuple, list[int]] = {}
+        for c, mem in members.items():
+            pos = {t: j for j, t in enumerate(mem)}
+            edges = tuple(sorted((pos[int(g.edge_src[k])], pos[int(g.edge_dst[k])], float(delay[k]))
+                                 for k in inc.get(c, [])))
+            groups.setdefault((tuple(int(row[t]) for t in mem), edges), []).append(c)
+        n_vars = sum(sum(uniq[int(row[t])].lat.size for t in members[cs[0]]) for cs in groups.values())
+        self.kind = "paths" if n_vars <= LP_MAX_VARS else "load"
+        s = pywraplp.Solver.CreateSolver("GLOP")
+        if s is None:                 # pragma: no cover - GLOP ships with OR-Tools
+            raise RuntimeError("GLOP is not available")
+        self.s, self.t_scale, self.e_scale = s, t_scale, e_scale
+        inf = s.infinity()
+        self.T = s.NumVar(t_floor / t_scale, inf, "T")
+        loads = [s.Constraint(-inf, 0.0) for _ in range(size.size)]
+        for k, ct in enumerate(loads):
+            ct.SetCoefficient(self.T, -float(size[k]))
+        self.energy_terms: list[tuple[pywraplp.Variable, float]] = []
+        self.energy_set = False
+        self.n_vars = n_vars
+
+        def add_task(o: _Opts, weight: float, total: float) -> tuple[list[pywraplp.Variable], np.ndarray]:
+            xs = [s.NumVar(0.0, total, "") for _ in range(o.lat.size)]
+            one = s.Constraint(total, total)
+            lat = o.lat / t_scale
+            for j, x in enumerate(xs):
+                one.SetCoefficient(x, 1.0)
+                for k in np.nonzero(o.counts[j])[0]:
+                    loads[k].SetCoefficient(x, weight * float(lat[j] * o.counts[j, k]))
+                self.energy_terms.append((x, weight * float(o.energy[j]) / e_scale))
+            return xs, lat
+
+        if self.kind == "load":       # identical rows merged, no dependency rows
+            for r, o in uniq.items():
+                add_task(o, 1.0, float(mult_row[r]))
+            return
+        for (_, _edges), cs in groups.items():
+            mem = members[cs[0]]
+            w = float(len(cs))
+            f: dict[int, pywraplp.Variable] = {}
+            for t in mem:
+                xs, lat = add_task(uniq[int(row[t])], w, 1.0)
+                f[t] = s.NumVar(0.0, inf, "")
+                preds = [k for k in inc.get(cs[0], []) if int(g.edge_dst[k]) == t]
+                rows = [(f[int(g.edge_src[k])], float(delay[k]) / t_scale) for k in preds] or [(None, 0.0)]
+                for fu, d in rows:
+                    ct = s.Constraint(d, inf)          # f_t - f_u - sum x lat >= d
+                    ct.SetCoefficient(f[t], 1.0)
+                    if fu is not None:
+                        ct.SetCoefficient(fu, -1.0)
+                    for x, lv in zip(xs, lat):
+                        ct.SetCoefficient(x, -float(lv))
+                top = s.Constraint(0.0, inf)
+                top.SetCoefficient(self.T, 1.0)
+                top.SetCoefficient(f[t], -1.0)
+
+    def min_makespan(self) -> float | None:
+        """Min T (s), or None when GLOP does not prove an optimum."""
+        obj = self.s.Objective()
+        obj.Clear()
+        self.energy_set = False
+        obj.SetCoefficient(self.T, 1.0)
+        obj.SetMinimization()
+        self.T.SetUb(self.s.infinity())
+        if self.s.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        return float(self.T.solution_value()) * self.t_scale
+
+    def min_energy(self, cap: float) -> float | None:
+        """Min dynamic energy (J) with makespan <= cap s, or None when not proven optimal."""
+        obj = self.s.Objective()
+        if not self.energy_set:      # the objective is set once for the whole sweep of caps
+            obj.Clear()
+            for x, c in self.energy_terms:
+                obj.SetCoefficient(x, c)
+            obj.SetMinimization()
+            self.energy_set = True
+        self.T.SetUb(cap / self.t_scale)
+        st = self.s.Solve()
+        if st != pywraplp.Solver.OPTIMAL:
+            return None
+        return float(obj.Value()) * self.e_scale
+
+
+def strengthen(cost: CostModel, work: float, dram: float, crit: float, e_min: float) -> Bounds:
+    """The bounds of the module doc from the cheap ones (`work`, `dram`, `crit` s; `e_min` = sum of the tasks'
+    least dynamic energies, J)."""
+    g = cost.graph
+    ps = float(cost.static_power)
+    parts = {"work": work, "dram": dram, "critical_path": crit}
+    if g.n == 0:
+        return Bounds(0.0, 0.0, 0.0, parts, "work")
+    min_lat = np.minimum(cost.lat_resident, cost.lat_stream).min(axis=1)
+    parts["critical_path_transfers"] = critical_path(cost, min_lat, transfer_delays(cost))
+    t_lb = max(parts.values())
+    e_lb = e_min + ps * t_lb
+    kind, lp_s = "none", 0.0
+    edp_lb = e_lb * t_lb
+    if g.n <= LP_MAX_TASKS and t_lb > 0:
+        t0 = time.perf_counter()
+        lp = _Lp(cost, t_lb, max(e_min, 1e-300), t_lb * (1 - 1e-3))
+        kind = lp.kind
+        tl = lp.min_makespan()
+        if tl is not None:
+            parts["lp"] = tl * (1 - LP_MARGIN)
+            t_lb = max(t_lb, parts["lp"])
+        grid = [t_lb * f for f in (T_GRID if lp.n_vars <= LP_FINE_GRID_VARS else T_GRID[::2])]     # T_GRID has an odd length: the last stays
+        es = [lp.min_energy(t) for t in grid[1:]]          # E(t_0) enters no interval's bound
+        if all(e is not None for e in es):
+            ev = [e_min] + [max(float(e) * (1 - LP_MARGIN), e_min) for e in es if e is not None]
+            cands_e = [ev[k + 1] + ps * grid[k] for k in range(len(grid) - 1)] + [e_min + ps * grid[-1]]
+            cands_edp = [(ev[k + 1] + ps * grid[k]) * grid[k] for k in range(len(grid) - 1)]
+            cands_edp.append((e_min + ps * grid[-1]) * grid[-1])
+            e_lb = max(e_min + ps * t_lb, min(cands_e))
+            edp_lb = max(e_lb * t_lb, min(cands_edp))
+        else:
+            e_lb = e_min + ps * t_lb
+            edp_lb = e_lb * t_lb
+        lp_s = time.perf_counter() - t0
+    else:
+        e_lb = e_min + ps * t_lb
+        edp_lb = e_lb * t_lb
+    tightest = max(parts, key=lambda k: parts[k])
+    return Bounds(t_lb, e_lb, edp_lb, parts, tightest, kind, lp_s)

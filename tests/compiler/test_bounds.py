@@ -1,0 +1,122 @@
+"""The proven lower bounds (`compiler/bounds.py` through `evaluate.lower_bound`) never exceed what a schedule
+achieves: on every shipped example against every solver's makespan, energy and EDP, and on random instances
+against exhaustive optima; and they are at least the cheap bounds they strengthen."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pytest
+from conftest import chain_graph, make_hw, random_graph
+
+from mapc import api
+from mapc.compiler.bounds import critical_path, strengthen, transfer_delays
+from mapc.compiler.evaluate import lower_bound
+from mapc.compiler.problem import Problem
+from mapc.core.errors import MapcError
+from mapc.core.options import SolveOptions
+from mapc.hw.cost import CostModel
+from mapc.solvers import registry
+
+EXAMPLES = sorted(glob.glob(os.path.join(os.path.dirname(api.__file__), "..", "examples", "*.dsl")))
+TOL = 1e-9
+
+
+def _problems(hw: str):
+    for f in EXAMPLES:
+        spec = api.load(f)
+        if spec.workload is None:
+            continue
+        try:
+            yield os.path.basename(f), api.lower(spec, hw)
+        except MapcError:
+            continue
+
+
+def _assert_below(name: str, solver: str, m) -> None:
+    b = m.bound
+    assert b.value <= m.makespan * (1 + TOL), (name, solver, b.tightest, b.value, m.makespan)
+    assert b.energy <= m.energy * (1 + TOL), (name, solver, b.energy, m.energy)
+    assert b.edp <= m.edp * (1 + TOL), (name, solver, b.edp, m.edp)
+    assert b.value >= max(b.work, b.dram if b.dram_valid else 0.0, b.critical_path) * (1 - TOL)
+    assert b.tightest in ("work", "dram", "critical_path", "critical_path_transfers", "lp")
+
+
+@pytest.mark.parametrize("hw", ["mcm6x6", pytest.param("npu4x4", marks=pytest.mark.slow),
+                                pytest.param("wsc8x8", marks=pytest.mark.slow)])
+def test_bound_below_every_fast_solver_on_every_example(hw):
+    seen = 0
+    for name, p in _problems(hw):
+        for solver in ("greedy", "baseline", "scar"):
+            for obj in ("latency", "edp"):
+                try:
+                    r = api.solve(p, SolveOptions(solver=solver, objective=obj, time_limit=0.3))
+                except MapcError:           # e.g. baseline's even split finds no group inside a PD region
+                    continue
+                _assert_below(name, solver, r.metrics)
+                seen += 1
+    assert seen >= 30
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", ["ga", "cpsat"])
+def test_bound_below_search_solvers_on_every_example(solver):
+    for name, p in _problems("mcm6x6"):
+        for obj in ("latency", "energy", "edp"):
+            r = api.solve(p, SolveOptions(solver=solver, objective=obj, time_limit=2))
+            _assert_below(name, solver, r.metrics)
+            assert r.solution.bound is None or r.solution.bound <= r.solution.objective * (1 + TOL)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bound_below_solvers_on_random_instances(seed):
+    rng = np.random.default_rng(seed)
+    kinds = ["ws", "os"]
+    hw = make_hw(2, 3, [kinds[int(k)] for k in rng.integers(0, 2, 6)], srams=[2**16, 2**15, 2**16] * 2)
+    g = random_graph(rng, int(rng.integers(4, 14)), p_edge=0.35, n_keys=3)
+    cost = CostModel(hw, g)
+    p = Problem(g, hw, cost)
+    for solver in ("greedy", "scar", "cpsat"):
+        r = registry.run(p, SolveOptions(solver=solver, objective="edp", time_limit=0.5))
+        from mapc.compiler.evaluate import evaluate
+        _assert_below(f"random{seed}", solver, evaluate(r.schedule, cost))
+
+
+def test_lp_raises_the_edp_bound_on_a_heterogeneous_chain():
+    """Chains on a mixed ws/os mesh: the cheapest option of every task cannot all be taken within the makespan
+    bound, so the LP's energy-at-makespan trade-off gives a strictly larger EDP bound than the cheap one."""
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(4, 4)
+    cost = CostModel(hw, g)
+    b = lower_bound(cost)
+    lat = np.minimum(cost.lat_resident, cost.lat_stream)
+    e_min = float(np.minimum(cost.energy_resident, cost.energy_stream).min(axis=1).sum())
+    cheap = e_min + cost.static_power * max(b.work, b.critical_path)
+    assert b.edp > cheap * max(b.work, b.critical_path) * (1 + 1e-6)
+    assert b.value >= (lat.min(axis=1) * 0).sum()   # sanity
+    s = strengthen(cost, b.work, b.dram, b.critical_path, e_min)
+    assert s.lp == "paths" and "lp" in s.parts and s.edp == pytest.approx(b.edp)
+
+
+def test_transfer_times_count_when_regions_force_them():
+    """PD-style regions keep producer and consumer on different chiplets: the edge's least transfer time
+    (hops x hop latency + bytes / link bandwidth) enters the critical path."""
+    hw = make_hw(1, 4)
+    g = chain_graph(2, 1)
+    cost = CostModel(hw, g, group_sizes=(1,))
+    mask = np.zeros((g.n, len(cost.placements)), bool)
+    lead = cost.lead
+    mask[0, lead == 0] = True          # task 0 only on chiplet 0, task 1 only on chiplet 3 (3 hops)
+    mask[1, lead == 3] = True
+    rc = cost.restricted({"test": mask})
+    d = transfer_delays(rc)
+    e = g.edges[0]
+    want = 3 * hw.nop.hop_latency + e.bytes / hw.nop.link_bw
+    assert d[0] == pytest.approx(want)
+    lat = np.minimum(rc.lat_resident, rc.lat_stream).min(axis=1)
+    assert critical_path(rc, lat, d) == pytest.approx(lat.sum() + want)
+    b = lower_bound(rc)
+    assert b.transfer_path == pytest.approx(lat.sum() + want) and b.value >= b.transfer_path
+    assert transfer_delays(cost)[0] == 0.0          # unrestricted: both may share a chiplet
