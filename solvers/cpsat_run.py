@@ -69,11 +69,13 @@ class CpsatStats(SolverStats):
 TickSolution = tuple[np.ndarray, np.ndarray]   # (chosen option per task, start ticks)
 
 WALL_CAP = 1.0     # x options.time_limit: the wall cap of every CP-SAT call with `--wall-clock`
-DET_WALL_CAP = 5.0  # x options.time_limit (+ DET_WALL_SLACK s): the wall safety cap of a deterministic run. The
+DET_WALL_CAP = 2.0  # x options.time_limit (+ DET_WALL_SLACK s): the wall safety cap of a deterministic run. The
                     # budget is spent in deterministic time (DET_PER_S per budget second) and counted passes, so
                     # the same input, seed and budget give the same schedule whatever the machine's load; only a
-                    # machine 5x slower than DET_PER_S assumes hits this cap, and then the run says so
-                    # (`CpsatStats.deterministic` False, a note in the message) instead of running unbounded
+                    # machine 2x slower than DET_PER_S assumes hits this cap, and then the run says so
+                    # (`CpsatStats.deterministic` False, a note in the message) instead of running unbounded.
+                    # (At 5x, a wsc8x8 spec_decode_sweep whole model whose deterministic clock crawls after
+                    # ~1 det s ran 302 s on a 60 s budget: 2x bounds such a run at 122 s.)
 DET_WALL_SLACK = 2.0
 HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
                            # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
