@@ -85,7 +85,7 @@ def add_budget_arguments(p: argparse.ArgumentParser, time_limit: float = 10.0) -
     """--objective, --time-limit, --threads, --seed, --wall-clock: the `SolveOptions` every solving command
     takes (`options_from`)."""
     p.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="what to minimise: latency, energy or edp (default edp)")
+                   help="what to minimise: latency, energy, edp or slo (default: slo when the workload sets SLO targets, else edp)")
     p.add_argument("--time-limit", type=positive_float, default=time_limit, metavar="S",
                    help=f"solver budget in seconds (default {time_limit:g})")
     p.add_argument("--threads", type=threads_int, default=2, metavar="N",

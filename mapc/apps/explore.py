@@ -284,7 +284,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=positive_float, default=5.0, metavar="S",
                    help="fast-path solver seconds per trial (default 5)")
     p.add_argument("--seed", type=seed_int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--objective", choices=SOLVER_OBJECTIVES, default=None, help="the solvers' objective (default edp)")
+    p.add_argument("--objective", choices=SOLVER_OBJECTIVES, default=None, help="the solvers' objective (default: slo with SLO targets, else edp)")
     p.add_argument("--segment", type=positive_int, default=None, metavar="N", help="layers per task")
     p.add_argument("-o", "--out", type=nonempty, default=None, metavar="DIR",
                    help="output directory, also holding the study (default ./<stem>.explore/)")
