@@ -4,6 +4,7 @@ file: its layers, operators, FLOPs and the importer's notes)."""
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ def add_presets_arguments(r: argparse.ArgumentParser) -> None:
 
 def add_models_arguments(m: argparse.ArgumentParser) -> None:
     m.add_argument("path", nargs="?", default=None, type=nonempty, metavar="PATH",
-                   help="a Hugging Face config.json or an ONNX file (read locally)")
+                   help="a zoo model's name, a Hugging Face config.json or an ONNX file (read locally)")
     m.add_argument("--batch", type=positive_int, default=None, metavar="N",
                    help="ONNX: the value of the graph's batch dimensions (default 1)")
     m.add_argument("--seq", type=positive_int, default=None, metavar="N",
@@ -133,11 +134,15 @@ def _count(n: int) -> str:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    if args.path is not None:
+    if args.path is not None and args.path in zoo.MODELS and not Path(args.path).exists():
+        recs = [_model_record(args.path, zoo.MODELS[args.path])]     # a zoo name, like `mapc presets NAME`
+    elif args.path is not None:
         if not Path(args.path).is_file():
-            raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file'}: {args.path}",
-                            hint="give the path of a Hugging Face config.json or an ONNX file, or no path to list "
-                                 "the model zoo")
+            near = difflib.get_close_matches(args.path, list(zoo.MODELS), n=3)
+            raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file or zoo model'}: "
+                            f"{args.path}" + (f" (did you mean {', '.join(near)}?)" if near else ""),
+                            hint="give a zoo model's name (`mapc models` lists them), the path of a Hugging Face "
+                                 "config.json or an ONNX file")
         m: Model = load_onnx(args.path, batch=args.batch, seq=args.seq) if args.path.endswith(".onnx") \
             else load_hf_config(args.path)
         recs = [_model_record(m.name, m)]

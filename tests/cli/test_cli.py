@@ -450,3 +450,13 @@ def test_policy_command(tmp_path, capsys):
     assert code == 2 and "expected integers" in err
     code, _, err = run(capsys, "policy", str(EX / "decode_pim.dsl"), "--hw", "nope")
     assert code == 2 and "Traceback" not in err
+
+
+def test_models_zoo_name(capsys):
+    """`mapc models NAME` describes one zoo model; a near miss names the close zoo names."""
+    code, out, _ = run(capsys, "models", "mixtral_8x7b", "--json")
+    doc = json.loads(out)
+    assert code == 0 and [m["name"] for m in doc["models"]] == ["mixtral_8x7b"]
+    assert doc["models"][0]["experts"] == 8 and doc["models"][0]["top_k"] == 2
+    code, _, err = run(capsys, "models", "mixtral")
+    assert code == 2 and "did you mean mixtral_8x7b" in err and "Traceback" not in err
