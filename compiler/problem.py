@@ -164,8 +164,8 @@ def check_slo_floors(spec: Spec, graph: ExecutionGraph, cost: CostModel) -> None
     rq = graph.requests
     pre = rq.ttft_task[rq.ttft_task >= 0]
     ttft_floor = float(earliest_finish(graph, min_lat)[pre].min()) if pre.size else 0.0
-    slo.check_floors(graph, cost.hw, weights, float(cost.weight_capacity.sum()), lower_bound(free).value,
-                     ttft_floor)
+    lb = lower_bound(free)
+    slo.check_floors(graph, cost.hw, weights, float(cost.weight_capacity.sum()), lb.value, ttft_floor, lb.tightest)
 
 
 def _one(spec: Spec, hw: Hardware, segment: int | None, group_sizes: tuple[int, ...] | None,

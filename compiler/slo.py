@@ -114,9 +114,17 @@ def slo_value(graph: ExecutionGraph, end: np.ndarray, makespan: float, energy: f
     return MISS_WEIGHT * ((1.0 - o.attainment) + EXCESS_WEIGHT * min(1.0, o.excess)) + float(energy)
 
 
+# What binds the makespan lower bound (`evaluate.Bound.tightest`), in a floor's message.
+BOUND_CAUSES = {"work": "the package's total work spread over every chiplet",
+                "dram": "the DRAM bytes the tasks must move, at the DRAM bandwidth",
+                "critical_path": "the longest dependency chain at its fastest placements",
+                "critical_path_transfers": "the longest dependency chain with its minimum transfers",
+                "lp": "the LP relaxation of placement and order"}
+
+
 # ---- floors --------------------------------------------------------------------------------------------------
 def tpot_floors(graph: ExecutionGraph, hw: Hardware, weights: dict[str, float], sram_weights: float,
-                bound_s: float) -> list[tuple[float, str]]:
+                bound_s: float, bound_name: str = "") -> list[tuple[float, str]]:
     """(floor in s, cause) pairs for TPOT (module doc), largest first; empty without decode."""
     rq = graph.requests
     if not (rq.tpot_div > 0).any():
@@ -144,23 +152,26 @@ def tpot_floors(graph: ExecutionGraph, hw: Hardware, weights: dict[str, float], 
                                                f"at the package's peak {hw.peak_flops / 1e12:.4g} TFLOP/s, which "
                                                f"gives each decoding request {div:g} token(s)"))
     if bound_s > 0:
-        out.append((bound_s / div, f"one iteration of the workload (every prefill and decode task), which takes at "
-                                   f"least {bound_s / MS:.4g} ms (the makespan lower bound) and gives each decoding "
-                                   f"request {div:g} token(s)"))
+        why = BOUND_CAUSES.get(bound_name, "the makespan lower bound")
+        if bound_name == "dram" and bw > 0:
+            why = (f"at least {bound_s * bw / GB:.3g} GB of DRAM traffic at the package's {bw / GB:.4g} GB/s; a weight "
+                   f"that does not stay in SRAM is read again by every micro-batch")
+        out.append((bound_s / div, f"one iteration of the workload (every prefill and decode task; {why})"
+                                   + (f", which gives each decoding request {div:g} tokens" if div != 1 else "")))
     return sorted(out, key=lambda x: -x[0])
 
 
 def check_floors(graph: ExecutionGraph, hw: Hardware, weights: dict[str, float], sram_weights: float,
-                 bound_s: float, ttft_floor_s: float) -> None:
+                 bound_s: float, ttft_floor_s: float, bound_name: str = "") -> None:
     """`InfeasibleError` naming the floor and its cause when a target is below it (module doc)."""
     ttft_t, tpot_t = targets(graph)
     if tpot_t is not None:
-        fl = tpot_floors(graph, hw, weights, sram_weights, bound_s)
+        fl = tpot_floors(graph, hw, weights, sram_weights, bound_s, bound_name)
         if fl and tpot_t < fl[0][0] * (1 - 1e-9):
             raise InfeasibleError(f"tpot {tpot_t / MS:g} ms is below the {fl[0][0] / MS:.4g} ms needed for "
                                   f"{fl[0][1]} on `{hw.name}`",
-                                  hint="raise the TPOT target, lower the batch, or use hardware with more "
-                                       "memory bandwidth")
+                                  hint="raise the TPOT target, lower the batch or the micro-batches, or use "
+                                       "hardware with more memory bandwidth")
     if ttft_t is not None and ttft_floor_s > 0 and ttft_t < ttft_floor_s * (1 - 1e-9):
         raise InfeasibleError(f"ttft {ttft_t / MS:g} ms is below the {ttft_floor_s / MS:.4g} ms the fastest "
                               f"prefill needs on `{hw.name}` (its critical path with every task at its fastest "

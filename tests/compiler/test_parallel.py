@@ -173,3 +173,16 @@ def test_chat_example_tpot_50ms_names_the_weight_read_or_iteration_floor():
     src = src.replace("slo ttft 1500 ms  tpot 1600 ms", "slo ttft 1500 ms  tpot 50 ms")
     with pytest.raises(InfeasibleError, match=r"tpot 50 ms is below the [0-9.]+ ms needed"):
         api.lower(api.load(src), "mcm6x6")
+
+
+def test_dram_bound_floor_names_the_traffic_and_the_micro_batches():
+    """A TPOT floor set by the DRAM bound says how many GB and why micro-batches multiply them (weights that do
+    not stay in SRAM are read again by each micro-batch: 4 micro-batches of Mixtral decode move ~242 GB)."""
+    hw = ("hardware mine { chiplet big { pes 32x32  dataflow ws  sram 4 MiB  freq 1 GHz }  grid 4x4\n"
+          " dram hbm { at west, east  bandwidth 512 GB/s  channels 4  capacity 128 GiB } }\n")
+    text = hw + ("workload w { serve mixtral_8x7b\n decode batch=16 context=2048\n microbatches 4\n slo tpot 200 ms }\n"
+                 "parallel { tensor 4 }")
+    with pytest.raises(InfeasibleError, match=r"GB of DRAM traffic at the package's 512 GB/s; a weight that does "
+                                              r"not stay in SRAM is read again by every micro-batch") as e:
+        api.lower(api.load(text))
+    assert "micro-batches" in (e.value.hint or "")
