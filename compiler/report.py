@@ -48,7 +48,8 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
         ("EDP", fmt_si(m.edp, "J*s")),
     ]
     if m.tokens:
-        rows.append(("throughput", f"{m.throughput:,.1f} tokens/s ({m.tokens} tokens)"))
+        unit = "samples" if all(t.phase == "forward" for t in g.tasks) else "tokens"   # a CNN / encoder pass
+        rows.append(("throughput", f"{m.throughput:,.1f} {unit}/s ({m.tokens} {unit})"))
     if m.requests_per_s:
         rows.append(("requests", f"{m.requests_per_s:,.2f} requests/s"))
     if m.ttft_mean is not None:

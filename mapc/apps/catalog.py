@@ -139,7 +139,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     elif args.path is not None:
         if not Path(args.path).is_file():
             near = difflib.get_close_matches(args.path, list(zoo.MODELS), n=3)
-            raise MapcError(f"{'not a file' if Path(args.path).exists() else 'no such file or zoo model'}: "
+            what = "not a file" if Path(args.path).exists() else "no such file" if Path(args.path).suffix \
+                else "no such file or zoo model"
+            raise MapcError(f"{what}: "
                             f"{args.path}" + (f" (did you mean {', '.join(near)}?)" if near else ""),
                             hint="give a zoo model's name (`mapc models` lists them), the path of a Hugging Face "
                                  "config.json or an ONNX file")
