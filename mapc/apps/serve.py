@@ -417,9 +417,17 @@ def cli_main(args: argparse.Namespace) -> int:
         print(f"note: {n}", file=sys.stderr)
     console().print(table(r))
     ps = r.pricing
+    for s in r.summaries:
+        if not s["keeps_up"]:
+            at = f"at {s['rate_per_s']:g} requests/s " if s["rate_per_s"] is not None else ""
+            print(f"note: {at}the system falls behind: {s['backlog']} of {s['requests']} requests were still waiting "
+                  f"for their first token when the last one arrived (served {s['throughput_requests_per_s']:.3g} "
+                  f"requests/s); the queue grows for the whole run, so its percentiles depend on --requests",
+                  file=sys.stderr)
     g = rep.rate_goodput(list(r.summaries))
     if g is not None:
-        print(f"goodput (DistServe): {g:g} requests/s, the highest swept rate with >= 90% of requests meeting the SLO")
+        print(f"goodput (DistServe): {g:g} requests/s, the highest swept rate with >= 90% of requests meeting the SLO "
+              f"that the system keeps up with")
     print(f"{ps.calls:,} iterations priced from {ps.points} compiled schedules "
           f"({'exact shapes' if options.exact else 'bucketing grid'}, {ps.solve_s:.1f} s); {r.wall_s:.1f} s in all; "
           f"wrote {out}{os.sep} ({', '.join(Path(f).name for f in files)})")

@@ -204,3 +204,20 @@ def test_a_file_compile_refuses_is_refused_with_the_same_code(tmp_path, capsys):
     rc = main(["serve", str(f), "--hw", "npu4x4", "--arrivals", "poisson:1", "--requests", "3",
                "-o", str(tmp_path / "o")])
     assert rc == 3 and "GiB" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_overload_with_only_a_tpot_target_is_not_goodput(tmp_path, capsys):
+    """With only a TPOT target, an overloaded run meets it while its queue grows: the run is marked as falling
+    behind (most requests still waiting at the last arrival) and its rate is not goodput; a light load is."""
+    f = tmp_path / "tpot.dsl"
+    f.write_text((SMALL % "").replace("slo ttft 50 ms tpot 5 ms", "slo tpot 50 ms"))
+    o = tmp_path / "o"
+    rc = main(["serve", str(f), "--hw", "npu4x4", "--arrivals", "poisson:1", "--requests", "60",
+               "--rates", "1,100000", "--json", "-o", str(o)])
+    assert rc == 0
+    doc = json.loads(capsys.readouterr().out)
+    light, heavy = doc["runs"]
+    assert light["keeps_up"] and light["backlog"] <= 6
+    assert not heavy["keeps_up"] and heavy["backlog"] > 30
+    assert heavy["slo"]["attainment"] >= 0.9                      # TPOT alone does not see the queue ...
+    assert doc["rate_goodput_per_s"] == 1                         # ... but the rate goodput does
