@@ -82,9 +82,10 @@ class Problem:
 def group_sizes_for(spec: Spec, hw: Hardware) -> tuple[int, ...]:
     """Candidate tensor-parallel group sizes.
 
-    (1, 2, 4, n/4, n), plus `tensor` when the spec fixes it: small groups for pipelining plus a quarter of the
-    package and the whole package, so that one layer can be spread over every chiplet (a big GEMM, or a decode
-    step that needs all of the package's DRAM bandwidth) when that is what pays. A fixed `tensor` restricts the
+    (1, 2, 4, n/4, n), plus `tensor` when the spec fixes it, plus each pool's size under `pd disaggregated`:
+    small groups for pipelining plus a quarter of the package and the whole package (or pool), so that one layer
+    can be spread over every chiplet it may use (a big GEMM, or a decode step that needs all of the DRAM
+    bandwidth it can reach) when that is what pays. A fixed `tensor` restricts the
     tasks to its size afterwards (`mapc.compiler.parallel`); the other sizes stay priced for the hardware's
     lower bound.
     """
@@ -92,7 +93,9 @@ def group_sizes_for(spec: Spec, hw: Hardware) -> tuple[int, ...]:
     if tensor is not None and tensor > hw.n:
         raise HardwareError(f"tensor {tensor} needs more chiplets than {hw.name} has ({hw.n})",
                             loc=spec.parallel.locs.get("tensor", spec.parallel.loc))
-    sizes = {1, 2, 4, hw.n // 4, hw.n} | ({tensor} if tensor else set())
+    par = spec.parallel
+    pools = {par.pd_prefill, par.pd_decode} if par.pd == "disaggregated" else set()
+    sizes = {1, 2, 4, hw.n // 4, hw.n} | ({tensor} if tensor else set()) | {k for k in pools if k}
     return tuple(sorted(k for k in sizes if 1 <= k <= hw.n))
 
 

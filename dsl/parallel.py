@@ -86,6 +86,11 @@ def _pd(it: S.Pd, vals: _Given) -> None:
                                                                 "decode=M), auto")
     kw = kwargs(it.args, ("prefill", "decode"), f"pd {mode}")
     if mode == "disaggregated":
+        miss = [k for k in ("prefill", "decode") if k not in kw]
+        if miss:
+            raise error_at(f"`pd disaggregated` needs {' and '.join(f'`{k}=`' for k in miss)}: how many chiplets "
+                           f"each pool gets", mloc, hint="e.g. `pd disaggregated(prefill=12, decode=24)`, or "
+                                                         "`pd auto` to let mapc choose the split")
         vals["pd_prefill"] = need_int(kw, "prefill", "`pd disaggregated(...)`", mloc)
         vals["pd_decode"] = need_int(kw, "decode", "`pd disaggregated(...)`", mloc)
     elif kw:

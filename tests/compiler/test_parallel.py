@@ -186,3 +186,16 @@ def test_dram_bound_floor_names_the_traffic_and_the_micro_batches():
                                               r"not stay in SRAM is read again by every micro-batch") as e:
         api.lower(api.load(text))
     assert "micro-batches" in (e.value.hint or "")
+
+
+def test_disaggregated_pools_get_whole_pool_groups():
+    """Under `pd disaggregated(prefill=12, decode=24)` a prefill layer may spread over the whole 12-chiplet pool
+    (before, the largest group that fit a 2 x 6 pool was 4 and the prefill ran 3x slower)."""
+    from mapc.compiler.problem import group_sizes_for
+    text = ("workload w { serve llama2_7b\n prefill batch=2 seq=1024\n decode batch=16 context=1024\n"
+            " microbatches 4 }\nparallel { pd disaggregated(prefill=12, decode=24)  placement block  segment 8 }")
+    sp = api.load(text)
+    assert {12, 24} <= set(group_sizes_for(sp, api.hardware("mcm6x6", sp)))
+    r = api.solve(api.lower(sp, "mcm6x6"), SolveOptions(solver="greedy", objective="latency"))
+    pre = [t for t, task in zip(r.schedule.tasks, r.problem.graph.tasks) if task.phase == "prefill"]
+    assert max(len(t.placement) for t in pre) == 12

@@ -263,6 +263,14 @@ def test_error_more_pipeline_stages_than_chiplets():
     assert "= 40 chiplets, but `mcm6x6` has 36" in e.message
 
 
+def test_error_pd_disaggregated_without_the_split_shows_the_form():
+    e = err(CHAT + "parallel { pd disaggregated }")
+    _at(e, 7, 15)
+    assert "needs `prefill=` and `decode=`" in e.message and "pd disaggregated(prefill=12, decode=24)" in e.hint
+    e = err(CHAT + "parallel { pd disaggregated(prefill=12) }")
+    assert "needs `decode=`" in e.message and "prefill=` and" not in e.message
+
+
 def test_error_workload_naming_no_model():
     e = err("workload w {\n  serve\n  prefill batch=1 seq=8\n}")
     _at(e, 2, 3)
