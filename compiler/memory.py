@@ -69,17 +69,19 @@ def memory_report(weights: float, graph: ExecutionGraph, hw: Hardware) -> Memory
 def check_memory(weights: float, graph: ExecutionGraph, hw: Hardware) -> MemoryReport:
     """The report, or `InfeasibleError` naming weights, KV cache and capacity when they do not fit."""
     r = memory_report(weights, graph, hw)
+    m = graph.models[0] if graph.models else "MODEL"
+    quant = f"quantise the weights (`model {m}_w4 = {m}(weights=int4)`, then `serve {m}_w4`)"
     if not r.fits and r.weights > r.capacity:
         raise InfeasibleError(
             f"the served models' weights alone ({r.weights / GiB:.2f} GiB) exceed the {r.capacity / GiB:.2f} GiB "
             f"of DRAM/HBM of {hw.name} ({len(hw.dram)} channel(s))",
-            hint="quantise the weights (`weights=int4`), serve fewer models, or use hardware with more memory")
+            hint=f"{quant}, serve fewer models, or use hardware with more memory")
     if not r.fits:
         raise InfeasibleError(
             f"weights {r.weights / GiB:.2f} GiB + KV cache {r.kv_peak / GiB:.2f} GiB = "
             f"{(r.weights + r.kv_peak) / GiB:.2f} GiB exceed the {r.capacity / GiB:.2f} GiB of DRAM/HBM of "
             f"{hw.name} ({len(hw.dram)} channel(s))",
-            hint="serve fewer or shorter requests, quantise the weights (`weights=int4`), or use bigger memory")
+            hint=f"serve fewer or shorter requests, {quant}, or use bigger memory")
     return r
 
 

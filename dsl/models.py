@@ -3,7 +3,8 @@ and aliases.
 
 `ModelTable` holds the `model NAME = ...` definitions of a compilation (all files) and resolves a name on first
 use: a definition of that name, else a zoo model (`mapc.dsl.zoo`), else an "unknown model" error with a close
-match. An alias takes its target's numbers under the new name; a chain of aliases that comes back to itself is an
+match. An alias takes its target's numbers under the new name; `OTHER(key=value, ...)` also overrides
+`transformer(...)` keys of a transformer (`model llama2_70b_w4 = llama2_70b(weights=int4)`); a chain of aliases that comes back to itself is an
 error at the definition that closes it.
 """
 
@@ -26,35 +27,55 @@ from mapc.dsl.values import duplicate, kbool, kint, kwargs, kword, need_int, nee
 
 TRANSFORMER_KEYS = ("layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "dtype", "experts", "top_k",
                     "gated", "encoder_only", "max_seq", "weights")
+DERIVED_FIELDS = ("name", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "dtype", "gated_ffn", "experts",
+                  "top_k", "encoder_only", "max_seq", "weight_dtype", "loc")    # what `transformer(...)` sets
 LAYER_KEYS = MappingProxyType({"conv": ("in", "out", "k", "kh", "kw", "stride", "pad", "groups", "hw", "h", "w"),
                                "pool": ("k", "kh", "kw", "stride", "pad", "hw", "h", "w"),
                                "fc": ("in", "out")})
 
 
-def transformer(name: str, node: S.Transformer, loc: Loc) -> TransformerModel:
+def transformer(name: str, node: S.Transformer | S.Alias, loc: Loc,
+                base: TransformerModel | None = None) -> TransformerModel:
     """`transformer(...)` named `name` (defined at `loc`): layers, hidden, heads, ffn and vocab are required;
-    heads must divide hidden, kv_heads divide heads, and top_k lie in 1..experts."""
-    kw = kwargs(node.args, TRANSFORMER_KEYS, "transformer(...)")
+    heads must divide hidden, kv_heads divide heads, and top_k lie in 1..experts. With a `base` (`OTHER(...)`)
+    every key defaults to the base's value and the base's other fields (Hugging Face extras) are kept."""
     what = f"transformer `{name}`"
-    layers, hidden, heads, ffn, vocab = (need_int(kw, k, what, loc) for k in ("layers", "hidden", "heads", "ffn",
-                                                                                "vocab"))
-    kv = need_int(kw, "kv_heads", what, loc, default=heads)
-    experts = need_int(kw, "experts", what, loc, default=0, minimum=0)
-    top_k = need_int(kw, "top_k", what, loc, default=2 if experts else 0, minimum=0)
-    dtype = need_word(kw, "dtype", tuple(DTYPE_BYTES), "fp16")
+    kw = kwargs(node.args, TRANSFORMER_KEYS, "transformer(...)" if base is None else f"`{base.name}(...)`")
+    b = base
+
+    def req(k: str, default: int | None = None, minimum: int = 1) -> int:
+        return need_int(kw, k, what, loc, default=getattr(b, k) if b is not None else default, minimum=minimum)
+
+    layers, hidden, heads, ffn, vocab = (req(k) for k in ("layers", "hidden", "heads", "ffn", "vocab"))
+    kv = need_int(kw, "kv_heads", what, loc, default=heads if b is None or "heads" in kw else b.kv_heads)
+    experts = req("experts", 0, minimum=0)
+    top_k = need_int(kw, "top_k", what, loc, default=(2 if experts else 0) if b is None or "experts" in kw
+                     else b.top_k, minimum=0)
+    dtype = need_word(kw, "dtype", tuple(DTYPE_BYTES), b.dtype if b is not None else "fp16")
+
+    def at(*keys: str) -> Loc:
+        """Where the first of `keys` was written (the definition when none was: a base's own value)."""
+        return next((kw[k][1] for k in keys if k in kw), loc)
+
     if hidden % heads:
-        raise error_at(f"hidden={hidden} is not a multiple of heads={heads}", kw["hidden"][1])
+        raise error_at(f"hidden={hidden} is not a multiple of heads={heads}", at("hidden", "heads"))
     if heads % kv:
-        raise error_at(f"kv_heads={kv} does not divide heads={heads}", kw.get("kv_heads", kw["heads"])[1])
+        raise error_at(f"kv_heads={kv} does not divide heads={heads}", at("kv_heads", "heads"))
     if experts and not 1 <= top_k <= experts:
-        raise error_at(f"top_k={top_k} must be between 1 and experts={experts}", kw.get("top_k", kw["experts"])[1])
+        raise error_at(f"top_k={top_k} must be between 1 and experts={experts}", at("top_k", "experts"))
     if top_k and not experts:
-        raise error_at("top_k needs experts > 0", kw["top_k"][1])
-    return TransformerModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn=ffn,
-                            vocab=vocab, dtype=dtype, gated_ffn=kbool(kw, "gated", True), experts=experts,
-                            top_k=top_k, encoder_only=kbool(kw, "encoder_only", False),
-                            max_seq=need_int(kw, "max_seq", what, loc, default=4096),
-                            weight_dtype=kword(kw, "weights", tuple(DTYPE_BYTES), None), loc=loc)
+        raise error_at("top_k needs experts > 0", at("top_k"))
+    m = TransformerModel(name=name, layers=layers, hidden=hidden, heads=heads, kv_heads=kv, ffn=ffn, vocab=vocab,
+                         dtype=dtype, gated_ffn=kbool(kw, "gated", b.gated_ffn if b is not None else True),
+                         experts=experts, top_k=top_k,
+                         encoder_only=kbool(kw, "encoder_only", b.encoder_only if b is not None else False),
+                         max_seq=need_int(kw, "max_seq", what, loc, default=b.max_seq if b is not None else 4096),
+                         weight_dtype=kword(kw, "weights", tuple(DTYPE_BYTES),
+                                            b.weight_dtype if b is not None else None), loc=loc)
+    if b is None:
+        return m
+    own = {f: getattr(m, f) for f in DERIVED_FIELDS}
+    return dataclasses.replace(b, **own)        # the base's Hugging Face extras kept
 
 
 def _layer(node: S.CnnLayer, c: int | None, h: int | None, w: int | None) -> CNNLayer:
@@ -181,6 +202,13 @@ class ModelTable:
             m = _hf(name, expr)
         elif isinstance(expr, S.OnnxModel):
             m = _onnx(name, expr)
+        elif expr.args:
+            base = self.get(expr.target.text, expr.target.loc, stack + (name,))
+            if not isinstance(base, TransformerModel):
+                raise error_at(f"`{expr.target.text}(...)` overrides transformer keys, but `{expr.target.text}` is "
+                               f"not a transformer", expr.target.loc, hint=f"write `model {name} = "
+                                                                           f"{expr.target.text}` without arguments")
+            m = transformer(name, expr, mloc, base)
         else:
             target = expr.target.text
             if target == name and name in zoo.MODELS:

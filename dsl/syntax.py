@@ -10,7 +10,7 @@ The node classes follow the grammar (`mapc.lark`), one per rule that carries inf
     File           import_stmt | model_def | workload_def | parallel_def | hardware_def ...
     Import         import "path"
     ModelDef       model NAME = Transformer(kwargs) | HfConfig("path") | OnnxModel("path", kwargs)
-                   | Cnn(kwargs){layers} | Alias NAME
+                   | Cnn(kwargs){layers} | Alias NAME[(kwargs)]
     Workload       workload NAME { Serve | Phase | Microbatches | Requests | Slo ... }
     Parallel       parallel { ParNum | ParWord | Pd ... }
     HardwareBlock  hardware NAME { Grid | Chiplet | Place | Nop | Memory ... }
@@ -176,10 +176,12 @@ class Cnn:
 
 @dataclass(frozen=True)
 class Alias:
-    """`model NAME = OTHER`: another model (defined or built in) under a new name."""
+    """`model NAME = OTHER` or `OTHER(key=value, ...)`: another model (defined or built in) under a new name,
+    with the given `transformer(...)` keys overridden (a quantised or shortened zoo model)."""
 
     target: Name
     loc: Loc
+    args: tuple[KwArg, ...] = ()
 
 
 ModelExpr = Transformer | HfConfig | OnnxModel | Cnn | Alias

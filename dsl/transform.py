@@ -112,9 +112,9 @@ class TreeToSyntax(Transformer[Token, S.File]):
         """`cnn: "cnn" ["(" [kwargs] ")"] "{" cnn_layer* "}"`"""
         return S.Cnn(args or (), layers, self._loc(meta, args, *layers))
 
-    def alias(self, meta: Meta, target: Token) -> S.Alias:
-        """`alias: NAME`"""
-        return S.Alias(self._name(target), self._loc(meta, target))
+    def alias(self, meta: Meta, target: Token, args: tuple[S.KwArg, ...] | None = None) -> S.Alias:
+        """`alias: NAME ["(" [kwargs] ")"]`"""
+        return S.Alias(self._name(target), self._loc(meta, target), args or ())
 
     def cnn_layer(self, meta: Meta, kind: S.Name, name: Token, *args: S.KwArg) -> S.CnnLayer:
         """`cnn_layer: layer_kind NAME kwarg*`"""

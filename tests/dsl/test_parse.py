@@ -93,6 +93,24 @@ workload w { serve tiny { prefill batch=1 seq=16 }  serve net { forward batch=2 
     assert [s.model for s in spec.workload.serves] == ["tiny", "net"]
 
 
+def test_derived_model_overrides_keys_of_its_base():
+    """`model q = llama2_70b(weights=int4)`: the zoo model's numbers with the given keys changed (and checked)."""
+    spec = loads("model q = llama2_70b(weights=int4, max_seq=8192)\nmodel h = q(layers=40)\n"
+                 "workload w { serve h decode batch=8 context=6000 }")
+    from mapc.dsl import zoo
+    base, q, h = zoo.MODELS["llama2_70b"], spec.models["q"], spec.models["h"]
+    assert (q.name, q.layers, q.kv_heads, q.weight_dtype, q.max_seq, q.dtype) == \
+        ("q", 80, 8, "int4", 8192, base.dtype)
+    assert (h.layers, h.weight_dtype, h.hidden) == (40, "int4", 8192)
+    e = err("model q = llama2_70b(heads=60)\nworkload w { serve q decode batch=1 context=8 }")
+    _at(e, 1, 22)
+    assert e.message == "hidden=8192 is not a multiple of heads=60"
+    e = err("model q = resnet50(weights=int4)\nworkload w { serve q forward batch=1 }")
+    assert "is not a transformer" in e.message
+    e = err("model q = llama2_70b(weight=int4)\nworkload w { serve q decode batch=1 context=8 }")
+    assert "unknown parameter `weight`" in e.message and "did you mean `weights`" in e.hint
+
+
 def test_multi_tenant_flat_and_block_forms():
     spec = loads("""workload w {
   serve llama2_7b prefill batch=2 seq=128 microbatches 2
