@@ -13,6 +13,13 @@ from mapc.compiler.result import Result
 _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
 
 
+def fmt_gap(gap: float) -> str:
+    """A proven gap as a percentage that never rounds a nonzero gap to 0.0% (0.025% stays 0.025%)."""
+    if gap <= 0:
+        return "0%"
+    return f"{gap:.1%}" if gap >= 0.01 else f"{gap * 100:.2g}%"
+
+
 def fmt_si(x: float | None, unit: str, digits: int = 4) -> str:
     """`0.01234, "s"` -> `12.34 ms`; None or non-finite -> `n/a`."""
     if x is None or not math.isfinite(x):
@@ -36,7 +43,7 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
         ("workload", f"{meta.get('workload', '?')}: {g.n} tasks, {len(g.edges)} edges, "
                      f"{fmt_si(float(g.flops.sum()) if g.n else 0.0, 'FLOP')}"),
         ("solver", f"{s.solver} ({s.status}), objective {r.options.goal}"
-                   + (f", gap {s.gap:.1%}" if s.gap is not None else "")),
+                   + (f", gap {fmt_gap(s.gap)}" if s.gap is not None else "")),
         ("latency (makespan)", fmt_si(m.makespan, "s")),
         ("lower bound", f"{fmt_si(m.bound.value, 's')}, the hardware's (makespan / bound = "
                         + (f"{m.bound_ratio:.3f}x" if math.isfinite(m.bound_ratio) else "n/a")

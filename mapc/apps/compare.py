@@ -29,7 +29,7 @@ from mapc.apps.common import add_budget_arguments, console, nonempty, options_fr
 from mapc.compiler import plots
 from mapc.compiler.files import check_output_dir, jsonable, write_dir_atomic
 from mapc.compiler.problem import Problem
-from mapc.compiler.report import fmt_si
+from mapc.compiler.report import fmt_gap, fmt_si
 from mapc.core.errors import InvalidScheduleError, MapcError
 from mapc.core.options import SOLVER_NAMES, SolveOptions
 
@@ -165,7 +165,7 @@ def table(rows: list[Row], title: str = "") -> Table:
         t.add_row(r.solver, r.status, fmt_si(r.latency_s, "s"), fmt_si(r.energy_j, "J"), fmt_si(r.edp_js, "J*s"),
                   pct(r.edp_vs_baseline_pct),
                   "n/a" if r.makespan_over_bound is None else f"{r.makespan_over_bound:.3f}x",
-                  "n/a" if r.gap is None else f"{r.gap:.1%}", fmt_si(r.wall_s, "s"))
+                  "n/a" if r.gap is None else fmt_gap(r.gap), fmt_si(r.wall_s, "s"))
     return t
 
 

@@ -205,3 +205,8 @@ def test_output_dir_has_normal_permissions(cr, tmp_path):
     um = os.umask(0)
     os.umask(um)
     assert stat.S_IMODE((tmp_path / "o").stat().st_mode) == 0o777 & ~um
+
+
+def test_fmt_gap_never_rounds_a_nonzero_gap_to_zero():
+    from mapc.compiler.report import fmt_gap
+    assert [fmt_gap(g) for g in (0.0, 0.00025, 0.0049, 0.01, 0.1976)] == ["0%", "0.025%", "0.49%", "1.0%", "19.8%"]
