@@ -9,7 +9,9 @@ a deadline on the makespan and a TTFT target a deadline on a prefill's end.
 The `slo` objective (`slo_value`): meet every target at the least energy; when no schedule the solver finds
 meets them, maximise the fraction of requests that do, then shrink the relative excess of the misses. One float
 orders schedules that way: energy (J) when every target is met, else
-`MISS_WEIGHT x (missed fraction + EXCESS_WEIGHT x min(1, mean relative excess of the missing requests)) + energy`.
+`MISS_WEIGHT x (missed fraction + EXCESS_WEIGHT x x / (1 + x)) + energy`, x the mean relative excess of the
+missing requests: x / (1 + x) is below 1 (a miss fraction still outranks any excess) and strictly increasing, so
+a schedule that misses a target by 5x is still told from one that misses it by 7x (a cap at 1 would not).
 
 Floors (`check_floors`, exit 3): a target no schedule can meet on this hardware, with its cause:
   * weights: every decode step of a model reads the weights that do not fit in the package's SRAM for weights
@@ -111,7 +113,8 @@ def slo_value(graph: ExecutionGraph, end: np.ndarray, makespan: float, energy: f
     o = outcome(graph, end, makespan)
     if o is None or o.attainment is None or o.attainment >= 1.0:
         return float(energy)
-    return MISS_WEIGHT * ((1.0 - o.attainment) + EXCESS_WEIGHT * min(1.0, o.excess)) + float(energy)
+    x = max(0.0, o.excess)
+    return MISS_WEIGHT * ((1.0 - o.attainment) + EXCESS_WEIGHT * x / (1.0 + x)) + float(energy)
 
 
 # What binds the makespan lower bound (`evaluate.Bound.tightest`), in a floor's message.

@@ -35,7 +35,7 @@ from mapc.core.options import SOLVER_NAMES, SolveOptions
 
 OUTPUT_FILES = ("compare.csv", "compare.json", "anytime.png")
 CSV_FIELDS = ("solver", "status", "latency_s", "energy_j", "edp_js", "objective", "edp_vs_baseline_pct",
-              "makespan_over_bound", "gap", "wall_s", "evals_per_s", "message")
+              "makespan_over_bound", "gap", "wall_s", "evals_per_s", "slo_attainment", "message")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Row:
     wall_s: float = 0.0
     evals_per_s: float | None = None
     message: str = ""
+    slo_attainment: float | None = None  # fraction of requests meeting every SLO target (workloads with targets)
     trace: tuple[tuple[float, float], ...] = field(default=(), repr=False)   # (wall s, best objective)
 
     def record(self) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def run_one(problem: Problem, options: SolveOptions, edp_base: float | None = No
     eps = getattr(res.stats, "evals_per_s", None)
     return Row(name, res.status, m.makespan, m.energy, m.edp, res.objective, _finite(vs),
                _finite(m.bound_ratio), _finite(res.gap), res.wall_time, _finite(eps), res.message,
-               tuple(res.trace)), r
+               m.slo_attainment, tuple(res.trace)), r
 
 
 def compare(problem: Problem, solvers: list[str], options: SolveOptions = SolveOptions(),
@@ -158,14 +159,19 @@ def write_compare(out_dir: str | os.PathLike[str], rows: list[Row], meta: dict[s
 def table(rows: list[Row], title: str = "") -> Table:
     """A rich Table of the rows, in human units."""
     t = Table(title=title or None)
-    for c in ("solver", "status", "latency", "energy", "EDP", "EDP vs baseline", "makespan/bound", "gap", "wall"):
+    slo = any(r.slo_attainment is not None for r in rows)    # a workload with SLO targets: attainment column
+    cols = ("solver", "status", "latency", "energy", "EDP", "EDP vs baseline", "makespan/bound", "gap", "wall")
+    for c in cols[:-1] + (("SLO met",) if slo else ()) + cols[-1:]:
         t.add_column(c, justify="left" if c in ("solver", "status") else "right")
     pct = lambda x: "n/a" if x is None else f"{x:+.1f}%"
     for r in rows:
-        t.add_row(r.solver, r.status, fmt_si(r.latency_s, "s"), fmt_si(r.energy_j, "J"), fmt_si(r.edp_js, "J*s"),
-                  pct(r.edp_vs_baseline_pct),
-                  "n/a" if r.makespan_over_bound is None else f"{r.makespan_over_bound:.3f}x",
-                  "n/a" if r.gap is None else fmt_gap(r.gap), fmt_si(r.wall_s, "s"))
+        cells = [r.solver, r.status, fmt_si(r.latency_s, "s"), fmt_si(r.energy_j, "J"), fmt_si(r.edp_js, "J*s"),
+                 pct(r.edp_vs_baseline_pct),
+                 "n/a" if r.makespan_over_bound is None else f"{r.makespan_over_bound:.3f}x",
+                 "n/a" if r.gap is None else fmt_gap(r.gap)]
+        if slo:
+            cells.append("n/a" if r.slo_attainment is None else f"{100 * r.slo_attainment:.1f}%")
+        t.add_row(*cells, fmt_si(r.wall_s, "s"))
     return t
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import replace
 
@@ -60,3 +61,27 @@ def test_unknown_solver():
     with pytest.raises(MapcError, match="unknown solver"):
         compare.parse_solvers("greedy,nope")
     assert compare.parse_solvers("ga, greedy,ga") == ["ga", "greedy"]
+
+
+def test_slo_workload_shows_attainment_per_solver(tmp_path):
+    """With SLO targets the table and the CSV carry each solver's attainment; without, no such column."""
+    from rich.console import Console
+
+    from mapc import api
+    text = ("workload w { serve llama2_7b\n prefill batch=2 seq=256\n decode batch=4 context=512\n microbatches 2\n"
+            " slo ttft 10 s tpot 10 s }")
+    p = api.lower(api.load(text), "npu4x4")
+    rows = compare.compare(p, ["baseline", "greedy"], SolveOptions(time_limit=0.3, seed=0))
+    assert [r.slo_attainment for r in rows] == [1.0, 1.0]
+    con = Console(width=200, record=True)
+    con.print(compare.table(rows))
+    text_out = con.export_text()
+    assert "SLO met" in text_out and "100.0%" in text_out
+    got = list(csv.DictReader(io.StringIO(compare.rows_csv(rows))))
+    assert float(got[1]["slo_attainment"]) == 1.0
+    plain = compare.compare(api.lower(api.load(text.replace(" slo ttft 10 s tpot 10 s", "")), "npu4x4"),
+                            ["greedy"], SolveOptions(time_limit=0.3, seed=0))
+    assert plain[0].slo_attainment is None
+    con = Console(width=200, record=True)
+    con.print(compare.table(plain))
+    assert "SLO met" not in con.export_text()

@@ -159,6 +159,28 @@ def test_unmeetable_ttft_maximises_attainment_and_names_the_miss():
     assert r.metrics.slo_attainment >= lat.metrics.slo_attainment
 
 
+def test_slo_objective_still_ranks_misses_far_beyond_the_target():
+    """Every prompt misses a TTFT target several times over: the objective must still prefer the schedule that
+    misses by less (a relative excess capped at 100 % gave every such schedule the same value), so the slo
+    schedule's worst TTFT is at most the latency schedule's."""
+    from mapc.compiler.evaluate import earliest_finish
+    from mapc.compiler.slo import slo_value
+    p = api.lower(spec("tensor 4 pipeline 4"), "mcm6x6")
+    g = p.graph
+    floor = float(earliest_finish(g, p.cost.min_latency)[g.requests.ttft_task[g.requests.ttft_task >= 0]].min())
+    text = f"slo ttft {floor * 1.05 * 1e3:.4f} ms"
+    slo = solve("tensor 4 pipeline 4", "greedy", slo=text)
+    lat = solve("tensor 4 pipeline 4", "greedy", slo=text, objective="latency")
+    assert slo.metrics.slo["slo_worst_s"]["prefill"] <= lat.metrics.slo["slo_worst_s"]["prefill"] * (1 + 1e-9)
+    g = api.lower(spec("tensor 4 pipeline 4", text), "mcm6x6").graph
+    end = np.zeros(g.n)
+    ttft = g.requests.ttft_task[g.requests.ttft_task >= 0]
+    end[ttft] = floor * 1.05 * 6            # 5x over the target
+    five = slo_value(g, end, 1.0, 1.0)
+    end[ttft] = floor * 1.05 * 8            # 7x over
+    assert slo_value(g, end, 1.0, 1.0) > five
+
+
 def test_targets_below_a_floor_exit_3_with_the_floor():
     text = "workload w { serve llama2_13b\n decode batch=8 context=1024 steps=4\n microbatches 2\n slo tpot 1 ms }"
     with pytest.raises(InfeasibleError, match=r"tpot 1 ms is below the [0-9.]+ ms needed for"):
