@@ -157,7 +157,7 @@ class Metrics:
     edp: float
     throughput: float
     throughput_by_phase: dict[str, float]
-    utilisation: float
+    utilisation: float                  # busy chiplet-seconds / (chiplets x makespan)
     busy: tuple[float, ...]
     energy_breakdown: dict[str, float]
     bound: Bound
@@ -175,6 +175,8 @@ class Metrics:
     tpot_attainment: float | None = None
     slo_attainment: float | None = None
     bound_directives: Bound | None = None
+    compute_utilisation: float = 0.0    # FLOPs / (peak FLOP/s of chiplets and PIM units x makespan)
+    dram_utilisation: float = 0.0       # DRAM bytes at the chosen options / (aggregate DRAM bandwidth x makespan)
     directive_costs: dict[str, float] = field(default_factory=dict)
     slo: dict[str, Any] = field(default_factory=dict)
 
@@ -184,7 +186,8 @@ class Metrics:
             "throughput_tokens_per_s": self.throughput,
             "throughput_by_phase_tokens_per_s": dict(self.throughput_by_phase),
             "tokens": self.tokens,
-            "utilisation": self.utilisation, "busy_s": list(self.busy),
+            "utilisation": self.utilisation, "compute_utilisation": self.compute_utilisation,
+            "dram_utilisation": self.dram_utilisation, "busy_s": list(self.busy),
             "energy_breakdown_j": dict(self.energy_breakdown),
             "lower_bound": self.bound.to_dict(), "makespan_over_bound": self.bound_ratio,
             "lower_bound_directives": (self.bound_directives or self.bound).to_dict(),
@@ -246,6 +249,11 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
     res = np.array([t.resident for t in schedule.tasks], dtype=bool)
     parts = {"compute": "e_mac", "rf": "e_rf", "sram": "e_sram", "dram": "e_dram", "nop": "e_nop", "pim": "e_pim"}
     eb = {name: float(cost.part_at(part, res, pi).sum()) if g.n else 0.0 for name, part in parts.items()}
+    peak = cost.hw.peak_flops + sum(u.peak_flops for u in cost.hw.pim)
+    flops = float(g.flops.sum()) if g.n else 0.0
+    dram = float(cost.part_at("dram_bytes", res, pi).sum()) if g.n else 0.0
+    util_c = flops / (peak * T) if peak > 0 and T > 0 else 0.0
+    util_d = dram / (cost.hw.dram_bandwidth * T) if cost.hw.dram_bandwidth > 0 and T > 0 else 0.0
     task_e = float(sum(t.energy for t in schedule.tasks))
     eb["other"] = task_e - sum(eb.values())          # whatever a cost model prices beyond the named parts
     eb["static"] = float(cost.static_power) * T
@@ -304,6 +312,7 @@ def evaluate(schedule: Schedule, cost: CostModel, graph: ExecutionGraph | None =
         makespan=T, energy=E, edp=E * T,
         throughput=total_tokens / T if T > 0 else 0.0, throughput_by_phase=by_phase,
         utilisation=util, busy=tuple(float(b) for b in busy), energy_breakdown=eb,
+        compute_utilisation=util_c, dram_utilisation=util_d,
         bound=bnd, bound_ratio=T / bnd.value if bnd.value > 0 else float("inf"),
         ttft_mean=ttft_mean, ttft_max=float(max(ttft_v)) if ttft_v else None,
         tpot=float(max(tpots)) if tpots else None,

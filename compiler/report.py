@@ -46,8 +46,9 @@ def summary_rows(r: Result) -> list[tuple[str, str]]:
                    + (f", gap {fmt_gap(s.gap)}" if s.gap is not None else "")),
         ("latency (makespan)", fmt_si(m.makespan, "s")),
         ("lower bound", f"{fmt_si(m.bound.value, 's')}, the hardware's (makespan / bound = "
-                        + (f"{m.bound_ratio:.3f}x" if math.isfinite(m.bound_ratio) else "n/a")
-                        + f", utilisation {m.utilisation:.1%})"),
+                        + (f"{m.bound_ratio:.3f}x" if math.isfinite(m.bound_ratio) else "n/a") + ")"),
+        ("utilisation", f"chiplets busy {m.utilisation:.1%}, compute {m.compute_utilisation:.1%} of peak FLOP/s, "
+                        f"DRAM {m.dram_utilisation:.1%} of {fmt_si(hw.dram_bandwidth, 'B/s')}"),
     ]
     rows += directive_rows(r)
     rows += [

@@ -204,4 +204,9 @@ def test_bound_below_solver_schedules_on_presets(preset):
         assert m.makespan >= b.value * (1 - 1e-9), name
         assert m.energy >= b.energy * (1 - 1e-9) and m.edp >= b.edp * (1 - 1e-9), name
         assert 0 < m.utilisation <= 1 + 1e-9
+        peak = hw.peak_flops + sum(u.peak_flops for u in hw.pim)
+        assert m.compute_utilisation == pytest.approx(float(g.flops.sum()) / (peak * m.makespan))
+        # no schedule moves its DRAM bytes faster than the aggregate bandwidth (and the bound's DRAM term agrees)
+        assert 0 < m.dram_utilisation <= 1 + 1e-9
+        assert m.dram_utilisation * m.makespan >= b.dram * (1 - 1e-9)     # bytes / bandwidth, in s
         assert m.ttft_max <= m.makespan * (1 + 1e-12) and 0 < m.tpot <= m.makespan / 2 * (1 + 1e-12)

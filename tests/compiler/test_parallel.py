@@ -113,7 +113,7 @@ def test_bounds_are_the_hardwares_and_a_costly_directive_is_named():
         assert "tensor 2" in m.directive_costs
     from mapc.compiler.report import summary_rows
     rows = dict(summary_rows(r))
-    assert "the hardware's" in rows["lower bound"] and "utilisation" in rows["lower bound"]
+    assert "the hardware's" in rows["lower bound"] and "chiplets busy" in rows["utilisation"]
 
 
 def test_split_layers_balances_contiguous_runs():
