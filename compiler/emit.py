@@ -168,6 +168,14 @@ def solver_record(r: Result) -> dict[str, Any]:
             "anytime": [[float(t), float(v)] for t, v in s.trace]}
 
 
+def proven_bound_record(r: Result) -> dict[str, Any]:
+    """The strongest proven makespan bound of the problem as solved (`Result.proven_makespan_bound`), its
+    source and makespan / it: the bound the solver's gap and the benchmarks judge a schedule against."""
+    b, src = r.proven_makespan_bound
+    return {"proven_makespan_bound_s": b, "proven_bound_source": src,
+            "makespan_over_proven_bound": r.metrics.makespan / b if b > 0 else None}
+
+
 def parallel_record(r: Result) -> dict[str, Any]:
     """schedule.json's `parallel` block (`mapc.compiler.parallel.describe`)."""
     cost = r.problem.cost
@@ -185,7 +193,7 @@ def schedule_document(r: Result) -> dict[str, Any]:
         "workload": dict(r.problem.graph.meta),
         "solver": solver_record(r),
         "parallel": parallel_record(r),
-        "metrics": r.metrics.to_dict(),
+        "metrics": {**r.metrics.to_dict(), **proven_bound_record(r)},
     })
     return {**head, "tasks": task_records(r), "transfers": transfer_records(r),
             "units": {"time": "s", "energy": "J", "bytes": "B", "power": "W", "frequency": "Hz",

@@ -40,6 +40,24 @@ class Result:
         return self.solution.schedule
 
     @property
+    def proven_makespan_bound(self) -> tuple[float, str]:
+        """(s, source): the strongest proven lower bound on the makespan of THIS problem (the directives
+        included), for judging the schedule: the evaluator's bound under the directives (`lower_bound_directives`
+        in schedule.json), raised by the solver's own proven makespan bound where it has one (cpsat: its
+        latency bound, or the whole model's makespan bound). `metrics.bound` is the hardware's bound, free of
+        the directives: a valid but weaker bound that answers what the hardware could do, not this problem."""
+        m, s = self.metrics, self.solution
+        bd = m.bound_directives or m.bound
+        best, src = float(bd.value), bd.tightest + (" (directives)" if self.problem.cost.restrictions else "")
+        cands = [float(s.stats.to_dict().get("bound_makespan_s") or 0.0)]
+        if self.options.goal == "latency" and s.bound is not None:
+            cands.append(float(s.bound))
+        for c in cands:
+            if c > best * (1 + 1e-12):
+                best, src = c, f"{s.solver or 'solver'} (proven by the solver)"
+        return best, src
+
+    @property
     def source_file(self) -> str:
         """The source file the problem came from ("" when it was built in memory)."""
         spec = self.problem.spec

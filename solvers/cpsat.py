@@ -18,8 +18,10 @@ Strategy, by size (after dominance pruning of options):
 - larger: `decompose.solve_structured`: LNS (up to 48 tasks re-optimised by CP-SAT with the rest of the
   schedule fixed, on integer ticks; accepted only when the true objective improves), one neighbourhood family
   per pass in rotation (micro-batch chains, the tail by end time, stages = weight keys, grid quadrants),
-  restarted from the next distinct heuristic schedule when every family is at a proven local optimum. Never
-  worse than the best heuristic; bound = `evaluate.lower_bound`.
+  restarted from the next distinct heuristic schedule when every family is at a proven local optimum. The
+  `threads` workers solve disjoint windows of a pass concurrently (one CP-SAT worker each), merged in window
+  order, so the result is the same for a given thread count. Never worse than the best heuristic; bound =
+  `evaluate.lower_bound`.
   (A placement-level model, one placement per (weight set, phase) class then list scheduling, was measured
   and dropped: fixing all micro-batches of a layer to one place serialises them; on llama2_7b_chat its
   schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options. A

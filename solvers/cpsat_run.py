@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,8 @@ class CpsatStats(SolverStats):
     window_statuses: dict[str, int] | None = None
     window_model_max: tuple[int, int] | None = None
     start: str = ""
+    lns_workers: int = 0                  # LNS windows solved concurrently (one CP-SAT worker each)
+    lns_det_s: float = 0.0                # deterministic seconds of all LNS window calls, summed over workers
 
 TickSolution = tuple[np.ndarray, np.ndarray]   # (chosen option per task, start ticks)
 
@@ -116,8 +119,15 @@ class Driver:
         self.trace: list[tuple[float, float]] = []
         self.calls: list[dict[str, Any]] = []
         self.best_val = math.inf
+        # LNS windows solved concurrently: `threads` single-worker calls in deterministic mode; with
+        # `wall_clock` one call at a time with `threads` CP-SAT workers (its own portfolio uses them)
+        self.lns_workers = max(1, int(options.threads)) if options.deterministic else 1
+        self.pool: ThreadPoolExecutor | None = None
+        self.det_s = 0.0               # deterministic seconds of every LNS window call (all workers)
 
     def add(self, name: str, pi: np.ndarray, res: np.ndarray, st: np.ndarray) -> None:
+        """Keep a schedule found; the anytime trace gets (seconds since the start, objective) only when it beats
+        every schedule found before (best so far: monotone non-increasing, also across LNS restarts)."""
         self.found.append((name, pi, res, st))
         v = objective_of(self.cost, pi, res, st, self.b.goal)
         if v < self.best_val:
@@ -174,12 +184,8 @@ class Driver:
             self.cut = True           # stopped by the wall cap before its deterministic limit
         return name, used
 
-    def run(self, bm: Built, kind: str, limit: float, hint: TickSolution | None, cap: int | None = None,
-            objective: Any = None, probing: int = 2) -> tuple[str, TickSolution | None, float | None, float]:
-        """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
-        optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
-        DET_PER_S x limit (deterministic mode), the wall limit what is left before the safety deadline.
-        `hint` = (option indices, start ticks). Returns (status name, solution or None, bound, det time)."""
+    def _prepare(self, bm: Built, kind: str, hint: TickSolution | None, cap: int | None, objective: Any) -> None:
+        """Objective, makespan cap and hint of one call set on `bm.model`."""
         m = bm.model
         if cap is not None:
             m.add(bm.makespan <= int(cap))
@@ -200,12 +206,11 @@ class Driver:
                 m.add_hint(s, int(sticks[j]))
             m.add_hint(bm.makespan, int(max((sticks[j] + bm.dur[chosen[j]] for j in range(len(chosen))),
                                             default=0)))
-        solver = cp_model.CpSolver()
-        self.configure(solver, limit, probing)
-        scale = bm.eunit if kind == "energy" else bm.tick
-        cb = _Trace(self.t0, scale, [])
-        st = solver.solve(m, cb)
-        name, _ = self.record(solver, st, kind, cap, cb.sink)
+
+    def _collect(self, bm: Built, solver: cp_model.CpSolver, st: Any, kind: str, cap: int | None,
+                 sink: list[tuple[float, float]]) -> tuple[str, TickSolution | None, float | None, float]:
+        """Record a finished call and read its solution back as (option indices, start ticks)."""
+        name, _ = self.record(solver, st, kind, cap, sink)
         resp = solver.response_proto
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return name, None, None, resp.deterministic_time
@@ -220,4 +225,45 @@ class Driver:
         bound = float(solver.best_objective_bound)
         return name, (chosen, sticks), bound, resp.deterministic_time
 
+    def run(self, bm: Built, kind: str, limit: float, hint: TickSolution | None, cap: int | None = None,
+            objective: Any = None, probing: int = 2) -> tuple[str, TickSolution | None, float | None, float]:
+        """One CP-SAT call minimising `kind` ('latency' | 'energy' | 'compact' | 'expr' = `objective`),
+        optionally with makespan <= cap ticks. `limit` is budget seconds: the deterministic limit is
+        DET_PER_S x limit (deterministic mode), the wall limit what is left before the safety deadline.
+        `hint` = (option indices, start ticks). Returns (status name, solution or None, bound, det time)."""
+        self._prepare(bm, kind, hint, cap, objective)
+        solver = cp_model.CpSolver()
+        self.configure(solver, limit, probing)
+        scale = bm.eunit if kind == "energy" else bm.tick
+        cb = _Trace(self.t0, scale, [])
+        st = solver.solve(bm.model, cb)
+        return self._collect(bm, solver, st, kind, cap, cb.sink)
 
+    def run_batch(self, jobs: list[tuple[Built, TickSolution | None, Any]], limit: float, probing: int = 0
+                  ) -> list[tuple[str, TickSolution | None, float | None, float]]:
+        """Several independent CP-SAT calls (model, hint, objective expression) of `limit` budget seconds each,
+        solved concurrently on `lns_workers` threads (CP-SAT releases the GIL while it searches). Each call is
+        single-worker with its own deterministic limit, so its answer does not depend on the others or on
+        which finishes first; the calls are recorded and returned in `jobs` order."""
+        solvers = []
+        for bm, hint, expr in jobs:
+            self._prepare(bm, "expr", hint, None, expr)
+            solver = cp_model.CpSolver()
+            self.configure(solver, limit, probing)
+            solvers.append(solver)
+        if len(jobs) == 1:
+            sts = [solvers[0].solve(jobs[0][0].model)]
+        else:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=self.lns_workers)
+            futs = [self.pool.submit(sv.solve, bm.model) for sv, (bm, _, _) in zip(solvers, jobs)]
+            sts = [f.result() for f in futs]
+        out = [self._collect(bm, sv, st, "expr", None, []) for sv, st, (bm, _, _) in zip(solvers, sts, jobs)]
+        self.det_s += sum(o[3] for o in out)
+        return out
+
+    def close(self) -> None:
+        """Stop the window thread pool (if one was started)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None

@@ -26,6 +26,12 @@ Passes over all neighbourhoods repeat until the budget is spent; a pass that cha
 proven optimal (a local optimum of this neighbourhood structure) restarts the search from the next distinct
 heuristic schedule (best first) while any is left. The best schedule of all starts is returned: never worse
 than the best heuristic.
+Parallel: `Driver.lns_workers` (= `threads` in deterministic mode) consecutive windows of a pass form a batch:
+disjoint neighbourhoods, each modelled against the same incumbent and solved concurrently by a single-worker
+CP-SAT call; the answers are merged IN WINDOW ORDER (each re-timed onto the schedule merged so far and accepted
+only if the true objective improves), so the outcome never depends on which thread finished first. Each window
+gets the share of the budget it would get alone; a batch is charged its longest call (`lns_det_s` in the stats
+sums all calls). With `wall_clock`, one window at a time with `threads` CP-SAT workers.
 Deterministic: fixed neighbourhood order, deterministic CP-SAT limits; wall time only as a safety cap.
 """
 
@@ -33,6 +39,8 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +55,9 @@ from mapc.core.options import SolveOptions
 from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Named, SolveResult
-from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, Driver, point
+from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, Driver, TickSolution, point
 from mapc.solvers.cpsat_explain import explain
-from mapc.solvers.cpsat_model import ENERGY_UNITS, Fixed, build, retime
+from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, Fixed, build, retime
 from mapc.solvers.cpsat_options import Options, candidates
 from mapc.solvers.listsched import objective_of, task_latency
 from mapc.solvers.pareto import front
@@ -232,76 +240,49 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         if passes:
             nbs = families(cost, pi, res, st, nb_max, kind)
         n_windows += len(nbs)
-        for k, win in enumerate(nbs):
+        width = drv.lns_workers
+        for b0 in range(0, len(nbs), width):
             if left <= 0.05 or drv.past_deadline():
                 all_opt = False
                 break
-            lat = task_latency(cost, pi, res)
-            ms = float((st + lat).max())
-            tick = ms / TICKS
-            e_now = objective_of(cost, pi, res, st, "energy")
-            if cost.static_power > 0:
-                ks = max(1, round(cost.static_power * tick * ENERGY_UNITS / max(e_now, 1e-300)))
-                eunit = cost.static_power * tick / ks
-            else:
-                ks, eunit = 0, max(e_now, 1e-300) / ENERGY_UNITS
-            sticks, eticks = tick_schedule(cost, pi, res, st, tick)
-            others = np.setdiff1d(np.arange(g.n), win)
-            busy = np.zeros(cost.hw.n)
-            np.add.at(busy, np.nonzero(cost.members[pi[others]])[1],
-                      np.repeat(lat[others], cost.group_size[pi[others]]))
-            opts = _with_current(cost, full, win, pi, res)
-            opts = restrict(cost, opts, win, pi, res, busy, options.cpsat.per_class)
-            fixed: Fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
-                     "sched": set(others.tolist())}
-            # time-ordered families (tail, region) keep their tasks at or after the window's earliest start: the
-            # fixed intervals before it drop out of the model (measured 2-5x faster windows), the current
-            # schedule stays a feasible hint
-            lo = int(sticks[win].min()) if kind in ("tail", "region") else 0
-            bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=lo,
-                       window_hi=int(eticks.max()) * 2 + 1)
-            fixed_ms = int(eticks[others].max()) if others.size else 0
-            bm.model.add(bm.makespan >= fixed_ms)
-            sizes.append((bm.stats["variables"], bm.stats["constraints"]))
-            chosen = np.array([opts.index_of(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], np.int64)
-            hint = (chosen, sticks[win])
-            t_now = int(eticks.max())
-            if obj == "latency":
-                expr = len(win) * bm.makespan + sum(bm.ends)
-            elif obj == "energy":
-                expr = bm.energy
-            else:    # first-order EDP: T0 dE + E0 dT, in energy units per tick
-                kt = max(1, round(e_now / eunit / max(t_now, 1)))
-                expr = bm.energy + kt * bm.makespan
-            share = max(MIN_CALL, left / max(1, len(nbs) - k))
-            name, sol, _, used = drv.run(bm, "expr", share, hint, objective=expr, probing=0)
-            left -= used / DET_PER_S if options.deterministic else drv.calls[-1]["wall_s"]
-            rounds += 1
-            statuses.append(name)
-            all_opt &= name == "OPTIMAL"
-            if sol is None:
-                continue
-            ch, wt = sol
-            pi2, res2 = pi.copy(), res.copy()
-            pi2[win], res2[win] = opts.place[ch], opts.resident[ch]
-            if np.any(sram_use(cost, pi2, res2) > cap):
-                continue
-            key = sticks.copy()
-            key[win] = wt
-            st2 = retime(cost, pi2, res2, key)
-            v = objective_of(cost, pi2, res2, st2, obj)
-            es2 = float((st2 + task_latency(cost, pi2, res2)).sum())
-            # latency: also keep a schedule of equal makespan whose tasks end earlier in sum (it frees
-            # chiplets for the next window, where the makespan can drop); otherwise strictly better only
-            tie = obj == "latency" and v <= best * (1 + 1e-12) and es2 < ends_sum * (1 - 1e-9)
-            if v < best * (1 - 1e-12) or tie:
-                if v < best * (1 - 1e-12):
-                    drv.found.append(("decompose", pi2, res2, st2))
-                    drv.trace.append((time.perf_counter() - t0, float(v)))
-                    accepted += 1
-                    kept[kind] = kept.get(kind, 0) + 1
-                pi, res, st, best, ends_sum = pi2, res2, st2, min(v, best), es2
-                changed = True
+            # a batch: disjoint windows of one family, each modelled against the same incumbent and solved
+            # concurrently; merged below in window order, so the outcome does not depend on thread timing
+            batch = nbs[b0:b0 + width]
+            merged = False             # the incumbent changed since this batch was modelled
+            built = [_window(cost, full, win, pi, res, st, kind, options.cpsat.per_class, obj) for win in batch]
+            sizes += [(w.bm.stats["variables"], w.bm.stats["constraints"]) for w in built]
+            share = max(MIN_CALL, left / max(1, len(nbs) - b0))    # per window, as if one at a time
+            outs = drv.run_batch([(w.bm, w.hint, w.expr) for w in built], share)
+            # the batch's budget is its longest call: its windows ran side by side
+            left -= (max(o[3] for o in outs) / DET_PER_S if options.deterministic
+                     else sum(c["wall_s"] for c in drv.calls[-len(outs):]))
+            for win, w, (name, sol, _, _) in zip(batch, built, outs):
+                rounds += 1
+                statuses.append(name)
+                all_opt &= name == "OPTIMAL"
+                if sol is None:
+                    continue
+                ch, wt = sol
+                pi2, res2 = pi.copy(), res.copy()
+                pi2[win], res2[win] = w.opts.place[ch], w.opts.resident[ch]
+                if np.any(sram_use(cost, pi2, res2) > cap):
+                    continue
+                # start order: the merged schedule's own ticks, this window's tasks at their solved ticks
+                key = tick_schedule(cost, pi, res, st, w.tick)[0] if merged else w.sticks.copy()
+                key[win] = wt
+                st2 = retime(cost, pi2, res2, key)
+                v = objective_of(cost, pi2, res2, st2, obj)
+                es2 = float((st2 + task_latency(cost, pi2, res2)).sum())
+                # latency: also keep a schedule of equal makespan whose tasks end earlier in sum (it frees
+                # chiplets for the next window, where the makespan can drop); otherwise strictly better only
+                tie = obj == "latency" and v <= best * (1 + 1e-12) and es2 < ends_sum * (1 - 1e-9)
+                if v < best * (1 - 1e-12) or tie:
+                    if v < best * (1 - 1e-12):
+                        drv.add("decompose", pi2, res2, st2)     # the anytime trace: best of ALL starts
+                        accepted += 1
+                        kept[kind] = kept.get(kind, 0) + 1
+                    pi, res, st, best, ends_sum = pi2, res2, st2, min(v, best), es2
+                    changed = merged = True
         passes += 1
         if best < glob_[3]:
             glob_ = (pi, res, st, best)
@@ -318,6 +299,7 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
     if best < glob_[3]:
         glob_ = (pi, res, st, best)
     pi, res, st, best = glob_
+    drv.close()
     sched = materialize(cost, pi, res, st)
     val = score(sched, cost, obj)
     bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp, "slo": lb.energy}[obj])
@@ -329,12 +311,68 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic, bound_tightest=lb.tightest,
         neighbourhoods=n_windows, passes=passes, windows=rounds, accepted_by_family=kept,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
+        lns_workers=drv.lns_workers, lns_det_s=round(drv.det_s, 3),
         window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
     status: Status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
     msg = (f"LNS: {passes} pass(es) over {n_windows} neighbourhoods ({', '.join(order)}), {rounds} CP-SAT calls, "
-           f"{accepted} improvements over the heuristic start ({label})" + drv.cut_note())
+           f"{accepted} improvements over the heuristic start ({label}), {drv.lns_workers} window(s) at a time" + drv.cut_note())
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One LNS neighbourhood modelled against the incumbent: the CP-SAT model, its options, the incumbent as
+    hint, the objective expression, the incumbent's start ticks and the tick (s)."""
+
+    bm: Built
+    opts: Options
+    hint: TickSolution
+    expr: Any
+    sticks: np.ndarray
+    tick: float
+
+
+def _window(cost: CostModel, full: Options, win: np.ndarray, pi: np.ndarray, res: np.ndarray, st: np.ndarray,
+            kind: str, per_class: int, obj: str) -> Window:
+    """The CP-SAT model of neighbourhood `win` with every other task fixed at the incumbent (`pi`, `res`, `st`)
+    re-timed on ticks (see the module docstring, steps 1-4)."""
+    g = cost.graph
+    lat = task_latency(cost, pi, res)
+    ms = float((st + lat).max())
+    tick = ms / TICKS
+    e_now = objective_of(cost, pi, res, st, "energy")
+    if cost.static_power > 0:
+        ks = max(1, round(cost.static_power * tick * ENERGY_UNITS / max(e_now, 1e-300)))
+        eunit = cost.static_power * tick / ks
+    else:
+        ks, eunit = 0, max(e_now, 1e-300) / ENERGY_UNITS
+    sticks, eticks = tick_schedule(cost, pi, res, st, tick)
+    others = np.setdiff1d(np.arange(g.n), win)
+    busy = np.zeros(cost.hw.n)
+    np.add.at(busy, np.nonzero(cost.members[pi[others]])[1], np.repeat(lat[others], cost.group_size[pi[others]]))
+    opts = _with_current(cost, full, win, pi, res)
+    opts = restrict(cost, opts, win, pi, res, busy, per_class)
+    fixed: Fixed = {"pi": pi, "res": res, "start_ticks": sticks, "end_ticks": eticks, "tasks": others,
+                    "sched": set(others.tolist())}
+    # time-ordered families (tail, region) keep their tasks at or after the window's earliest start: the fixed
+    # intervals before it drop out of the model (measured 2-5x faster windows), the current schedule stays a
+    # feasible hint
+    lo = int(sticks[win].min()) if kind in ("tail", "region") else 0
+    bm = build(cost, opts, tick, eunit, ks, fixed=fixed, window_lo=lo, window_hi=int(eticks.max()) * 2 + 1)
+    fixed_ms = int(eticks[others].max()) if others.size else 0
+    bm.model.add(bm.makespan >= fixed_ms)
+    chosen = np.array([opts.index_of(j, int(pi[t]), bool(res[t])) for j, t in enumerate(win)], np.int64)
+    t_now = int(eticks.max())
+    expr: Any
+    if obj == "latency":
+        expr = len(win) * bm.makespan + sum(bm.ends)
+    elif obj == "energy":
+        expr = bm.energy
+    else:    # first-order EDP: T0 dE + E0 dT, in energy units per tick
+        kt = max(1, round(e_now / eunit / max(t_now, 1)))
+        expr = bm.energy + kt * bm.makespan
+    return Window(bm, opts, (chosen, sticks[win]), expr, sticks, tick)
 
 
 def _with_current(cost: CostModel, full: Options, win: np.ndarray, pi: np.ndarray, res: np.ndarray) -> Options:

@@ -348,3 +348,20 @@ def test_infeasible_packing_when_the_total_fits():
         cpsat.solve(p, B("latency"))
     msg = ei.value.message
     assert "270336 B <= 294912 B" in msg and "no split" in msg and "sram[" in msg
+
+
+@pytest.mark.parametrize("obj", ["edp", "energy"])
+def test_anytime_is_best_so_far_across_restarts(obj):
+    """The anytime curve (schedule.json `anytime`) is the best objective so far with the time it was found:
+    monotone non-increasing even when the LNS restarts from a worse heuristic schedule and improves on that."""
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(3, 4)
+    p = Problem(g, hw, CostModel(hw, g))
+    r = cpsat.solve(p, SolveOptions(solver="cpsat", objective=obj, time_limit=4, seed=5,
+                                    cpsat=CpsatOptions(small_tasks=4, neighbourhood_tasks=4)))
+    assert r.stats.strategy == "decompose" and r.stats.restarts >= 1 and r.stats.accepted >= 1
+    times = [t for t, _ in r.trace]
+    vals = [v for _, v in r.trace]
+    assert times == sorted(times)
+    assert all(b < a for a, b in zip(vals, vals[1:]))
+    assert vals[-1] == pytest.approx(r.objective, rel=1e-9)

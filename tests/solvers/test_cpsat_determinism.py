@@ -66,3 +66,20 @@ def test_wall_cap_far_beyond_budget_in_deterministic_mode():
     det = Driver(p, SolveOptions(solver="cpsat", time_limit=2.0), 0.0)
     wall = Driver(p, SolveOptions(solver="cpsat", time_limit=2.0, wall_clock=True), 0.0)
     assert det.deadline >= DET_WALL_CAP * 2.0 > wall.deadline == 2.0
+
+
+def test_parallel_windows_deterministic_per_thread_count():
+    """With threads=2 the LNS solves two disjoint windows at a time (one CP-SAT worker each) and merges them in
+    window order: the same input, seed and budget give the same schedule for each thread count."""
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"])
+    g = chain_graph(6, 6)
+    cost = CostModel(hw, g)
+    p = Problem(g, hw, cost)
+    for threads in (1, 2):
+        b = SolveOptions(solver="cpsat", objective="edp", time_limit=1.5, seed=5, threads=threads, cpsat=DECOMPOSE)
+        first, second = cpsat.solve(p, b), cpsat.solve(p, b)
+        assert first.stats.lns_workers == threads
+        assert first.stats.windows >= 2 and first.stats.lns_det_s > 0
+        assert first.stats.deterministic and second.stats.deterministic
+        assert _fingerprint(first, cost) == _fingerprint(second, cost)
+        assert [c["deterministic_s"] for c in first.stats.calls] == [c["deterministic_s"] for c in second.stats.calls]
