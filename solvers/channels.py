@@ -9,10 +9,12 @@ valid only if, at every instant, the draws on each channel sum to at most its ba
 `ChannelTimeline` keeps, per channel, the booked draw as a piecewise-constant function of time (sorted
 breakpoints; the last segment runs to infinity). The list scheduler asks `earliest(t, d, rates)` for the first
 start >= t at which a task's draws fit on every one of its channels over [start, start + d) (gaps left between
-earlier bookings are reused, like chiplet gaps), then `book`s it. A task never runs slower than its priced
-latency: when its channels are busy it waits for them rather than stretching (so every table latency stays exact
-and CP-SAT's fixed-size intervals with a cumulative per channel model the same thing). Decided here, said in the
-README: a task that waits for bandwidth is the schedule's choice, priced by its finish time like a busy chiplet.
+earlier bookings are reused, like chiplet gaps), then `book`s it. By default a task
+runs at its priced (peak-rate) latency and waits for its channels when they are busy (CP-SAT's fixed-size
+intervals with a cumulative per channel model the same thing). The stretching list scheduler
+(`mapc.solvers.listsched.list_schedule_timed(stretch=True)`) may instead start it at a release instant
+(`releases`) or now, at the rate its channels have free over its run (`free_over`), and let it take longer
+(`mapc.hw.bandwidth`): whichever finishes first. Either way a booking is a constant draw over the task's run.
 """
 
 from __future__ import annotations
@@ -76,6 +78,34 @@ class ChannelTimeline:
                 t = self._first_fit(h, t, d, r)
             if t == t0:
                 return t
+
+    def free_over(self, h: int, t: float, d: float) -> float:
+        """The minimum free bandwidth (B/s, >= 0) of channel h over [t, t + d): what a task starting at t and
+        lasting d can draw from it throughout (`fits` and the stretching list scheduler)."""
+        ts, use = self.ts[h], self.use[h]
+        k = bisect_right(ts, t) - 1
+        top = use[k]
+        k += 1
+        while k < len(ts) and ts[k] < t + d:
+            top = max(top, use[k])
+            k += 1
+        return max(self.cap[h] - top, 0.0)
+
+    def fits(self, t: float, d: float, rates: list[tuple[int, float]]) -> bool:
+        """Whether every (channel, rate) of `rates` fits over [t, t + d) (the tolerance of `earliest`)."""
+        return all(r <= self.free_over(h, t, d) + self.cap[h] * FIT_TOL for h, r in rates)
+
+    def releases(self, h: int, t0: float, t1: float) -> list[float]:
+        """The instants in (t0, t1) at which channel h's booked draw drops: where a task waiting for it could
+        start at a higher rate."""
+        ts, use = self.ts[h], self.use[h]
+        k = bisect_right(ts, t0)
+        out = []
+        while k < len(ts) and ts[k] < t1:
+            if use[k] < use[k - 1]:
+                out.append(ts[k])
+            k += 1
+        return out
 
     def _split(self, h: int, t: float) -> int:
         """Index of the segment starting at t (inserting a breakpoint there if needed)."""

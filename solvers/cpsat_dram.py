@@ -7,7 +7,9 @@ channel_bytes`) and lat_o its exact latency in seconds (the interval is the late
 tick schedule reserves at least the exact draw over at least the exact run; demands are rounded up, so any tick
 schedule CP-SAT accepts is valid under `compiler.check`'s `dram` rule once re-timed). In an LNS window the fixed
 tasks scheduled before it hold their draws as fixed intervals. A channel whose largest possible total demand
-fits its capacity gets no constraint (it can never bind).
+fits its capacity gets no constraint (it can never bind). Intervals keep their fixed size at the peak rate:
+stretching a task into free bandwidth (`mapc.solvers.stretch`, used by the list-scheduling heuristics) would make
+a demand bytes / variable duration, which a cumulative cannot state linearly.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ from mapc.solvers.base import Decisions, SolveResult, SolverStats
 from mapc.solvers.channels import ChannelTimeline
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)
+from mapc.solvers.stretch import finish
 
 REL_TIE = 1e-9
 CHANNEL_CANDIDATES = 8   # placements (best by floor finish time) whose channel-aware finish HEFT computes per task
@@ -56,6 +57,7 @@ class GreedyStats(SolverStats):
     placements: int = 0           # candidate placements offered by the cost model
     candidates: int = 0           # schedules built and compared
     resident_tasks: int = 0
+    stretched_tasks: int = 0      # tasks the final re-timing streams below their peak DRAM rate (solvers.stretch)
 
 
 def member_index(cost: CostModel) -> np.ndarray:
@@ -266,8 +268,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     cands = candidates(problem, options)
     name, pi, r, s, v = cands[0]
     trace = [(time.perf_counter() - t_begin, float(v))]
-    sched = materialize(cost, pi, r, s)
+    sched, k = finish(cost, pi, r, s, obj)
+    name += "+stretch" if k else ""
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace),
-                       stats=GreedyStats(name, len(cost.placements), len(cands), int(np.sum(r))),
+                       stats=GreedyStats(name, len(cost.placements), len(cands), int(np.sum(r)), k),
                        message=f"HEFT list schedule ({name})", solver="greedy",
                        wall_time=time.perf_counter() - t_begin)
