@@ -1,4 +1,7 @@
-"""DRAM channels as shared resources of a schedule: per-channel bandwidth-occupancy timelines (issue 13).
+"""DRAM channels (and the NoP links DRAM traffic crosses) as shared resources of a schedule: per-resource
+bandwidth-occupancy timelines (issue 13). Resources are `mapc.hw.dram_resources`'s: the channels, then the
+directed links on the routes from the channels' attach chiplets to the members; "channel" below means either.
+
 
 The cost model prices a task at its placement's peak DRAM rate (`CostModel.group_dram_bw`: what its chiplets and
 NoP routes can take with its channels to itself) and says which channels serve it (`CostModel.dram_frac`). A
@@ -25,16 +28,18 @@ import numpy as np
 import numpy.typing as npt
 
 from mapc.hw.cost import CostModel
+from mapc.hw.dram_resources import dram_resources, resource_bytes
 
 FIT_TOL = 1e-12      # relative headroom on a channel's bandwidth when fitting a draw (float sums of rates)
 
 
 def channel_rates(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike) -> np.ndarray:
-    """[n, channels] B/s each task draws from each channel over its run: bytes on the channel / its latency."""
+    """[n, resources] B/s each task draws from each DRAM-path resource (channels, then the NoP links its DRAM
+    traffic crosses, `mapc.hw.dram_resources`) over its run: bytes through the resource / its latency."""
     pi = np.asarray(placement_index, dtype=np.int64)
     res = np.asarray(resident, dtype=bool)
     lat = cost.task_latency(pi, res)
-    by = cost.channel_bytes(pi, res)
+    by = resource_bytes(cost, pi, res)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((by > 0) & (lat[:, None] > 0), by / np.where(lat > 0, lat, 1.0)[:, None], 0.0)
 
@@ -49,7 +54,8 @@ class ChannelTimeline:
 
     @classmethod
     def of(cls, cost: CostModel) -> "ChannelTimeline":
-        return cls([ch.bandwidth for ch in cost.hw.dram])
+        """One timeline per DRAM-path resource of `cost` (channels, then links: `dram_resources`)."""
+        return cls(dram_resources(cost).capacity)
 
     def _first_fit(self, h: int, t: float, d: float, rate: float) -> float:
         """The first start >= t at which `rate` fits on channel h over [start, start + d): one forward pass over
@@ -135,8 +141,9 @@ class ChannelTimeline:
 
 
 def task_draws(rates: np.ndarray) -> list[list[tuple[int, float]]]:
-    """Per task, its (channel, B/s) pairs with a positive draw (rows of `channel_rates`)."""
-    out: list[list[tuple[int, float]]] = []
-    for row in rates.tolist():
-        out.append([(h, r) for h, r in enumerate(row) if r > 0])
+    """Per task, its (resource, B/s) pairs with a positive draw (rows of `channel_rates`)."""
+    out: list[list[tuple[int, float]]] = [[] for _ in range(rates.shape[0])]
+    rows, cols = np.nonzero(rates > 0)
+    for i, h, r in zip(rows.tolist(), cols.tolist(), rates[rows, cols].tolist()):
+        out[i].append((h, r))
     return out

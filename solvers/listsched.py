@@ -246,6 +246,7 @@ def list_schedule_timed(cost: CostModel, placement_index: npt.ArrayLike, residen
     chans = ChannelTimeline.of(cost)
     draws = task_draws(channel_rates(cost, pi, resident))
     parts = stretch_parts(cost, pi, resident) if stretch else None
+    n_chan = len(cost.hw.dram)                 # resources [0, n_chan) are the channels, then links
 
     def chips_idle(mem: tuple[int, ...], t: float, d: float) -> bool:
         for c in mem:
@@ -300,7 +301,7 @@ def list_schedule_timed(cost: CostModel, placement_index: npt.ArrayLike, residen
                     cands.update(x for x in ends[c][lo:bisect_right(ends[c], t)] if x < t)
             best = (t + d, d, t)
             for c0 in sorted(cands)[:MAX_STRETCH_CANDIDATES]:
-                d2 = stretched_duration(chans, parts, i, dr, d, c0)
+                d2 = stretched_duration(chans, parts, i, dr, d, c0, n_chan)
                 if d2 is None or c0 + d2 >= best[0] or (insertion and not chips_idle(mem, c0, d2)):
                     continue
                 best = (c0 + d2, d2, c0)
@@ -329,14 +330,15 @@ def list_schedule_timed(cost: CostModel, placement_index: npt.ArrayLike, residen
 
 
 def stretched_duration(chans: ChannelTimeline, parts: StretchParts, i: int, draws: list[tuple[int, float]],
-                       lat: float, t: float) -> float | None:
+                       lat: float, t: float, n_chan: int) -> float | None:
     """The shortest duration D >= `lat` with which task i, started at t, fits the bandwidth its channels have
-    free over [t, t + D) (None when some channel has none). `draws` are its (channel, B/s) at latency `lat`.
+    free over [t, t + D) (None when some channel has none). `draws` are its (resource, B/s) at latency `lat`:
+    channels (index < `n_chan`, their draws sum to its aggregate DRAM rate) and the links its traffic crosses.
 
     A fixed point: the aggregate rate r that fits every channel's free bandwidth over the window gives
     D = `parts.latency_at(r)`; a longer window can only have less free, so D grows monotonically and stops at
     the first D whose window lets it run (finitely many segments, so finitely many steps)."""
-    tot = sum(r for _, r in draws)
+    tot = sum(r for h, r in draws if h < n_chan)
     D = lat
     for _ in range(4 * MAX_STRETCH_CANDIDATES):
         r = min(chans.free_over(h, t, D) * tot / rh for h, rh in draws)
