@@ -18,6 +18,8 @@ listing them. Rules (times in seconds, tolerance `TOL` relative to the schedule'
                   (end - start) from h for its whole run; at every instant the draws on each channel sum to at
                   most its bandwidth, and all draws to at most the aggregate (a sweep over start/end events, ends
                   before starts at equal times; relative tolerance `BW_TOL`)
+- link:           the same for every directed NoP link on a DRAM route (`mapc.hw.dram_resources`): the tasks'
+                  DRAM bytes crossing it / their durations sum to at most `link_bw` at every instant
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy.typing as npt
 from mapc.core.errors import MapcError
 from mapc.core.schedule import Schedule
 from mapc.hw.cost import CostModel
+from mapc.hw.dram_resources import dram_resources, resource_bytes
 
 TOL = 1e-12          # relative tolerance on times and bytes
 MAX_LISTED = 20      # violations spelled out by `assert_valid`
@@ -40,7 +43,7 @@ BW_TOL = 1e-9        # relative tolerance on a channel's bandwidth (float sums o
 @dataclass(frozen=True)
 class Violation:
     kind: str                    # missing | placement | negative_start | duration | dependency | overlap | transfer | sram
-                                 # | dram
+                                 # | dram | link
     message: str
     tasks: tuple[int, ...] = ()
 
@@ -108,6 +111,7 @@ def check(schedule: Schedule, cost: CostModel) -> list[Violation]:
     out.extend(_transfers(schedule, cost, pi, st, en, tol))
     out.extend(_sram(cost, pi, res))
     out.extend(_dram(cost, pi, res, st, en))
+    out.extend(_links(cost, pi, res, st, en))
     return out
 
 
@@ -130,23 +134,45 @@ def _dram(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: 
     for i in np.nonzero(np.isnan(rate).any(axis=1))[0]:
         out.append(Violation("dram", f"task {i} moves DRAM bytes in zero time", (int(i),)))
     rate = np.nan_to_num(rate)
-    cols = [(ch.name, ch.bandwidth, rate[:, h]) for h, ch in enumerate(hw.dram)]
-    cols.append(("all channels", hw.dram_bandwidth, rate.sum(axis=1)))
+    cols = [(f"DRAM {ch.name}", ch.bandwidth, rate[:, h]) for h, ch in enumerate(hw.dram)]
+    cols.append(("DRAM all channels", hw.dram_bandwidth, rate.sum(axis=1)))
     for name, cap, r in cols:
-        idx = np.nonzero(r > 0)[0]
-        if idx.size < 2 and (idx.size == 0 or r[idx[0]] <= cap * (1 + BW_TOL)):
-            continue
-        t = np.concatenate([st[idx], en[idx]])
-        dr = np.concatenate([r[idx], -r[idx]])
-        o = np.lexsort((dr, t))                  # at equal times the ends (negative) come first
-        run = np.cumsum(dr[o])
-        k = int(np.argmax(run))
-        if run[k] > cap * (1 + BW_TOL):
-            at = float(t[o][k])
-            on = tuple(int(i) for i in idx[(st[idx] <= at) & (en[idx] > at)][:10])
-            out.append(Violation("dram", f"DRAM {name} is asked for {run[k]:.6g} B/s at {at:.6g} s but delivers "
-                                         f"{cap:.6g} B/s (tasks {list(on)} stream from it at once)", on))
+        out.extend(_sweep("dram", name, cap, r, st, en))
     return out
+
+
+def _links(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
+    """Per NoP link on a DRAM route: the largest sum of the tasks' DRAM draws through it over any instant."""
+    rs = dram_resources(cost)
+    H = rs.channels
+    if rs.capacity.size == H:
+        return []
+    by = resource_bytes(cost, pi, res)[:, H:]
+    d = en - st
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(by > 0, by / np.where(d > 0, d, np.inf)[:, None], 0.0)    # zero-time: rule dram says it
+    out: list[Violation] = []
+    for j, (u, v) in enumerate(rs.links):
+        out.extend(_sweep("link", f"NoP link {u}->{v} (DRAM traffic)", float(rs.capacity[H + j]), rate[:, j], st, en))
+    return out
+
+
+def _sweep(kind: str, name: str, cap: float, r: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
+    """A violation when the draws `r` (B/s over [st, en)) sum above `cap` at some instant (event sweep)."""
+    idx = np.nonzero(r > 0)[0]
+    if idx.size < 2 and (idx.size == 0 or r[idx[0]] <= cap * (1 + BW_TOL)):
+        return []
+    t = np.concatenate([st[idx], en[idx]])
+    dr = np.concatenate([r[idx], -r[idx]])
+    o = np.lexsort((dr, t))                  # at equal times the ends (negative) come first
+    run = np.cumsum(dr[o])
+    k = int(np.argmax(run))
+    if run[k] <= cap * (1 + BW_TOL):
+        return []
+    at = float(t[o][k])
+    on = tuple(int(i) for i in idx[(st[idx] <= at) & (en[idx] > at)][:10])
+    return [Violation(kind, f"{name} is asked for {run[k]:.6g} B/s at {at:.6g} s but delivers "
+                            f"{cap:.6g} B/s (tasks {list(on)} stream from it at once)", on)]
 
 
 def _overlaps(cost: CostModel, pi: np.ndarray, st: np.ndarray, en: np.ndarray, tol: float) -> list[Violation]:

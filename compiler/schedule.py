@@ -16,20 +16,22 @@ from mapc.hw.cost import CostModel
 __all__ = ["Schedule", "ScheduledTask", "Transfer", "materialize"]
 
 
-def materialize(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike
-                ) -> Schedule:
+def materialize(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike,
+                duration: npt.ArrayLike | None = None) -> Schedule:
     """Build a `Schedule` from decision arrays.
 
     `cost` is a `mapc.hw.cost.CostModel`; `placement_index[i]` indexes `cost.placements`; `resident[i]` says
-    whether task i keeps its weights in SRAM; `start[i]` is its start time in seconds. Ends, energies and
-    transfers come from the cost backend. No feasibility is checked here: that is `compiler.check`'s job.
+    whether task i keeps its weights in SRAM; `start[i]` is its start time in seconds; `duration[i]` its
+    duration (default its latency; longer when it streams DRAM below its peak rate, `mapc.hw.bandwidth`). Ends,
+    energies and transfers come from the cost backend. No feasibility is checked here: that is `compiler.check`'s job.
     """
     g = cost.graph
     pi = np.asarray(placement_index, dtype=np.int64)
     res = np.asarray(resident, dtype=bool)
     st = np.asarray(start, dtype=np.float64)
     n = g.n
-    lat, en = cost.task_latency(pi, res), cost.task_energy(pi, res)
+    lat = cost.task_latency(pi, res) if duration is None else np.asarray(duration, dtype=np.float64)
+    en = cost.task_energy(pi, res)
     tasks = tuple(
         ScheduledTask(i, cost.placements[pi[i]], float(st[i]), float(st[i] + lat[i]), float(en[i]), bool(res[i]))
         for i in range(n)

@@ -26,8 +26,8 @@ the timing:
 
 Outputs (`SimResult`): simulated vs scheduled makespan, per-link and per-channel peak utilisation, busy and
 shared time, the most contended links, and per-task delay and stretch. DRAM traffic is not routed over the NoP
-links here: the cost model caps each task's DRAM rate by the links on its own routes from the channels, but
-neither it nor this replay counts two tasks' DRAM streams (or a DRAM stream and a transfer) meeting on one link;
+links here: the schedulers keep the DRAM streams crossing a link within its bandwidth (`mapc.hw.dram_resources`,
+checker rule `link`), but neither they nor this replay count a DRAM stream and a transfer meeting on one link;
 that is a known simplification.
 """
 

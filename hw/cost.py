@@ -47,7 +47,8 @@ its peak `group_dram_bw` = what its chiplets and NoP routes can take with those 
 attach chiplets). The tables price every task at that peak, the fastest it can run. Whether it gets the
 bandwidth is the schedule's business: a task with D bytes and duration d draws D x frac / d from each of its
 channels for its whole run, and at every instant the draws on a channel sum to at most its bandwidth (so the
-package total to at most the aggregate). The list scheduler (`mapc.solvers.channels`) and CP-SAT (a cumulative
+package total to at most the aggregate; d may exceed the table latency when the schedule streams a task below
+its peak, `mapc.hw.bandwidth`). The list scheduler (`mapc.solvers.channels`) and CP-SAT (a cumulative
 per channel) schedule that, `mapc.compiler.check` verifies it by a sweep over start/end events, and the DRAM
 lower bound (bytes / aggregate bandwidth, and per channel where every placement forces bytes onto it) follows
 from it for every valid schedule. `dram_share` (aggregate / n) is only the PIM units' figure and the fair share

@@ -2,7 +2,7 @@
 policy), the cost of a ring collective over a group's real routes (`ring_stats`, `ring_allgather`), and how much
 of its DRAM share each chiplet gets once the NoP routes from the channels are loaded (`dram_link_factors`), and
 which DRAM channels serve a placement and how fast it can stream from them alone (`dram_channel_split`; see the
-"DRAM model" section of `mapc.hw.cost`)."""
+"DRAM model" section of `mapc.hw.cost`), and which NoP links its DRAM traffic crosses (`dram_link_split`)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,29 @@ def nearest_channels(hw: Hardware) -> list[tuple[int, ...]]:
     return [tuple(int(j) for j in np.nonzero(row == row.min())[0]) if row.size else () for row in dist]
 
 
+def _member_routes(hw: Hardware, mem: tuple[int, ...], near: list[tuple[int, ...]]
+                   ) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
+    """({channel: fraction of the placement's DRAM bytes}, {directed NoP link: fraction}) for one placement under
+    the default channel choice (`dram_channel_split`)."""
+    k = len(mem)
+    chan: dict[int, float] = defaultdict(float)
+    link: dict[tuple[int, int], float] = defaultdict(float)
+    for c in mem:
+        for j in near[c]:
+            share = 1.0 / k / len(near[c])
+            chan[j] += share
+            att = hw.dram[j].attach
+            if not att or hw.n == 1:
+                continue
+            d = min(int(hw.hops[c, a]) for a in att)
+            srcs = [a for a in att if hw.hops[c, a] == d]
+            for a in srcs:
+                r = hw.route(int(a), c)
+                for l in zip(r[:-1], r[1:]):
+                    link[(int(l[0]), int(l[1]))] += share / len(srcs)
+    return chan, link
+
+
 def dram_channel_split(hw: Hardware, placements: Iterable[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
     """([P, channels] fraction of a placement's DRAM bytes each channel serves, [P] peak bytes/s it can stream).
 
@@ -141,25 +164,33 @@ def dram_channel_split(hw: Hardware, placements: Iterable[tuple[int, ...]]) -> t
         return frac, np.zeros(len(pls))
     near = nearest_channels(hw)
     for p, mem in enumerate(pls):
-        k = len(mem)
-        link: dict[tuple[int, int], float] = defaultdict(float)
-        for c in mem:
-            for j in near[c]:
-                share = 1.0 / k / len(near[c])
-                frac[p, j] += share
-                att = hw.dram[j].attach
-                if not att or hw.n == 1:
-                    continue
-                d = min(int(hw.hops[c, a]) for a in att)
-                srcs = [a for a in att if hw.hops[c, a] == d]
-                for a in srcs:
-                    r = hw.route(int(a), c)
-                    for l in zip(r[:-1], r[1:]):
-                        link[l] += share / len(srcs)
+        chan, link = _member_routes(hw, mem, near)
+        for j, f in chan.items():
+            frac[p, j] = f
         caps = [hw.dram[j].bandwidth / frac[p, j] for j in range(H) if frac[p, j] > 0]
         caps += [hw.nop.link_bw / f for f in link.values() if f > 0]
         peak[p] = min(caps)
     return frac, peak
+
+
+def dram_link_split(hw: Hardware, placements: Iterable[tuple[int, ...]]
+                    ) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """(directed NoP links, [P, links] fraction of a placement's DRAM bytes crossing each link): the links on the
+    X-Y routes from the channels' attach chiplets to the members (`dram_channel_split`'s channel choice), in a
+    fixed sorted order; only links some placement's DRAM traffic crosses. A task of D DRAM bytes and duration d
+    draws D x fraction / d from each of them for its whole run (issue 13: the NoP distance costs link bandwidth)."""
+    pls = list(placements)
+    if not hw.dram or hw.dram_bandwidth <= 0:
+        return [], np.zeros((len(pls), 0))
+    near = nearest_channels(hw)
+    per = [_member_routes(hw, mem, near)[1] for mem in pls]
+    links = sorted({l for d in per for l in d})
+    col = {l: j for j, l in enumerate(links)}
+    frac = np.zeros((len(pls), len(links)))
+    for p, d in enumerate(per):
+        for l, f in d.items():
+            frac[p, col[l]] = f
+    return links, frac
 
 
 def check_regions(hw: Hardware, regions: Mapping[str, Iterable[int]] | None) -> dict[str, frozenset[int]] | None:

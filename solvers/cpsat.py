@@ -71,6 +71,7 @@ from mapc.solvers.cpsat_options import Options, candidates, identical_components
 from mapc.solvers.cpsat_run import DET_PER_S, HINT_S_PER_OPTION, CpsatStats, Driver, TickSolution, point
 from mapc.solvers.listsched import choose_residency, list_schedule, objective_of, upward_rank
 from mapc.solvers.pareto import front
+from mapc.solvers.stretch import best_finish
 
 def slo_makespan_ticks(g: ExecutionGraph, tick: float) -> int | None:
     """The TPOT target as a makespan cap in ticks (TPOT = makespan / (steps x width), `mapc.compiler.slo`);
@@ -134,15 +135,14 @@ def explain_infeasible(cost: CostModel, seed: int = 0) -> InfeasibleError:
 def heuristic_hints(problem: Problem, options: SolveOptions) -> list[Named]:
     """(name, placement_index, resident, start) of every heuristic that succeeds."""
     out: list[Named] = []
-    for name, mod in (("greedy", greedy), ("baseline", baseline)):
-        try:
-            r = mod.solve(problem, options)
+    cost = problem.cost
+    for name, plan in (("greedy", lambda: greedy.candidates(problem, options)[0][1:4]),
+                       ("baseline", lambda: baseline.plan(problem))):
+        try:                          # their plans before the final stretching (`solvers.stretch`): peak rates
+            pi, res, st = plan()
         except MapcError:
             continue
-        s = r.schedule
-        if s is not None and s.placement_index is not None:
-            out.append((name, np.asarray(s.placement_index), np.asarray(s.resident, bool), s.start))
-    cost = problem.cost
+        out.append((name, np.asarray(pi), np.asarray(res, bool), np.asarray(st, float)))
     out += _sized_hints(cost)
     try:
         pi = np.argmin(np.minimum(cost.lat_resident, cost.lat_stream), axis=1)
@@ -236,6 +236,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     drv = Driver(problem, options, t0)
     for h in hints:
         drv.add(*h)
+    drv.hints = len(hints)
     lb = lower_bound(cost)
     keep: tuple[np.ndarray, np.ndarray] | None = None
     if hints:
@@ -337,8 +338,7 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             if sol is not None:
                 finish(sol, f"cpsat-energy<= {cap}")
     # choose the best schedule found (heuristics included) by the objective
-    label, pi, res, st = min(drv.found, key=lambda f: objective_of(cost, f[1], f[2], f[3], obj))
-    sched = materialize(cost, pi, res, st)
+    label, sched = best_finish(cost, drv.found, drv.hints, obj)             # the heuristics' final DRAM stretching, never worse
     val = score(sched, cost, obj)
     tb_ = (bounds.get("latency", -math.inf) - bm.slack) * tick if "latency" in bounds else -math.inf
     eb_ = (bounds.get("energy", -math.inf) - ks * bm.slack) * eunit if "energy" in bounds else -math.inf

@@ -7,7 +7,10 @@ channel_bytes`) and lat_o its exact latency in seconds (the interval is the late
 tick schedule reserves at least the exact draw over at least the exact run; demands are rounded up, so any tick
 schedule CP-SAT accepts is valid under `compiler.check`'s `dram` rule once re-timed). In an LNS window the fixed
 tasks scheduled before it hold their draws as fixed intervals. A channel whose largest possible total demand
-fits its capacity gets no constraint (it can never bind).
+fits its capacity gets no constraint (it can never bind). The NoP links DRAM traffic crosses are resources too
+(`mapc.hw.dram_resources`): a cumulative per link of capacity `link_bw`, built the same way. Intervals keep their fixed size at the peak rate:
+stretching a task into free bandwidth (`mapc.solvers.stretch`, used by the list-scheduling heuristics) would make
+a demand bytes / variable duration, which a cumulative cannot state linearly.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from mapc.hw.cost import CostModel
+from mapc.hw.dram_resources import dram_resources
 from mapc.solvers.cpsat_options import Options
 
 SCALE = 1 << 20          # integer units of a channel's bandwidth
@@ -26,13 +30,14 @@ SCALE = 1 << 20          # integer units of a channel's bandwidth
 
 def _demand(cost: CostModel, task: np.ndarray, place: np.ndarray, resident: np.ndarray, lat: np.ndarray
             ) -> np.ndarray:
-    """[len(task), channels] integer demand per channel (module docstring)."""
-    H = len(cost.hw.dram)
+    """[len(task), resources] integer demand per DRAM-path resource (channels, then links; module docstring)."""
+    rs = dram_resources(cost)
+    H = rs.capacity.size
     if task.size == 0 or H == 0:
         return np.zeros((task.size, H), np.int64)
     dr, ds = cost.dram_bytes(True), cost.dram_bytes(False)
-    by = np.where(resident, dr[task, place], ds[task, place])[:, None] * cost.dram_frac[place]
-    bw = np.array([ch.bandwidth for ch in cost.hw.dram])
+    by = np.where(resident, dr[task, place], ds[task, place])[:, None] * rs.frac[place]
+    bw = rs.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where((by > 0) & (lat[:, None] > 0), by / np.where(lat > 0, lat, 1.0)[:, None], 0.0)
     return np.ceil(rate / bw[None, :] * SCALE - 1e-9).astype(np.int64)

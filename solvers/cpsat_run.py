@@ -116,6 +116,7 @@ class Driver:
         self.cut = False              # the wall safety cap stopped something (deterministic mode: not reproducible)
         self.cost = problem.cost
         self.found: list[Named] = []
+        self.hints = 0                # found[:hints] are the heuristics' plans (CP-SAT's warm start)
         self.trace: list[tuple[float, float]] = []
         self.calls: list[dict[str, Any]] = []
         self.best_val = math.inf

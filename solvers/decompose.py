@@ -46,7 +46,6 @@ import numpy as np
 
 from mapc.compiler.check import sram_use
 from mapc.compiler.evaluate import Bound
-from mapc.compiler.schedule import materialize
 from mapc.core.errors import NoSolutionError
 from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
@@ -61,6 +60,7 @@ from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, Fixed, build, retime
 from mapc.solvers.cpsat_options import Options, candidates
 from mapc.solvers.listsched import objective_of, task_latency
 from mapc.solvers.pareto import front
+from mapc.solvers.stretch import best_finish
 
 TICKS = 1 << 16   # ticks over the current makespan (hop delays rounded up: the model is conservative)
 MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest CP-SAT call
@@ -300,14 +300,15 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         glob_ = (pi, res, st, best)
     pi, res, st, best = glob_
     drv.close()
-    sched = materialize(cost, pi, res, st)
+    drv.found.append(("decompose" if accepted else label, pi, res, st))
+    pick, sched = best_finish(cost, drv.found, drv.hints, obj)    # the final DRAM stretching, never worse
     val = score(sched, cost, obj)
     bound = min(val, {"latency": lb.value, "energy": lb.energy, "edp": lb.edp, "slo": lb.energy}[obj])
     pts = front(point(cost, f[1], f[2], f[3]) for f in drv.found)
     stats = CpsatStats(
         strategy="decompose", variables=max((s[0] for s in sizes), default=0),
         constraints=max((s[1] for s in sizes), default=0), hints=tuple(f[0] for f in drv.found[:3]),
-        pareto=tuple(pts), chosen="decompose" if accepted else label, calls=tuple(drv.calls[-10:]),
+        pareto=tuple(pts), chosen=pick, calls=tuple(drv.calls[-10:]),
         solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic, bound_tightest=lb.tightest,
         neighbourhoods=n_windows, passes=passes, windows=rounds, accepted_by_family=kept,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},

@@ -54,6 +54,7 @@ from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.encoding import (REF_GENOME_S, REF_TASK_S, SAFETY, Encoding, decode_placements, encoding,
                                    evaluate_batch, genome_from_placement, repair, repair_map)
 from mapc.solvers.listsched import choose_residency, fit_tables, upward_rank
+from mapc.solvers.stretch import finish
 
 Genome = tuple[np.ndarray, np.ndarray, np.ndarray]   # (B [U] segment starts, X [S, U] placements, K [n] keys)
 
@@ -74,6 +75,7 @@ class GaStats(SolverStats):
     streams: int = 0              # (model, phase, micro-batch, step) streams in the encoding
     best_from: str = ""
     placements_used: int = 0
+    stretched_tasks: int = 0      # tasks the final re-timing streams below their peak DRAM rate (solvers.stretch)
 
 
 # ---- variation operators -----------------------------------------------------------------------------------
@@ -386,16 +388,17 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
         return SolveResult(None, "no_solution", None, solver="ga", wall_time=time.perf_counter() - t0,
                            message="no genome decoded to a feasible schedule")
     val, pi, res, st, label = incumbent
-    sched = materialize(cost, pi, res, st)
+    sched, k = finish(cost, pi, res, st, obj)
     wall = time.perf_counter() - t0
     stats = GaStats(population=P, elite=E, generations=done, generation_cap=gens, evaluations=evals,
                     evals_per_s=evals / t_eval if t_eval > 0 else 0.0, decodes=evals - hits, cache_hits=hits,
                     decodes_per_s=(evals - hits) / t_eval if t_eval > 0 else 0.0,
                     deterministic=bool(fixed and not stopped_by_time), best_per_generation=tuple(best_per_gen),
                     units=enc.n_units, streams=enc.n_streams, best_from=label,
-                    placements_used=int(np.unique(pi).size))
+                    placements_used=int(np.unique(pi).size), stretched_tasks=k)
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
                        message=f"genetic search: {done} generations x {P} genomes, best from {label}"
+                       + (" (+stretch)" if k else "")
                        + (f" (stopped by the time limit before the {gens} planned generations: this machine "
                           "decodes slower than the reference, so the result may differ between runs; raise "
                           "--time-limit for a reproducible run)" if stopped_by_time else ""),

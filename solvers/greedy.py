@@ -39,10 +39,12 @@ from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.core.options import Objective, SolveOptions
 from mapc.hw.cost import CostModel
+from mapc.hw.dram_resources import dram_resources
 from mapc.solvers.base import Decisions, SolveResult, SolverStats
 from mapc.solvers.channels import ChannelTimeline
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
                                    upward_rank)
+from mapc.solvers.stretch import finish
 
 REL_TIE = 1e-9
 CHANNEL_CANDIDATES = 8   # placements (best by floor finish time) whose channel-aware finish HEFT computes per task
@@ -56,6 +58,7 @@ class GreedyStats(SolverStats):
     placements: int = 0           # candidate placements offered by the cost model
     candidates: int = 0           # schedules built and compared
     resident_tasks: int = 0
+    stretched_tasks: int = 0      # tasks the final re-timing streams below their peak DRAM rate (solvers.stretch)
 
 
 def member_index(cost: CostModel) -> np.ndarray:
@@ -90,8 +93,9 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
     free = np.zeros(C)
     lr, ls, er, es = cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream
     chans = ChannelTimeline.of(cost)
-    frac = cost.dram_frac
+    frac = dram_resources(cost).frac                       # channels and the NoP links on the DRAM routes
     has_dram = frac.shape[1] > 0
+    nzf = [[(h, f) for h, f in enumerate(row) if f > 0] for row in frac.tolist()]
     dbr, dbs = (cost.dram_bytes(True), cost.dram_bytes(False)) if has_dram else (lr, ls)
     wshare, wkey = cost.weight_share, g.weight_index
     in_edges = _in_edges(g)
@@ -139,8 +143,8 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
             cand = np.argsort(sc0, kind="stable")[:CHANNEL_CANDIDATES]
             cand = cand[np.isfinite(sc0[cand])]
             db = np.where(can_res, dbr[i], dbs[i])
-            draws = {int(p): [(h, float(db[p] * f / dur[p])) for h, f in enumerate(frac[p]) if f > 0 and db[p] > 0
-                              and dur[p] > 0] for p in cand}         # (channel, B/s) of each candidate
+            draws = {int(p): [(h, float(db[p] * f / dur[p])) for h, f in nzf[p] if db[p] > 0 and dur[p] > 0]
+                     for p in cand}                                  # (resource, B/s) of each candidate
             t0 = t0.copy()
             eft = np.full(P, np.inf)
             top = np.inf          # best real score so far: a real score is never below the floor one (sc0)
@@ -266,8 +270,9 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     cands = candidates(problem, options)
     name, pi, r, s, v = cands[0]
     trace = [(time.perf_counter() - t_begin, float(v))]
-    sched = materialize(cost, pi, r, s)
+    sched, k = finish(cost, pi, r, s, obj)
+    name += "+stretch" if k else ""
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace),
-                       stats=GreedyStats(name, len(cost.placements), len(cands), int(np.sum(r))),
+                       stats=GreedyStats(name, len(cost.placements), len(cands), int(np.sum(r)), k),
                        message=f"HEFT list schedule ({name})", solver="greedy",
                        wall_time=time.perf_counter() - t_begin)

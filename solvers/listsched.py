@@ -19,8 +19,12 @@ from mapc.compiler.slo import slo_value
 from mapc.core.errors import InfeasibleError
 from mapc.core.graph import ExecutionGraph
 from mapc.core.options import Objective
+from mapc.hw.bandwidth import StretchParts, stretch_parts
 from mapc.hw.cost import CostModel
 from mapc.solvers.channels import ChannelTimeline, channel_rates, task_draws
+
+
+MAX_STRETCH_CANDIDATES = 64    # start instants a stretching task tries (the earliest ones; keeps a pass linear)
 
 
 # ---- priorities --------------------------------------------------------------------------------------------
@@ -189,7 +193,15 @@ def _infeasible(cost: CostModel, i: int, p: int, used: np.ndarray | None = None)
 # ---- list scheduling ---------------------------------------------------------------------------------------
 def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.ndarray,
                   priority: npt.ArrayLike | None = None, insertion: bool = True) -> np.ndarray:
-    """[n] start times (s) of a list schedule of fixed placements and residencies.
+    """[n] start times (s) of a list schedule of fixed placements and residencies, every task at its priced
+    latency (`list_schedule_timed` without stretching)."""
+    return list_schedule_timed(cost, placement_index, resident, priority, insertion)[0]
+
+
+def list_schedule_timed(cost: CostModel, placement_index: npt.ArrayLike, resident: np.ndarray,
+                        priority: npt.ArrayLike | None = None, insertion: bool = True, stretch: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """([n] start times, [n] durations) (s) of a list schedule of fixed placements and residencies.
 
     Algorithm: a ready set (tasks whose predecessors are all scheduled) is kept in a heap ordered by
     priority (largest first; default `upward_rank` on these placements), ties by id. The popped task's data
@@ -199,6 +211,10 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
     interval until all members agree (idle gaps are reused); without it, t = max(arrival, members' free time).
     DRAM channels are shared resources: t is also delayed until the task's draws (bytes / latency on each of its
     channels, `mapc.solvers.channels`) fit under every channel's bandwidth over [t, t + latency), gaps reused.
+    With `stretch`, a DRAM-streaming task may instead start earlier at the rate its channels have free and take
+    longer (`mapc.hw.bandwidth`): the candidates are the first instant its chiplets are free and the instants
+    before the peak-rate start at which one of its channels or chiplets frees; the earliest finish wins (ties:
+    the peak rate). Durations are then the latencies or the stretched ones; without `stretch` the latencies.
     Any priority gives a valid schedule, since only ready tasks are placed. O((n + e) log n) per pass.
     """
     g = cost.graph
@@ -226,8 +242,19 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
     free = [0.0] * C
     start = [0.0] * n
     end = [0.0] * n
+    dur = list(latl)
     chans = ChannelTimeline.of(cost)
     draws = task_draws(channel_rates(cost, pi, resident))
+    parts = stretch_parts(cost, pi, resident) if stretch else None
+    n_chan = len(cost.hw.dram)                 # resources [0, n_chan) are the channels, then links
+
+    def chips_idle(mem: tuple[int, ...], t: float, d: float) -> bool:
+        for c in mem:
+            k = bisect_right(ends[c], t)
+            if k < len(ends[c]) and starts[c][k] < t + d:
+                return False
+        return True
+
     heap = [(-prl[i], i) for i in range(n) if indeg[i] == 0]
     heapq.heapify(heap)
     while heap:
@@ -241,6 +268,7 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
         mem = members[i]
         dr = draws[i]
         if insertion:
+            t0 = -1.0
             if d > 0:
                 moved = True
                 while moved:
@@ -251,51 +279,100 @@ def list_schedule(cost: CostModel, placement_index: npt.ArrayLike, resident: np.
                         if k < len(e_c) and starts[c][k] < t + d:
                             t = e_c[k]
                             moved = True
+                    if t0 < 0 and not moved:
+                        t0 = t                               # chiplets free, channels not asked yet
                     if dr and not moved:
                         t2 = chans.earliest(t, d, dr)
                         moved = t2 != t
                         t = t2
-                f = t + d
+        else:
+            for c in mem:
+                if free[c] > t:
+                    t = free[c]
+            t0 = t
+            t = chans.earliest(t, d, dr)
+        if parts is not None and dr and d > 0 and t > t0 >= 0:
+            cands = {t0}
+            for h, _ in dr:
+                cands.update(chans.releases(h, t0, t))
+            if insertion:
+                for c in mem:
+                    lo = bisect_right(ends[c], t0)
+                    cands.update(x for x in ends[c][lo:bisect_right(ends[c], t)] if x < t)
+            best = (t + d, d, t)
+            for c0 in sorted(cands)[:MAX_STRETCH_CANDIDATES]:
+                d2 = stretched_duration(chans, parts, i, dr, d, c0, n_chan)
+                if d2 is None or c0 + d2 >= best[0] or (insertion and not chips_idle(mem, c0, d2)):
+                    continue
+                best = (c0 + d2, d2, c0)
+            t, d = best[2], best[1]
+            if d != latl[i]:
+                dr = [(h, r * latl[i] / d) for h, r in dr]
+        f = t + d
+        if insertion:
+            if d > 0:
                 for c in mem:
                     k = bisect_right(starts[c], t)
                     starts[c].insert(k, t)
                     ends[c].insert(k, f)
         else:
             for c in mem:
-                if free[c] > t:
-                    t = free[c]
-            t = chans.earliest(t, d, dr)
-            f = t + d
-            for c in mem:
                 free[c] = f
         start[i] = t
-        end[i] = t + d
+        end[i] = f
+        dur[i] = d
         chans.book(t, d, dr)
         for j in succs[i]:
             indeg[j] -= 1
             if indeg[j] == 0:
                 heapq.heappush(heap, (-prl[j], j))
-    return np.array(start, dtype=np.float64)
+    return np.array(start, dtype=np.float64), np.array(dur, dtype=np.float64)
 
 
-def makespan_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike
-                ) -> float:
-    """Makespan (s) of decision arrays, without building a `Schedule`."""
-    lat = task_latency(cost, placement_index, resident)
+def stretched_duration(chans: ChannelTimeline, parts: StretchParts, i: int, draws: list[tuple[int, float]],
+                       lat: float, t: float, n_chan: int) -> float | None:
+    """The shortest duration D >= `lat` with which task i, started at t, fits the bandwidth its channels have
+    free over [t, t + D) (None when some channel has none). `draws` are its (resource, B/s) at latency `lat`:
+    channels (index < `n_chan`, their draws sum to its aggregate DRAM rate) and the links its traffic crosses.
+
+    A fixed point: the aggregate rate r that fits every channel's free bandwidth over the window gives
+    D = `parts.latency_at(r)`; a longer window can only have less free, so D grows monotonically and stops at
+    the first D whose window lets it run (finitely many segments, so finitely many steps)."""
+    tot = sum(r for h, r in draws if h < n_chan)
+    D = lat
+    for _ in range(4 * MAX_STRETCH_CANDIDATES):
+        r = min(chans.free_over(h, t, D) * tot / rh for h, rh in draws)
+        if r <= 0:
+            return None
+        D2 = lat if r >= tot else parts.latency_at(i, r)
+        if not np.isfinite(D2):
+            return None
+        if D2 <= D:
+            return D
+        D = D2
+    return None
+
+
+def makespan_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike,
+                duration: npt.ArrayLike | None = None) -> float:
+    """Makespan (s) of decision arrays, without building a `Schedule` (durations: the latencies unless given)."""
+    lat = task_latency(cost, placement_index, resident) if duration is None else np.asarray(duration)
     return float((np.asarray(start) + lat).max()) if lat.size else 0.0
 
 
 def objective_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.ArrayLike, start: npt.ArrayLike,
-                 objective: Objective = "edp") -> float:
+                 objective: Objective = "edp", duration: npt.ArrayLike | None = None) -> float:
     """`base.score` of the decision arrays without building a `Schedule` (vectorised; for inner loops).
 
     Energy = dynamic task energy + transfer energy between lead chiplets + static power x makespan, the same
-    sum `materialize` + `base.energy_of` compute.
+    sum `materialize` + `base.energy_of` compute. `duration` (s): stretched durations, default the latencies
+    (a task's energy does not depend on its DRAM rate, `mapc.hw.bandwidth`).
     """
     g = cost.graph
     pi = np.asarray(placement_index, dtype=np.int64)
     res = np.asarray(resident, dtype=bool)
-    ms = makespan_of(cost, pi, res, start)
+    dur = task_latency(cost, pi, res) if duration is None else np.asarray(duration, dtype=np.float64)
+    ms = makespan_of(cost, pi, res, start, dur)
     if objective == "latency":
         return ms
     e = float(cost.task_energy(pi, res).sum())
@@ -303,5 +380,5 @@ def objective_of(cost: CostModel, placement_index: npt.ArrayLike, resident: npt.
         e += float(cost.transfer_energy(g.edge_bytes, cost.lead[pi[g.edge_src]], cost.lead[pi[g.edge_dst]]).sum())
     e += cost.static_power * ms
     if objective == "slo":
-        return slo_value(g, np.asarray(start) + task_latency(cost, pi, res), ms, e)
+        return slo_value(g, np.asarray(start) + dur, ms, e)
     return e if objective == "energy" else e * ms

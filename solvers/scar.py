@@ -45,6 +45,7 @@ from mapc.core.options import SolveOptions
 from mapc.solvers.base import SolveResult, SolverStats
 from mapc.solvers.encoding import REF_GENOME_S, REF_TASK_S, SAFETY, encoding, repair, repair_map
 from mapc.solvers.listsched import choose_residency, fit_tables, list_schedule, objective_of
+from mapc.solvers.stretch import finish
 from mapc.solvers.scar_plan import (ModelPlan, _price, assign_by_affinity, balanced_bounds,
                                     single_placements, snake_columns, unit_prices)
 
@@ -71,6 +72,7 @@ class ScarStats(SolverStats):
     evaluations: int = 0
     evals_per_s: float = 0.0
     deterministic: bool = True            # False when the wall-time safety stop cut the planned moves
+    stretched_tasks: int = 0      # tasks the final re-timing streams below their peak DRAM rate (solvers.stretch)
 
 
 class Scar:
@@ -412,17 +414,18 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
     if not np.isfinite(val) or res is None or st is None:
         return SolveResult(None, "no_solution", None, solver="scar", wall_time=time.perf_counter() - t0,
                            message="no feasible window plan found (weights fit no SRAM and cannot stream?)")
-    sched = materialize(cost, pi, res, st)
+    sched, k = finish(cost, pi, res, st, obj)
     stats = ScarStats(regions=tuple(len(r) for r in regions), stages=tuple(len(p.bounds) for p in plans),
                       replicas=tuple(len(p.chip) for p in plans), configs_tried=configs, moves=done,
                       moves_accepted=accepted, move_cap=cap, initial_objective=initial,
                       scar_construction_objective=scar_only, greedy_objective=float(greedy_val),
                       started_from=start_from, window_moves=w_done, window_moves_accepted=w_acc,
                       evaluations=sc.evals, evals_per_s=sc.evals / sc.t_eval if sc.t_eval > 0 else 0.0,
-                      deterministic=bool(fixed and not stopped))
+                      deterministic=bool(fixed and not stopped), stretched_tasks=k)
     return SolveResult(sched, "heuristic", score(sched, cost, obj), trace=tuple(trace), stats=stats,
                        message=f"{M} model region(s), windows {list(stats.stages)} x replicas {list(stats.replicas)}, "
                                f"best start {start_from}, {accepted}/{done} plan and {w_acc}/{w_done} window moves kept"
+                               + (" (+stretch)" if k else "")
                                + (" (stopped by the time limit before the planned search ended: the result may "
                                   "differ between runs; raise --time-limit for a reproducible run)"
                                   if stopped else ""),

@@ -161,7 +161,10 @@ def test_greedy_energy_sweep_beats_heft_on_llama():
     assert [c[4] for c in cands] == sorted(c[4] for c in cands)
     heft_best = min(c[4] for c in cands if "energy" not in c[0])
     r = greedy.solve(p, SolveOptions())
-    assert r.objective == pytest.approx(cands[0][4], rel=1e-9)
+    if r.stats.stretched_tasks:         # the final re-timing streams some tasks below peak: only ever better
+        assert r.objective < cands[0][4] and r.stats.decoding == cands[0][0] + "+stretch"
+    else:
+        assert r.objective == pytest.approx(cands[0][4], rel=1e-9)
     assert check(r.schedule, p.cost) == []
     print(f"\nllama2_7b_chat/mcm6x6 greedy EDP {r.objective:.4g} ({r.stats.decoding}) vs HEFT {heft_best:.4g}")
     assert r.objective <= heft_best * (1 + 1e-12)   # the sweep never loses; on the mapping-model prices of this
