@@ -33,7 +33,7 @@ import numpy.typing as npt
 from mapc.core.errors import MapcError
 from mapc.core.schedule import Schedule
 from mapc.hw.cost import CostModel
-from mapc.hw.dram_resources import dram_resources, resource_bytes
+from mapc.hw.dram_resources import all_links
 
 TOL = 1e-12          # relative tolerance on times and bytes
 MAX_LISTED = 20      # violations spelled out by `assert_valid`
@@ -143,17 +143,16 @@ def _dram(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: 
 
 def _links(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
     """Per NoP link on a DRAM route: the largest sum of the tasks' DRAM draws through it over any instant."""
-    rs = dram_resources(cost)
-    H = rs.channels
-    if rs.capacity.size == H:
+    links, frac = all_links(cost)                # every link, not only those the schedulers track
+    if not links:
         return []
-    by = resource_bytes(cost, pi, res)[:, H:]
+    by = cost.part_at("dram_bytes", res, pi)[:, None] * frac[pi]
     d = en - st
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(by > 0, by / np.where(d > 0, d, np.inf)[:, None], 0.0)    # zero-time: rule dram says it
     out: list[Violation] = []
-    for j, (u, v) in enumerate(rs.links):
-        out.extend(_sweep("link", f"NoP link {u}->{v} (DRAM traffic)", float(rs.capacity[H + j]), rate[:, j], st, en))
+    for j, (u, v) in enumerate(links):
+        out.extend(_sweep("link", f"NoP link {u}->{v} (DRAM traffic)", cost.hw.nop.link_bw, rate[:, j], st, en))
     return out
 
 

@@ -15,6 +15,9 @@ from mapc.core.errors import MapcError
 from mapc.core.hardware import Hardware
 
 
+Feeds = defaultdict[tuple[int, int], set[int]]      # directed link -> channels whose DRAM traffic crosses it
+
+
 def group_tiles(hw: Hardware, k: int, policy: str = "block") -> list[tuple[int, ...]]:
     """Disjoint groups of k chiplets that tile the grid under a core-placement policy (row, column, block, snake).
 
@@ -123,10 +126,11 @@ def nearest_channels(hw: Hardware) -> list[tuple[int, ...]]:
     return [tuple(int(j) for j in np.nonzero(row == row.min())[0]) if row.size else () for row in dist]
 
 
-def _member_routes(hw: Hardware, mem: tuple[int, ...], near: list[tuple[int, ...]]
+def _member_routes(hw: Hardware, mem: tuple[int, ...], near: list[tuple[int, ...]], feeds: Feeds | None = None
                    ) -> tuple[dict[int, float], dict[tuple[int, int], float]]:
     """({channel: fraction of the placement's DRAM bytes}, {directed NoP link: fraction}) for one placement under
-    the default channel choice (`dram_channel_split`)."""
+    the default channel choice (`dram_channel_split`); `feeds` (if given) collects which channels' traffic
+    crosses each link."""
     k = len(mem)
     chan: dict[int, float] = defaultdict(float)
     link: dict[tuple[int, int], float] = defaultdict(float)
@@ -143,6 +147,8 @@ def _member_routes(hw: Hardware, mem: tuple[int, ...], near: list[tuple[int, ...
                 r = hw.route(int(a), c)
                 for l in zip(r[:-1], r[1:]):
                     link[(int(l[0]), int(l[1]))] += share / len(srcs)
+                    if feeds is not None:
+                        feeds[(int(l[0]), int(l[1]))].add(j)
     return chan, link
 
 
@@ -173,23 +179,33 @@ def dram_channel_split(hw: Hardware, placements: Iterable[tuple[int, ...]]) -> t
     return frac, peak
 
 
-def dram_link_split(hw: Hardware, placements: Iterable[tuple[int, ...]]
+def dram_link_split(hw: Hardware, placements: Iterable[tuple[int, ...]], may_bind: bool = False
                     ) -> tuple[list[tuple[int, int]], np.ndarray]:
     """(directed NoP links, [P, links] fraction of a placement's DRAM bytes crossing each link): the links on the
     X-Y routes from the channels' attach chiplets to the members (`dram_channel_split`'s channel choice), in a
     fixed sorted order; only links some placement's DRAM traffic crosses. A task of D DRAM bytes and duration d
-    draws D x fraction / d from each of them for its whole run (issue 13: the NoP distance costs link bandwidth)."""
+    draws D x fraction / d from each of them for its whole run (issue 13: the NoP distance costs link bandwidth).
+
+    With `may_bind`, only the links that can ever be over-subscribed: a link's DRAM load is part of the load of
+    the channels whose traffic crosses it, so a link whose feeding channels' bandwidths sum to at most `link_bw`
+    never binds in a schedule that keeps every channel within bandwidth (true of every link on mcm6x6 and
+    npu4x4, where each link carries one channel's traffic); the schedulers skip those."""
     pls = list(placements)
     if not hw.dram or hw.dram_bandwidth <= 0:
         return [], np.zeros((len(pls), 0))
     near = nearest_channels(hw)
-    per = [_member_routes(hw, mem, near)[1] for mem in pls]
+    feeds: Feeds = defaultdict(set)
+    per = [_member_routes(hw, mem, near, feeds)[1] for mem in pls]
     links = sorted({l for d in per for l in d})
+    if may_bind:
+        cap = hw.nop.link_bw * (1 + 1e-9)
+        links = [l for l in links if sum(hw.dram[j].bandwidth for j in feeds[l]) > cap]
     col = {l: j for j, l in enumerate(links)}
     frac = np.zeros((len(pls), len(links)))
     for p, d in enumerate(per):
         for l, f in d.items():
-            frac[p, col[l]] = f
+            if l in col:
+                frac[p, col[l]] = f
     return links, frac
 
 

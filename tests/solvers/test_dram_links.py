@@ -14,7 +14,7 @@ from mapc.compiler.check import check
 from mapc.compiler.schedule import materialize
 from mapc.core.hardware import DramChannel
 from mapc.core.options import SolveOptions
-from mapc.hw.dram_resources import dram_resources, resource_bytes
+from mapc.hw.dram_resources import all_links, dram_resources, resource_bytes
 from mapc.hw.placement import dram_link_split
 from mapc.hw.presets import mcm6x6
 from mapc.solvers.listsched import list_schedule_timed
@@ -69,3 +69,16 @@ def test_two_streams_over_one_link_are_rejected_and_never_scheduled(thin_links):
 def test_solvers_never_over_subscribe_a_link(thin_links, solver):
     r = api.solve(thin_links, SolveOptions(solver=solver, objective="latency", time_limit=2))
     assert check(r.schedule, thin_links.cost) == []
+
+
+def test_links_that_cannot_bind_are_not_tracked(thin_links):
+    """A link's DRAM load is part of its feeding channels' load: on mcm6x6 every link carries one 64 GB/s
+    channel's traffic under 100 GB/s links, so the schedulers track none (the checker still verifies all);
+    behind 40 GB/s links they are tracked."""
+    hw = mcm6x6()
+    links, _ = dram_link_split(hw, [(c,) for c in range(hw.n)])
+    kept, _ = dram_link_split(hw, [(c,) for c in range(hw.n)], may_bind=True)
+    assert links and kept == []
+    rs = dram_resources(thin_links.cost)
+    assert (0, 1) in rs.links and rs.capacity.size == rs.channels + len(rs.links)
+    assert all_links(thin_links.cost)[0] == list(rs.links)      # 200 GB/s > 40 GB/s: every link may bind
