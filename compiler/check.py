@@ -20,6 +20,10 @@ listing them. Rules (times in seconds, tolerance `TOL` relative to the schedule'
                   before starts at equal times; relative tolerance `BW_TOL`)
 - link:           the same for every directed NoP link on a DRAM route (`mapc.hw.dram_resources`): the tasks'
                   DRAM bytes crossing it / their durations sum to at most `link_bw` at every instant
+- pim:            the package's PIM units are shared (`mapc.hw.pim`: weights and KV interleaved over all stacks,
+                  so every task's PIM kernels spread over all units): at every instant the tasks' PIM internal
+                  bytes / durations sum to at most the units' total internal bandwidth, and their PIM FLOPs /
+                  durations to at most the units' total FLOP/s
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ BW_TOL = 1e-9        # relative tolerance on a channel's bandwidth (float sums o
 @dataclass(frozen=True)
 class Violation:
     kind: str                    # missing | placement | negative_start | duration | dependency | overlap | transfer | sram
-                                 # | dram | link
+                                 # | dram | link | pim
     message: str
     tasks: tuple[int, ...] = ()
 
@@ -112,6 +116,7 @@ def check(schedule: Schedule, cost: CostModel) -> list[Violation]:
     out.extend(_sram(cost, pi, res))
     out.extend(_dram(cost, pi, res, st, en))
     out.extend(_links(cost, pi, res, st, en))
+    out.extend(_pim(cost, pi, res, st, en))
     return out
 
 
@@ -156,7 +161,28 @@ def _links(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en:
     return out
 
 
-def _sweep(kind: str, name: str, cap: float, r: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
+def _pim(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarray, en: np.ndarray) -> list[Violation]:
+    """The pooled PIM internal bandwidth and compute: the largest sum of the tasks' draws over any instant."""
+    units = cost.hw.pim
+    if not units:
+        return []
+    d = en - st
+    out: list[Violation] = []
+    for key, name, cap, unit in (("pim_bytes", "PIM internal bandwidth", sum(u.bandwidth for u in units), "B/s"),
+                                 ("pim_flops", "PIM compute", sum(u.peak_flops for u in units), "FLOP/s")):
+        amt = cost.part_at(key, res, pi)
+        if not (amt > 0).any():
+            continue
+        for i in np.nonzero((amt > 0) & ~(d > 0))[0]:
+            out.append(Violation("pim", f"task {i} runs PIM kernels in zero time", (int(i),)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(amt > 0, amt / np.where(d > 0, d, np.inf), 0.0)
+        out.extend(_sweep("pim", f"{name} (all {len(units)} PIM units)", cap, rate, st, en, unit))
+    return out
+
+
+def _sweep(kind: str, name: str, cap: float, r: np.ndarray, st: np.ndarray, en: np.ndarray, unit: str = "B/s"
+           ) -> list[Violation]:
     """A violation when the draws `r` (B/s over [st, en)) sum above `cap` at some instant (event sweep)."""
     idx = np.nonzero(r > 0)[0]
     if idx.size < 2 and (idx.size == 0 or r[idx[0]] <= cap * (1 + BW_TOL)):
@@ -170,8 +196,8 @@ def _sweep(kind: str, name: str, cap: float, r: np.ndarray, st: np.ndarray, en: 
         return []
     at = float(t[o][k])
     on = tuple(int(i) for i in idx[(st[idx] <= at) & (en[idx] > at)][:10])
-    return [Violation(kind, f"{name} is asked for {run[k]:.6g} B/s at {at:.6g} s but delivers "
-                            f"{cap:.6g} B/s (tasks {list(on)} stream from it at once)", on)]
+    return [Violation(kind, f"{name} is asked for {run[k]:.6g} {unit} at {at:.6g} s but delivers "
+                            f"{cap:.6g} {unit} (tasks {list(on)} stream from it at once)", on)]
 
 
 def _overlaps(cost: CostModel, pi: np.ndarray, st: np.ndarray, en: np.ndarray, tol: float) -> list[Violation]:

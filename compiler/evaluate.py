@@ -12,8 +12,10 @@ Lower bound on the makespan (`lower_bound`), the larger of:
     aggregate B (`compiler.check`'s `dram` rule, which every emitted schedule passes). Integrating over the
     schedule, `sum_i dram_min[i] <= B * makespan`; per channel h, every task puts at least
     `min over its choices of bytes x dram_frac[p, h]` on h, so that sum / B_h is a bound too (it bites where
-    the placements force traffic onto one channel). `dram` is the largest of these; `dram_valid` is always
-    True (kept for readers of older reports).
+    the placements force traffic onto one channel). The package's PIM units are shared the same way
+    (`compiler.check`'s `pim` rule): every task's least PIM internal bytes (FLOPs) over its choices, summed,
+    over the units' total internal bandwidth (FLOP/s) bounds the makespan too. `dram` is the largest of these;
+    `dram_valid` is always True (kept for readers of older reports).
 (c) critical path: the longest dependency chain with every task at its minimum latency and transfers free.
 
 Energy bound: each task's minimum dynamic energy over its choices, plus static power x makespan bound
@@ -103,6 +105,12 @@ def lower_bound(cost: CostModel) -> Bound:
             on_h = np.minimum(np.where(np.isfinite(lr), dr * frac[None, :, h], np.inf),
                               np.where(np.isfinite(ls), ds * frac[None, :, h], np.inf)).min(axis=1)
             dram = max(dram, float(on_h.sum()) / ch.bandwidth)
+    units = cost.hw.pim                          # the pooled PIM units: the same argument (`compiler.check`'s `pim`)
+    for key, cap in (("pim_bytes", sum(u.bandwidth for u in units)), ("pim_flops", sum(u.peak_flops for u in units))):
+        if cap > 0:
+            least = np.minimum(np.where(np.isfinite(lr), cost.table(key, True), np.inf),
+                               np.where(np.isfinite(ls), cost.table(key, False), np.inf)).min(axis=1)
+            dram = max(dram, float(least.sum()) / cap)
     # (c) critical path
     crit = float(earliest_finish(g, min_lat).max())
     e_dyn = float(_finite_min(np.where(np.isfinite(lr), cost.energy_resident, np.inf),

@@ -32,12 +32,16 @@ parallelism). Per operator and member chiplet:
 
 PIM (`mapc.hw.pim`, on hardware with PIM units only; elsewhere nothing here runs and prices are unchanged):
 a task's PIM-capable kernels (qkv, attention, out_proj, ffn, moe, lm_head, fc) may run on the package's
-HBM-PIM instead of the member chiplets. `pim="auto"` (default) sends a kernel to PIM on a placement when its PIM
-roofline time (k PIM shares) beats its own time on the chiplets (max(compute, DRAM) + its collective), decided
+HBM-PIM instead of the member chiplets. Its PIM time is the roofline on the whole package's PIM (a shared resource
+of the schedule, like the DRAM channels: `mapc.hw.pim`). `pim="auto"` (default) sends a kernel to PIM on a
+placement of k chiplets when its PIM time on k/n of the package (what it gets when every chiplet's tasks use PIM
+at once: a throughput criterion, so that e.g. prefill GEMMs, faster on all of PIM than on one core but not on
+1/n of it, stay on the cores) beats its own time on the chiplets (max(compute, DRAM) + its collective), decided
 separately for resident and streamed weights; `pim="off"` never, `pim="all"` always; a set of class names or a
 callable `task -> class names` fixes the choice (a dispatch policy). Then
     latency = max(compute, memory) of the rest + collective of the rest + sum of the PIM kernels' times,
-the PIM kernels' external bytes count as DRAM bytes, and their internal traffic and ALU energy go to `e_pim`.
+the PIM kernels' external bytes count as DRAM bytes, their internal traffic (`pim_bytes`) and FLOPs (`pim_flops`)
+are what they draw from the PIM units (`mapc.hw.dram_resources`), and their bank and ALU energy go to `e_pim`.
 
 DRAM model (channels are shared resources of the schedule, not pre-divided; decided in issue 13): a placement
 draws its DRAM bytes from its members' nearest channels (`dram_frac`, each member 1/k of the bytes, split evenly
@@ -51,8 +55,8 @@ package total to at most the aggregate; d may exceed the table latency when the 
 its peak, `mapc.hw.bandwidth`). The list scheduler (`mapc.solvers.channels`) and CP-SAT (a cumulative
 per channel) schedule that, `mapc.compiler.check` verifies it by a sweep over start/end events, and the DRAM
 lower bound (bytes / aggregate bandwidth, and per channel where every placement forces bytes onto it) follows
-from it for every valid schedule. `dram_share` (aggregate / n) is only the PIM units' figure and the fair share
-`dram_link_factors` scales (the old static model, kept for reference in `mapc.hw.placement`).
+from it for every valid schedule. `dram_share` (aggregate / n) is only the fair share `dram_link_factors`
+scales (the old static model, kept for reference in `mapc.hw.placement`).
 
 Weights are either resident (kept in the placement's SRAM, each member holding 1/k of them, loaded once before
 the scheduled window as in steady-state serving) or streamed from DRAM on every execution.
@@ -84,7 +88,7 @@ WEIGHT_FRACTION = 0.75   # share of SRAM usable for resident weights; the rest d
                          # (a mapc modelling assumption, not a published figure)
 
 BREAKDOWN_KEYS = ("compute", "array", "vector", "sram_time", "memory", "collective", "dram_bytes", "sram_bytes",
-                  "rf_bytes", "e_mac", "e_rf", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim")
+                  "rf_bytes", "e_mac", "e_rf", "e_sram", "e_dram", "e_nop", "pim", "pim_bytes", "e_pim", "pim_flops")
 
 
 @dataclass(frozen=True)
@@ -203,9 +207,13 @@ class CostModel:
         u, pi = self._task_u, np.asarray(placement_index, dtype=np.int64)
         return np.where(np.asarray(resident, dtype=bool), self._ubd_res[key][u, pi], self._ubd_str[key][u, pi])
 
+    def table(self, key: str, resident: bool) -> np.ndarray:
+        """[n_tasks, P] breakdown component `key` with one residency (only that one key's table is built)."""
+        return (self._ubd_res if resident else self._ubd_str)[key][self._task_u]
+
     def dram_bytes(self, resident: bool) -> np.ndarray:
         """[n_tasks, P] bytes each task moves to/from DRAM on each placement (KV, streamed weights, spills)."""
-        return (self._ubd_res if resident else self._ubd_str)["dram_bytes"][self._task_u]
+        return self.table("dram_bytes", resident)
 
     @cached_property
     def weight_share(self) -> np.ndarray:
@@ -314,7 +322,7 @@ class CostModel:
 
         NC = len(pimk.CLASSES)
         share = self.dram_share
-        psh = pimk.share(hw, share) if self.pim_mode != "off" and share > 0 else None
+        psh = pimk.package(hw) if self.pim_mode != "off" and share > 0 else None
         pim_on = psh is not None and len(flat) > 0
         if pim_on:
             cls, p_int, p_ext = pimk.kernel_bytes(flat, owner)
@@ -381,34 +389,22 @@ class CostModel:
                 n_c, b_c = sumc(n_op), sumc(b_op)
                 coll_t_c += n_c[:, :, None] * coeff[ch][0][None, None, :] + b_c[:, :, None] * coeff[ch][1][None, None, :]
                 coll_e_c += b_c[:, :, None] * coeff[ch][2][None, None, :]
-            # PIM time on one share: roofline per kernel instance (a run of operators), summed per (class, task)
-            pim_t1 = np.zeros((NC, U))
-            if in_cls.any():
-                run_id = np.cumsum(np.r_[True, ~((cls[1:] == cls[:-1]) & (owner[1:] == owner[:-1]))]) - 1
-                R = int(run_id[-1]) + 1
-                rsum = lambda x: np.bincount(run_id, weights=x, minlength=R)
-                rt = pimk.time_on(psh, rsum(ops.flops), rsum(p_int), rsum(p_ext))
-                rcls = np.full(R, -1)
-                rcls[run_id] = cls
-                rown = np.zeros(R, dtype=np.int64)
-                rown[run_id] = owner
-                ok = rcls >= 0
-                np.add.at(pim_t1, (rcls[ok], rown[ok]), rt[ok])
-            pim_lat_c = pim_t1[:, :, None] / ks[None, None, :]                   # [NC, U, P]
+            kt = lambda part: pimk.kernel_times(psh, cls, owner, ops.flops, p_int, p_ext, self.group_dram_bw, U, part)
+            pim_lat_c, fair_c = kt(None), kt(self.group_size / hw.n)   # [NC, U, P]: whole package, k/n of it
             pim_e_c = pimk.energy_on(psh, fl_c, int_c)[:, :, None] + zeros[None]
             choice = self._fixed_choice(present, task_u)
         out = {}
         for resident in (True, False):
             tb = dict(tabs)
             dram = kv_u[:, None] + tb["spill_group"] + (0.0 if resident else tb["weights_group"])
-            coll, c_e, ext, pim_t, e_pim, pim_b = coll_t, coll_e, zeros, zeros, zeros, zeros
+            coll, c_e, ext, pim_t, e_pim, pim_b, pim_f = coll_t, coll_e, zeros, zeros, zeros, zeros, zeros
             if pim_on:
                 dram_c = kv_c[:, :, None] + tabs_c["spill_group"] + (0.0 if resident else tabs_c["weights_group"])
                 c_comp = np.maximum(np.maximum(tabs_c["array_t"], tabs_c["vector_t"]), tabs_c["sram_t"])
                 npu_lat_c = np.maximum(np.maximum(c_comp, np.where(dram_c > 0, dram_c / bw[None] + d_lat[None], 0.0)),
                                        coll_t_c)
                 if choice is None:                                              # auto: the faster unit
-                    off = present[:, :, None] & (pim_lat_c < npu_lat_c)
+                    off = present[:, :, None] & (fair_c < npu_lat_c)
                 else:
                     off = np.broadcast_to(choice[:, :, None], (NC, U, P)).copy()
                 self._pim_off[resident] = off
@@ -422,6 +418,7 @@ class CostModel:
                 pim_t = (o * pim_lat_c).sum(axis=0)
                 e_pim = (o * pim_e_c).sum(axis=0)
                 pim_b = (o * int_c[:, :, None]).sum(axis=0)
+                pim_f = (o * fl_c[:, :, None]).sum(axis=0)
             if share > 0:           # the chiplets' own DRAM traffic; the PIM kernels' is in their PIM time
                 mem = np.where(dram > 0, dram / bw + d_lat, 0.0)
             else:
@@ -441,7 +438,8 @@ class CostModel:
             bd = {"compute": comp, "array": tb["array_t"], "vector": tb["vector_t"], "sram_time": tb["sram_t"],
                   "memory": mem, "collective": coll, "dram_bytes": dram, "sram_bytes": tb["sram_bytes"],
                   "rf_bytes": tb["rf"], "e_mac": tb["e_mac"], "e_rf": tb["e_rf"], "e_sram": e_sram,
-                  "e_dram": e_dram, "e_nop": e_nop, "pim": pim_t, "pim_bytes": pim_b, "e_pim": e_pim}
+                  "e_dram": e_dram, "e_nop": e_nop, "pim": pim_t, "pim_bytes": pim_b, "e_pim": e_pim,
+                  "pim_flops": pim_f}
             out[resident] = (lat, en, bd)
         self._ubd_res, self._ubd_str = out[True][2], out[False][2]
         self.lat_resident = out[True][0][task_u]

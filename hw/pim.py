@@ -4,13 +4,20 @@ characterised against a unit's roofline, and what they cost there (SI units: s, 
 Shape (a decision): PIM is an *operator-level split inside a task*, not a placement of its own. A task still
 occupies the chiplets of its placement for its whole latency; the memory-bound kernels it dispatches to PIM
 run in the HBM-PIM units while its chiplets wait for them (the next operator needs their output), so every
-solver, the schedule format and the checker stay as they are. PIM resources are shared the way the cost
-backend shares DRAM (static share): each chiplet may use `1/n` of the package's total PIM internal bandwidth
-and compute and `1/n` of its external DRAM bandwidth, a group of k chiplets k shares. Whatever runs at the
-same time therefore never uses more PIM than the package has. Weights and the KV cache live in HBM,
-interleaved over all stacks (the usual address mapping), so every share reaches all of them. Assumption: PIM
-internal accesses and the NPU's external accesses to HBM do not slow each other (AttAcc/PAPI time-multiplex
-them; under the static share a task never uses both at once).
+solver and the schedule format stay as they are.
+
+PIM units are shared resources of the schedule (issue 13), like the DRAM channels. Weights and the KV cache live
+in HBM interleaved over all stacks (the usual address mapping; in proportion to each unit's bandwidth), so every
+task's PIM kernels reach every unit and are priced at the whole package's PIM (`PimPackage`: the units' internal
+bandwidth and compute summed), as if the task had it to itself; their external bytes at the placement's peak
+DRAM rate. Whether it gets them is the schedule's business: a task whose PIM kernels move I internal bytes and
+F FLOPs and that lasts d draws I / d of the pooled internal bandwidth and F / d of the pooled compute over its
+whole run (the bytes / duration convention of the DRAM channels), and at every instant the draws sum to at most
+the package's totals: the schedulers book them as two pooled resources next to the DRAM channels
+(`mapc.hw.dram_resources`; pooling is exact under the interleaving: every task spreads its PIM work over the
+units in proportion to their capacity, so each unit carries the pool's load times its share) and
+`mapc.compiler.check` verifies it (rule `pim`). Assumption: PIM internal accesses and the NPU's external
+accesses to HBM do not slow each other (AttAcc/PAPI time-multiplex them).
 
 Kernel classes (PAPI's dispatch granularity): a maximal run of consecutive operators of one class is one
 kernel. `qkv`, `attention` (score, softmax, value: scores stay inside the PIM unit, as in AttAcc),
@@ -18,11 +25,11 @@ kernel. `qkv`, `attention` (score, softmax, value: scores stay inside the PIM un
 GEMM (e.g. a CNN's fully connected layer). Norms, embeddings, convolutions and pooling stay on the chiplets.
 
 A kernel on PIM moves three kinds of bytes:
-  internal: weights + KV read and written + intermediate activations between its operators, at the PIM
-            share's internal (bank-level) bandwidth;
+  internal: weights + KV read and written + intermediate activations between its operators, at the
+            package's PIM internal (bank-level) bandwidth;
   external: its first operator's input and its last operator's output, between the chiplets and HBM, at the
-            chiplets' external DRAM share (counted as DRAM bytes, so the DRAM lower bound stays valid);
-  compute:  its FLOPs at the PIM share's FLOP/s.
+            placement's peak DRAM rate (counted as DRAM bytes, so the DRAM lower bound stays valid);
+  compute:  its FLOPs at the package's PIM FLOP/s.
 Latency is the roofline max of the three; energy is internal bits x PIM pJ/bit + FLOPs x PIM pJ/op
 (AttAcc energy table, `mapc.hw.constants`) + the external bytes priced like DRAM traffic by the cost backend.
 """
@@ -89,36 +96,56 @@ def kernel_bytes(ops: Sequence[Operator], owner: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
-class PimShare:
-    """What one chiplet's static share of the package's PIM buys (see the module docstring)."""
+class PimPackage:
+    """The package's PIM units pooled (see the module docstring): what a task reaches when it has them all."""
 
-    bandwidth: float        # B/s internal (bank-level)
-    flops: float            # FLOP/s
-    ext_bandwidth: float    # B/s between the chiplet and HBM (the cost backend's DRAM share)
+    bandwidth: float        # B/s internal (bank-level), summed over the units
+    flops: float            # FLOP/s, summed over the units
     energy_per_bit: float   # J/bit of an internal access (bandwidth-weighted mean over the units)
     energy_per_flop: float  # J/FLOP of the PIM ALUs (mac_energy / 2)
 
 
-def share(hw: Hardware, ext_bandwidth: float) -> PimShare | None:
-    """The per-chiplet PIM share of `hw`, or None when it has no PIM units."""
+def package(hw: Hardware) -> PimPackage | None:
+    """The pooled PIM units of `hw`, or None when it has none."""
     if not hw.pim:
         return None
     bw = float(sum(u.bandwidth for u in hw.pim))
     fl = float(sum(u.peak_flops for u in hw.pim))
     e_bit = sum(u.energy_per_bit * u.bandwidth for u in hw.pim) / bw
     e_flop = sum(u.mac_energy / 2.0 * u.peak_flops for u in hw.pim) / fl
-    return PimShare(bw / hw.n, fl / hw.n, ext_bandwidth, e_bit, e_flop)
+    return PimPackage(bw, fl, e_bit, e_flop)
 
 
-def time_on(s: PimShare, flops, internal, external, k=1):
-    """Roofline latency (s) of PIM work on k shares: max(compute, internal, external)."""
-    return np.maximum(np.maximum(np.asarray(flops) / s.flops, np.asarray(internal) / s.bandwidth),
-                      np.asarray(external) / s.ext_bandwidth) / k
+def kernel_times(pk: PimPackage, cls: np.ndarray, owner: np.ndarray, flops: np.ndarray, internal: np.ndarray,
+                 external: np.ndarray, ext_bw: np.ndarray, n_tasks: int, part: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """[len(CLASSES), n_tasks, P] s of each task's kernels of each class on the package's PIM: the roofline
+    max(FLOPs / PIM FLOP/s, internal / PIM bandwidth, external / the placement's peak DRAM rate `ext_bw[P]`)
+    of every kernel instance (a run of consecutive operators of one class and owner), summed per (class, task).
+    `part[P]`: the fraction of the pooled units a placement gets (default 1: all of them). Per-operator inputs
+    are those of `kernel_bytes` (`cls` -1: not a PIM operator)."""
+    out = np.zeros((len(CLASSES), n_tasks, ext_bw.size))
+    in_cls = cls >= 0
+    if not in_cls.any():
+        return out
+    run_id = np.cumsum(np.r_[True, ~((cls[1:] == cls[:-1]) & (owner[1:] == owner[:-1]))]) - 1
+    R = int(run_id[-1]) + 1
+    rsum = lambda x: np.bincount(run_id, weights=x, minlength=R)
+    core = np.maximum(rsum(flops) / pk.flops, rsum(internal) / pk.bandwidth)
+    sc = np.ones(ext_bw.size) if part is None else np.asarray(part, dtype=np.float64)
+    rt = np.maximum(core[:, None] / sc[None, :], rsum(external)[:, None] / ext_bw[None, :])          # [R, P]
+    rcls = np.full(R, -1)
+    rcls[run_id] = cls
+    rown = np.zeros(R, dtype=np.int64)
+    rown[run_id] = owner
+    ok = rcls >= 0
+    np.add.at(out, (rcls[ok], rown[ok]), rt[ok])
+    return out
 
 
-def energy_on(s: PimShare, flops, internal):
+def energy_on(pk: PimPackage, flops, internal):
     """PIM-side energy (J): internal bits x J/bit + FLOPs x J/FLOP (external bytes are priced as DRAM)."""
-    return np.asarray(internal) * 8.0 * s.energy_per_bit + np.asarray(flops) * s.energy_per_flop
+    return np.asarray(internal) * 8.0 * pk.energy_per_bit + np.asarray(flops) * pk.energy_per_flop
 
 
 # ---- characterisation ---------------------------------------------------------------------------------------

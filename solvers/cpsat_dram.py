@@ -8,7 +8,9 @@ tick schedule reserves at least the exact draw over at least the exact run; dema
 schedule CP-SAT accepts is valid under `compiler.check`'s `dram` rule once re-timed). In an LNS window the fixed
 tasks scheduled before it hold their draws as fixed intervals. A channel whose largest possible total demand
 fits its capacity gets no constraint (it can never bind). The NoP links DRAM traffic crosses are resources too
-(`mapc.hw.dram_resources`): a cumulative per link of capacity `link_bw`, built the same way. Intervals keep their fixed size at the peak rate:
+(`mapc.hw.dram_resources`): a cumulative per link of capacity `link_bw`, built the same way, and so are the pooled
+PIM internal bandwidth and PIM compute (demand: PIM bytes or FLOPs / latency). Intervals keep their fixed size at
+the peak rate:
 stretching a task into free bandwidth (`mapc.solvers.stretch`, used by the list-scheduling heuristics) would make
 a demand bytes / variable duration, which a cumulative cannot state linearly.
 """
@@ -22,7 +24,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from mapc.hw.cost import CostModel
-from mapc.hw.dram_resources import dram_resources
+from mapc.hw.dram_resources import dram_resources, option_amounts
 from mapc.solvers.cpsat_options import Options
 
 SCALE = 1 << 20          # integer units of a channel's bandwidth
@@ -35,8 +37,7 @@ def _demand(cost: CostModel, task: np.ndarray, place: np.ndarray, resident: np.n
     H = rs.capacity.size
     if task.size == 0 or H == 0:
         return np.zeros((task.size, H), np.int64)
-    dr, ds = cost.dram_bytes(True), cost.dram_bytes(False)
-    by = np.where(resident, dr[task, place], ds[task, place])[:, None] * rs.frac[place]
+    by = option_amounts(cost, task, place, resident)
     bw = rs.capacity
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where((by > 0) & (lat[:, None] > 0), by / np.where(lat > 0, lat, 1.0)[:, None], 0.0)

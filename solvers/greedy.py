@@ -39,7 +39,7 @@ from mapc.compiler.objective import score
 from mapc.compiler.problem import Problem
 from mapc.core.options import Objective, SolveOptions
 from mapc.hw.cost import CostModel
-from mapc.hw.dram_resources import dram_resources
+from mapc.hw.dram_resources import AMOUNTS, dram_resources
 from mapc.solvers.base import Decisions, SolveResult, SolverStats
 from mapc.solvers.channels import ChannelTimeline
 from mapc.solvers.listsched import (_in_edges, choose_residency, list_schedule, makespan_of, objective_of,
@@ -93,10 +93,12 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
     free = np.zeros(C)
     lr, ls, er, es = cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream
     chans = ChannelTimeline.of(cost)
-    frac = dram_resources(cost).frac                       # channels and the NoP links on the DRAM routes
-    has_dram = frac.shape[1] > 0
-    nzf = [[(h, f) for h, f in enumerate(row) if f > 0] for row in frac.tolist()]
-    dbr, dbs = (cost.dram_bytes(True), cost.dram_bytes(False)) if has_dram else (lr, ls)
+    rs = dram_resources(cost)                              # channels, the NoP links on the DRAM routes, PIM
+    has_dram = rs.frac.shape[1] > 0
+    kind = rs.kind.tolist()
+    nzf = [[(h, f, kind[h]) for h, f in enumerate(row) if f > 0] for row in rs.frac.tolist()]
+    amt = [(cost.table(AMOUNTS[k], True), cost.table(AMOUNTS[k], False)) if k in kind else (lr, ls)
+           for k in range(len(AMOUNTS))]                   # [n, P] DRAM bytes, PIM bytes, PIM FLOPs
     wshare, wkey = cost.weight_share, g.weight_index
     in_edges = _in_edges(g)
     src, ebytes = g.edge_src, g.edge_bytes
@@ -142,9 +144,9 @@ def heft(cost: CostModel, priority: npt.ArrayLike | None = None, energy_tiebreak
             sc0 = np.where(np.isfinite(eft), en + energy_weight * eft, np.inf) if energy_weight is not None else eft
             cand = np.argsort(sc0, kind="stable")[:CHANNEL_CANDIDATES]
             cand = cand[np.isfinite(sc0[cand])]
-            db = np.where(can_res, dbr[i], dbs[i])
-            draws = {int(p): [(h, float(db[p] * f / dur[p])) for h, f in nzf[p] if db[p] > 0 and dur[p] > 0]
-                     for p in cand}                                  # (resource, B/s) of each candidate
+            db = [np.where(can_res, r_[i], s_[i]) for r_, s_ in amt]
+            draws = {int(p): [(h, float(db[k][p] * f / dur[p])) for h, f, k in nzf[p] if db[k][p] > 0 and dur[p] > 0]
+                     for p in cand}                                  # (resource, rate) of each candidate
             t0 = t0.copy()
             eft = np.full(P, np.inf)
             top = np.inf          # best real score so far: a real score is never below the floor one (sc0)
