@@ -12,7 +12,7 @@ Used by `mapc compile` (the schedule, `mapc.compiler.emit`) and `mapc simulate` 
   GB/s: each member chiplet of a task draws its share (1/k) of the task's DRAM bytes, evenly over the task, from
   its nearest channel(s) (`mapc.compiler.simulate.nearest_channels`, the replay's model).
 - pid 4 "PIM": on hardware with PIM units, a counter per unit, the PIM kernels running (each task's PIM time from
-  its start, at the lead chiplet's nearest unit).
+  its start, on every unit: weights and KV are interleaved over all stacks, `mapc.hw.pim`).
 
 Times are microseconds with nanosecond resolution (`ts`, `dur`); JSON without spaces, floats in arguments to six
 significant digits: at 32,768 tasks of 4 chiplets each the trace stays under 60 MB (bench/trace_scale.py).
@@ -81,15 +81,6 @@ def _hops(hw: dict) -> dict[int, list[int]]:
     return nearest_channels({"hardware": hw})
 
 
-def _nearest_pim(hw: dict) -> dict[int, int]:
-    """chiplet -> index of the PIM unit it is attached to (the first unit when it is attached to none)."""
-    out: dict[int, int] = {}
-    for i, p in enumerate(hw.get("pim", ())):
-        for c in p.get("attach", ()):
-            out.setdefault(int(c), i)
-    return out
-
-
 def write_trace(fh: IO[str], hw: dict, tasks: Iterable[TraceTask], transfers: Iterable[TraceTransfer],
                 other: dict[str, Any], label: str = "") -> int:
     """Stream the trace of `tasks` and `transfers` on the hardware summary `hw` (schedule.json's "hardware") into
@@ -122,7 +113,6 @@ def write_trace(fh: IO[str], hw: dict, tasks: Iterable[TraceTask], transfers: It
     for i, p in enumerate(hw.get("pim", ())):
         meta(PID_PIM, i, "thread_name", {"name": f"PIM {p['name']}"})
     near = _hops(hw) if hw.get("dram") else {}
-    pim_of = _nearest_pim(hw)
     dram_ev: dict[int, list[tuple[float, float]]] = defaultdict(list)
     pim_ev: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for t in tasks:
@@ -148,9 +138,9 @@ def write_trace(fh: IO[str], hw: dict, tasks: Iterable[TraceTask], transfers: It
                     dram_ev[ch].append((t.start, share / len(chans)))
                     dram_ev[ch].append((t.end, -share / len(chans)))
         if t.pim_s > 0 and hw.get("pim"):
-            u = pim_of.get(lead, 0)
-            pim_ev[u].append((t.start, 1.0))
-            pim_ev[u].append((t.start + t.pim_s, -1.0))
+            for u in range(len(hw["pim"])):
+                pim_ev[u].append((t.start, 1.0))
+                pim_ev[u].append((t.start + t.pim_s, -1.0))
     links: dict[tuple[int, int], int] = {}
     for x in transfers:
         ts, dur = _t(x.start), _t(x.end - x.start)

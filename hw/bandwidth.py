@@ -11,6 +11,9 @@ the rate; compute, collectives and PIM kernels do not:
 which is the cost model's latency formula with `group_dram_bw` replaced by r (at r >= peak it is the table
 latency exactly). The parts come from the cost model's breakdown (`CostModel.part_at`), so this module prices
 nothing itself. Energy does not depend on the rate (the same bytes move; only static power x makespan changes).
+The pooled PIM units (`mapc.hw.pim`) get no term of their own: a task that starts while they are partly busy is
+stretched by the DRAM formula at a rate scaled down by their free share (`mapc.solvers.listsched.
+stretched_duration`), which lengthens it by at least that factor, so its PIM draws fit too.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """DRAM channels (and the NoP links DRAM traffic crosses) as shared resources of a schedule: per-resource
 bandwidth-occupancy timelines (issue 13). Resources are `mapc.hw.dram_resources`'s: the channels, then the
-directed links on the routes from the channels' attach chiplets to the members; "channel" below means either.
+directed links on the routes from the channels' attach chiplets to the members, then the pooled PIM internal
+bandwidth and PIM compute (FLOP/s: a PIM task's FLOPs / duration); "channel" below means any of them.
 
 
 The cost model prices a task at its placement's peak DRAM rate (`CostModel.group_dram_bw`: what its chiplets and

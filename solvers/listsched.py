@@ -333,7 +333,10 @@ def stretched_duration(chans: ChannelTimeline, parts: StretchParts, i: int, draw
                        lat: float, t: float, n_chan: int) -> float | None:
     """The shortest duration D >= `lat` with which task i, started at t, fits the bandwidth its channels have
     free over [t, t + D) (None when some channel has none). `draws` are its (resource, B/s) at latency `lat`:
-    channels (index < `n_chan`, their draws sum to its aggregate DRAM rate) and the links its traffic crosses.
+    channels (index < `n_chan`, their draws sum to its aggregate DRAM rate), the links its traffic crosses and
+    the pooled PIM units (`mapc.hw.dram_resources`). Every draw is scaled by the same factor r / aggregate, and
+    D >= all DRAM bytes / r (`latency_at`), so each draw at duration D (rate x `lat` / D) fits its free
+    bandwidth; for PIM this is conservative (its kernels are treated as if slowed by the DRAM factor).
 
     A fixed point: the aggregate rate r that fits every channel's free bandwidth over the window gives
     D = `parts.latency_at(r)`; a longer window can only have less free, so D grows monotonically and stops at
