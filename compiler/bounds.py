@@ -291,12 +291,14 @@ class _Lp:
         return float(obj.Value()) * self.e_scale
 
 
-def strengthen(cost: CostModel, work: float, dram: float, crit: float, e_min: float) -> Bounds:
-    """The bounds of the module doc from the cheap ones (`work`, `dram`, `crit` s; `e_min` = sum of the tasks'
-    least dynamic energies, J)."""
+def strengthen(cost: CostModel, work: float, dram: float, crit: float, e_min: float, pim: float = 0.0) -> Bounds:
+    """The bounds of the module doc from the cheap ones (`work`, `dram`, `crit`, `pim` s; `e_min` = sum of the
+    tasks' least dynamic energies, J)."""
     g = cost.graph
     ps = float(cost.static_power)
     parts = {"work": work, "dram": dram, "critical_path": crit}
+    if pim > 0:
+        parts["pim"] = pim
     if g.n == 0:
         return Bounds(0.0, 0.0, 0.0, parts, "work")
     min_lat = np.minimum(cost.lat_resident, cost.lat_stream).min(axis=1)

@@ -14,8 +14,8 @@ Lower bound on the makespan (`lower_bound`), the larger of:
     `min over its choices of bytes x dram_frac[p, h]` on h, so that sum / B_h is a bound too (it bites where
     the placements force traffic onto one channel). The package's PIM units are shared the same way
     (`compiler.check`'s `pim` rule): every task's least PIM internal bytes (FLOPs) over its choices, summed,
-    over the units' total internal bandwidth (FLOP/s) bounds the makespan too. `dram` is the largest of these;
-    `dram_valid` is always True (kept for readers of older reports).
+    over the units' total internal bandwidth (FLOP/s) bounds the makespan too (`pim`, the larger of the two).
+    `dram` is the largest of the DRAM terms; `dram_valid` is always True (kept for readers of older reports).
 (c) critical path: the longest dependency chain with every task at its minimum latency and transfers free.
 
 Energy bound: each task's minimum dynamic energy over its choices, plus static power x makespan bound
@@ -49,7 +49,7 @@ MbKey = tuple[str, int]      # (model, micro-batch)
 
 @dataclass(frozen=True)
 class Bound:
-    """Lower bounds: makespan `value` = max(work, dram, critical_path) in s; energy in J; edp in J*s."""
+    """Lower bounds: makespan `value` = max(work, dram, pim, critical_path, ...) in s; energy in J; edp in J*s."""
 
     value: float
     work: float
@@ -60,13 +60,14 @@ class Bound:
     dram_valid: bool = True       # the DRAM invariant held on the cost tables, so `dram` was taken into account
     transfer_path: float = 0.0    # critical path with minimum transfer times (s), `bounds.strengthen`
     lp: float = 0.0               # LP relaxation's makespan bound (s; 0 when none was solved)
-    tightest: str = ""            # the largest makespan bound: work, dram, critical_path, critical_path_transfers, lp
+    tightest: str = ""            # the largest makespan bound: work, dram, pim, critical_path, critical_path_transfers, lp
+    pim: float = 0.0              # PIM work / the PIM units' capacity (s; 0 without PIM)
 
     def to_dict(self) -> dict[str, Any]:
         return {"makespan_s": self.value, "work_s": self.work, "dram_s": self.dram,
                 "critical_path_s": self.critical_path, "energy_j": self.energy, "edp_js": self.edp,
                 "dram_valid": self.dram_valid, "critical_path_transfers_s": self.transfer_path,
-                "lp_s": self.lp, "tightest": self.tightest}
+                "lp_s": self.lp, "tightest": self.tightest, "pim_s": self.pim}
 
 
 def _finite_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -105,19 +106,20 @@ def lower_bound(cost: CostModel) -> Bound:
             on_h = np.minimum(np.where(np.isfinite(lr), dr * frac[None, :, h], np.inf),
                               np.where(np.isfinite(ls), ds * frac[None, :, h], np.inf)).min(axis=1)
             dram = max(dram, float(on_h.sum()) / ch.bandwidth)
+    pim = 0.0
     units = cost.hw.pim                          # the pooled PIM units: the same argument (`compiler.check`'s `pim`)
     for key, cap in (("pim_bytes", sum(u.bandwidth for u in units)), ("pim_flops", sum(u.peak_flops for u in units))):
         if cap > 0:
             least = np.minimum(np.where(np.isfinite(lr), cost.table(key, True), np.inf),
                                np.where(np.isfinite(ls), cost.table(key, False), np.inf)).min(axis=1)
-            dram = max(dram, float(least.sum()) / cap)
+            pim = max(pim, float(least.sum()) / cap)
     # (c) critical path
     crit = float(earliest_finish(g, min_lat).max())
     e_dyn = float(_finite_min(np.where(np.isfinite(lr), cost.energy_resident, np.inf),
                               np.where(np.isfinite(ls), cost.energy_stream, np.inf)).sum())
-    sb = strengthen(cost, work, dram, crit, e_dyn)
+    sb = strengthen(cost, work, dram, crit, e_dyn, pim)
     return Bound(sb.makespan, work, dram, crit, sb.energy, sb.edp, dram_valid,
-                 sb.parts.get("critical_path_transfers", crit), sb.parts.get("lp", 0.0), sb.tightest)
+                 sb.parts.get("critical_path_transfers", crit), sb.parts.get("lp", 0.0), sb.tightest, pim)
 
 
 def earliest_finish(g: ExecutionGraph, min_lat: np.ndarray) -> np.ndarray:

@@ -120,6 +120,7 @@ def slo_value(graph: ExecutionGraph, end: np.ndarray, makespan: float, energy: f
 # What binds the makespan lower bound (`evaluate.Bound.tightest`), in a floor's message.
 BOUND_CAUSES = {"work": "the package's total work spread over every chiplet",
                 "dram": "the DRAM bytes the tasks must move, at the DRAM bandwidth",
+                "pim": "the PIM work (internal bytes, FLOPs) the tasks must do, at the PIM units' totals",
                 "critical_path": "the longest dependency chain at its fastest placements",
                 "critical_path_transfers": "the longest dependency chain with its minimum transfers",
                 "lp": "the LP relaxation of placement and order"}

@@ -71,8 +71,11 @@ def test_checker_rejects_an_oversubscribed_pim_plan_and_the_list_scheduler_share
     st2, dur2 = list_schedule_timed(cm, pi, res, stretch=True)
     assert check(materialize(cm, pi, res, st2, dur2), cm) == []
     # the bound knows: four tasks' PIM bytes / the units' bandwidth
-    bw = dram_resources(cm).capacity[-2]
-    assert lower_bound(cm).value >= cm.part_at("pim_bytes", res, pi).sum() / bw * (1 - 1e-9)
+    bw, fl = dram_resources(cm).capacity[-2:]
+    lb = lower_bound(cm)
+    pim = max(cm.part_at("pim_bytes", res, pi).sum() / bw, cm.part_at("pim_flops", res, pi).sum() / fl)
+    assert lb.pim == pytest.approx(pim) and lb.to_dict()["pim_s"] == lb.pim
+    assert lb.value >= pim * (1 - 1e-9) and lb.value <= ok.makespan * (1 + 1e-9)
 
 
 @pytest.mark.slow
