@@ -6,6 +6,8 @@ Plain builder functions (importable as `from conftest import make_hw`) plus fixt
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,14 @@ def make_hw(rows=2, cols=2, dataflows=None, srams=None, pe=8, link_bw=100e9, dra
     west = tuple(y * cols for y in range(rows))
     dram = (DramChannel("hbm0", "west", dram_bw, HBM_E_BIT, attach=west),)
     return Hardware(f"test{rows}x{cols}", rows, cols, chips, NoP(link_bw=link_bw, energy_per_bit=NOP_E_BIT), dram)
+
+
+def thin_edge_channels(hw: Hardware, bw: float) -> Hardware:
+    """`hw` with two DRAM channels thin enough to bind: `bw` B/s on the west edge, `bw` / 2 on the east edge."""
+    west = tuple(y * hw.cols for y in range(hw.rows))
+    east = tuple(y * hw.cols + hw.cols - 1 for y in range(hw.rows))
+    return replace(hw, dram=(DramChannel("w", "west", bw, 4e-12, attach=west),
+                             DramChannel("e", "east", bw / 2, 4e-12, attach=east)))
 
 
 def gemm(name, M, K, N, dtype_bytes=2) -> Operator:

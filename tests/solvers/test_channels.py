@@ -19,7 +19,6 @@ from mapc.compiler.evaluate import lower_bound
 from mapc.compiler.problem import Problem
 from mapc.compiler.schedule import materialize
 from mapc.compiler.simulate import simulate
-from mapc.core.hardware import DramChannel
 from mapc.core.options import SolveOptions
 from mapc.core.spec import ParallelSpec
 from mapc.core.solution import SolveResult
@@ -28,6 +27,7 @@ from mapc.solvers import greedy
 from mapc.solvers.channels import ChannelTimeline, channel_rates
 from mapc.solvers.greedy import heft
 from mapc.solvers.listsched import choose_residency, list_schedule
+from conftest import thin_edge_channels
 from test_random_instances import instances
 
 TINY = """
@@ -126,10 +126,7 @@ def test_thin_channels_random_instances_stay_valid_and_above_the_bound(inst, see
     """Two channels (west and east edges) thin enough to bind: greedy and list schedules of random placements and
     priorities pass the checker (its `dram` rule included) and never beat the proven lower bound."""
     g, hw, _, _, _ = inst
-    west = tuple(y * hw.cols for y in range(hw.rows))
-    east = tuple(y * hw.cols + hw.cols - 1 for y in range(hw.rows))
-    hw = replace(hw, dram=(DramChannel("w", "west", bw, 4e-12, attach=west),
-                           DramChannel("e", "east", bw / 2, 4e-12, attach=east)))
+    hw = thin_edge_channels(hw, bw)
     cost = CostModel(hw, g)
     lb = lower_bound(cost).value
     rng = np.random.default_rng(seed)

@@ -30,6 +30,7 @@ from mapc.solvers import baseline
 from mapc.solvers.channels import ChannelTimeline
 from mapc.solvers.listsched import choose_residency, list_schedule_timed, objective_of
 from mapc.solvers.stretch import finish
+from conftest import thin_edge_channels
 from test_channels import TINY
 from test_random_instances import instances
 
@@ -135,10 +136,7 @@ def test_stretched_list_schedules_of_random_instances_are_valid(inst, seed, bw):
     """Thin channels: stretched list schedules of random placements pass the checker, never beat the proven bound,
     and `finish` never scores worse than the peak-rate timing it started from."""
     g, hw, _, _, _ = inst
-    west_ = tuple(y * hw.cols for y in range(hw.rows))
-    east = tuple(y * hw.cols + hw.cols - 1 for y in range(hw.rows))
-    hw = replace(hw, dram=(DramChannel("w", "west", bw, 4e-12, attach=west_),
-                           DramChannel("e", "east", bw / 2, 4e-12, attach=east)))
+    hw = thin_edge_channels(hw, bw)
     cost = CostModel(hw, g)
     lb = lower_bound(cost).value
     rng = np.random.default_rng(seed)
