@@ -48,7 +48,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         print(r.out_dir)
     else:
         print_summary(r, console())
-        print(f"wrote {Path(r.out_dir)}{os.sep} ({', '.join(Path(f).name for f in r.files)})")
+        print(f"wrote {Path(r.out_dir or os.curdir)}{os.sep} ({', '.join(Path(f).name for f in r.files)})")
     return EXIT_OK
 
 
