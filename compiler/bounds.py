@@ -14,10 +14,11 @@ minimum latencies); `strengthen` adds, for every solver and report:
     couples heterogeneity (a ws-friendly layer cannot put all its work on the ws chiplets when they are full)
     with the critical path (a critical task cannot take its cheapest slow option). SRAM capacity, the order on
     a chiplet and integrality are relaxed, so every schedule is a point of the LP.
-    Symmetry keeps it small: options with the same member counts per class are merged to their (latency,
-    energy) Pareto front (a dominated option can be replaced in any LP solution), and identical components
-    (micro-batch chains with equal tables and edges) share one set of variables weighted by their count (the
-    LP is convex and invariant under swapping them, so averaging an optimal solution over them is optimal).
+    Symmetry keeps it small: options with the same member counts per class (and resource times, (h)) are
+    merged to their (latency, energy) Pareto front (a dominated option can be replaced in any LP solution), and
+    identical components (micro-batch chains with equal tables and edges) share one set of variables weighted
+    by their count (the LP is convex and invariant under swapping them, so averaging an optimal solution over
+    them is optimal).
     Graphs whose LP would exceed `LP_MAX_VARS` variables drop the dependency rows and merge identical tasks
     instead (load LP); above `LP_MAX_TASKS` tasks no LP is solved.
 (g) whole-machine exclusion: a task on a placement that spans every chiplet overlaps no other task, and the
@@ -26,6 +27,15 @@ minimum latencies); `strengthen` adds, for every solver and report:
     where a long chain can only be sped up by the whole-machine group (wsc8x8 prefills: the longest prompt's
     chain on a 16-chiplet group is longer than the work bound, and every layer it moves to the 64-chiplet group
     stalls the other chains): long_prompt_prefill's LP bound 0.2133 s -> 0.2274 s.
+(h) shared resources in the LP: each DRAM channel h serves at most its bandwidth, so
+    sum_i sum_o x[i, o] bytes[i, o] frac[o, h] / bw_h <= T (the channel split `dram_frac` follows from the
+    placement), and the pooled PIM units' bytes and FLOPs the same way (`ResourceTimes`; `compiler.check`'s `dram`
+    and `pim` rules). A task on a placement that spans every chiplet runs alone, so while it runs no other task
+    uses any channel: its coefficient in every resource row is its latency, not its own resource time
+    (T >= whole-machine time + every other task's time on the resource). It binds where the option that reads
+    the least DRAM is the whole machine: llama2_7b_chat on mcm6x6 reads 140 GB of prefill DRAM on the 36-chiplet
+    group (up to 235 GB on smaller ones) and decode's 123 GB cannot use the bandwidth that prefill leaves free:
+    LP 1.025 s -> 1.400 s (greedy 1.473 s); options are merged by (member counts, resource times).
 (f) energy and EDP: E(T) = min dynamic energy of the LP with makespan <= T is non-increasing in T, so for any
     schedule of makespan M in [t_k, t_k+1]: energy >= E(t_k+1) + P_static t_k and EDP >= that x t_k; the
     bound is the least of these over a grid t_0 = the makespan bound < t_1 < ... and the tail
@@ -119,18 +129,23 @@ def chiplet_classes(cost: CostModel) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Opts:
-    """Collapsed options of one distinct table row: latency, energy, member counts per class [o, K]."""
+    """Collapsed options of one distinct table row: latency, energy, member counts per class [o, K], and the
+    time each shared resource (DRAM channels, then the PIM pools) spends on the task [o, R] (s at full rate)."""
 
     lat: np.ndarray
     energy: np.ndarray
     counts: np.ndarray
+    res: np.ndarray
 
 
-def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, Au: np.ndarray) -> _Opts:
-    """The (latency, energy) Pareto front of the finite options per member-count row (`arow` indexes the
-    distinct rows `Au`; see module doc)."""
+def _collapse(lat: np.ndarray, en: np.ndarray, counts: np.ndarray, res: np.ndarray) -> _Opts:
+    """The (latency, energy) Pareto front of the finite options among those with the same member counts per
+    class (`counts` [o, K]) and the same resource times (`res` [o, R]); see module doc."""
     fin = np.isfinite(lat) & np.isfinite(en)
-    lat, en, arow = lat[fin], en[fin], arow[fin]
+    lat, en, counts, res = lat[fin], en[fin], counts[fin], res[fin]
+    keys = np.concatenate([counts.astype(np.float64), res], axis=1)
+    _, arow = np.unique(keys, axis=0, return_inverse=True)
+    arow = np.asarray(arow).reshape(-1)
     order = np.lexsort((en, lat, arow))
     keep: list[int] = []
     cur, best_e = -1, math.inf
@@ -141,7 +156,44 @@ def _collapse(lat: np.ndarray, en: np.ndarray, arow: np.ndarray, Au: np.ndarray)
             best_e = float(en[j])
             keep.append(int(j))
     k = np.array(keep, np.int64)
-    return _Opts(lat[k], en[k], Au[arow[k]])
+    return _Opts(lat[k], en[k], counts[k], res[k])
+
+
+class ResourceTimes:
+    """The time each shared resource is busy with a task, per option (resident options then streamed, s at full
+    rate): per DRAM channel its bytes / bandwidth (`dram_frac`), then the pooled PIM units' bytes and FLOPs over
+    their totals (`compiler.check`'s `dram` and `pim` rules). A resource serves at most its rate, so the times of
+    the tasks it serves sum to at most the makespan: (h) in the module doc."""
+
+    def __init__(self, cost: CostModel) -> None:
+        hw = cost.hw
+        self.names: list[str] = []
+        self._tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []    # (resident [n, P], streamed, [2P] scale)
+        self.n_options = 2 * len(cost.placements)
+        frac = np.concatenate([cost.dram_frac, cost.dram_frac], 0)              # [2P, H]
+        dr, ds = (cost.dram_bytes(True), cost.dram_bytes(False)) if hw.dram else (None, None)
+        for h, ch in enumerate(hw.dram):
+            if ch.bandwidth > 0 and frac[:, h].any() and dr is not None and ds is not None:
+                self.names.append(f"dram:{ch.name}")
+                self._tables.append((dr, ds, frac[:, h] / ch.bandwidth))
+        units = hw.pim
+        for key, cap in (("pim_bytes", sum(u.bandwidth for u in units)),
+                         ("pim_flops", sum(u.peak_flops for u in units))):
+            if cap > 0:
+                tr, ts = cost.table(key, True), cost.table(key, False)
+                if tr.any() or ts.any():
+                    self.names.append(key)
+                    self._tables.append((tr, ts, np.full(frac.shape[0], 1.0 / cap)))
+
+    def key_tables(self) -> list[np.ndarray]:
+        """The [n, P] tables the times are read from (for deduplicating tasks)."""
+        return [t for tr, ts, _ in self._tables for t in (tr, ts)]
+
+    def of(self, task: int) -> np.ndarray:
+        """[2P, R] the resources' times on task `task`'s options."""
+        if not self._tables:
+            return np.zeros((self.n_options, 0))
+        return np.stack([np.concatenate([tr[task], ts[task]]) * sc for tr, ts, sc in self._tables], axis=1)
 
 
 class _Lp:
@@ -150,11 +202,12 @@ class _Lp:
     def __init__(self, cost: CostModel, t_scale: float, e_scale: float, t_floor: float) -> None:
         g = cost.graph
         A, size = chiplet_classes(cost)
-        Au, arow = np.unique(A, axis=0, return_inverse=True)      # distinct member-count rows, row of each p
-        arow = np.asarray(arow).reshape(-1)
-        arow2 = np.concatenate([arow, arow])
+        A2 = np.concatenate([A, A], 0)
+        rt = ResourceTimes(cost)
+        self.resources = rt.names
         tables = np.ascontiguousarray(
-            np.concatenate([cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream], 1))
+            np.concatenate([cost.lat_resident, cost.lat_stream, cost.energy_resident, cost.energy_stream,
+                            *rt.key_tables()], 1))
         # distinct rows by their bytes (one 1-D sort of opaque records: ~10x faster than unique(axis=0))
         keys = tables.view(np.dtype((np.void, tables.dtype.itemsize * tables.shape[1]))).reshape(-1)
         _, row, mult_row = np.unique(keys, return_inverse=True, return_counts=True)
@@ -164,7 +217,7 @@ class _Lp:
             r = int(row[i])
             if r not in uniq:
                 uniq[r] = _collapse(np.concatenate([cost.lat_resident[i], cost.lat_stream[i]]),
-                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), arow2, Au)
+                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), A2, rt.of(i))
         delay = transfer_delays(cost)
         # representatives: one component of each identical group (same rows in id order, same edges)
         comp = g.component if g.n else np.zeros(0, np.int64)
@@ -191,6 +244,9 @@ class _Lp:
         loads = [s.Constraint(-inf, 0.0) for _ in range(size.size)]
         for k, ct in enumerate(loads):
             ct.SetCoefficient(self.T, -float(size[k]))
+        busy = [s.Constraint(-inf, 0.0) for _ in rt.names]       # (h) each DRAM channel / PIM pool: sum <= T
+        for ct in busy:
+            ct.SetCoefficient(self.T, -1.0)
         self.energy_terms: list[tuple[pywraplp.Variable, float]] = []
         self.energy_set = False
         self.n_vars = n_vars
@@ -201,10 +257,15 @@ class _Lp:
             xs = [s.NumVar(0.0, total, "") for _ in range(o.lat.size)]
             one = s.Constraint(total, total)
             lat = o.lat / t_scale
+            spans = (o.counts == full_row).all(axis=1)
             for j, x in enumerate(xs):
                 one.SetCoefficient(x, 1.0)
                 for k in np.nonzero(o.counts[j])[0]:
                     loads[k].SetCoefficient(x, weight * float(lat[j] * o.counts[j, k]))
+                for r in range(len(busy)):       # a whole-machine task holds every resource for its latency
+                    rv = max(float(lat[j]), float(o.res[j, r]) / t_scale) if spans[j] else float(o.res[j, r]) / t_scale
+                    if rv > 0:
+                        busy[r].SetCoefficient(x, weight * rv)
                 self.energy_terms.append((x, weight * float(o.energy[j]) / e_scale))
             return xs, lat
 
