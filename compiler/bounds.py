@@ -12,9 +12,9 @@ minimum latencies); `strengthen` adds, for every solver and report:
     per-chiplet no-overlap constraints, so a valid aggregate) sum x[i, o] lat[i, o] |members(o) & K| <= T |K|;
     per dependency f_v >= f_u + d_min(u, v) + sum_o x[v, o] lat[v, o], T >= f. Min T is a makespan bound that
     couples heterogeneity (a ws-friendly layer cannot put all its work on the ws chiplets when they are full)
-    with the critical path (a critical task cannot take its cheapest slow option). SRAM capacity, the order on
-    a chiplet and integrality are relaxed, so every schedule is a point of the LP.
-    Symmetry keeps it small: options with the same member counts per class (and resource times, (h)) are
+    with the critical path (a critical task cannot take its cheapest slow option). The order on a chiplet and
+    integrality are relaxed, SRAM capacity is kept only in total ((i)), so every schedule is a point of the LP.
+    Symmetry keeps it small: options with the same member counts per class (and resource rows, (h), (i)) are
     merged to their (latency, energy) Pareto front (a dominated option can be replaced in any LP solution), and
     identical components (micro-batch chains with equal tables and edges) share one set of variables weighted
     by their count (the LP is convex and invariant under swapping them, so averaging an optimal solution over
@@ -30,12 +30,21 @@ minimum latencies); `strengthen` adds, for every solver and report:
 (h) shared resources in the LP: each DRAM channel h serves at most its bandwidth, so
     sum_i sum_o x[i, o] bytes[i, o] frac[o, h] / bw_h <= T (the channel split `dram_frac` follows from the
     placement), and the pooled PIM units' bytes and FLOPs the same way (`ResourceTimes`; `compiler.check`'s `dram`
-    and `pim` rules). A task on a placement that spans every chiplet runs alone, so while it runs no other task
-    uses any channel: its coefficient in every resource row is its latency, not its own resource time
-    (T >= whole-machine time + every other task's time on the resource). It binds where the option that reads
-    the least DRAM is the whole machine: llama2_7b_chat on mcm6x6 reads 140 GB of prefill DRAM on the 36-chiplet
-    group (up to 235 GB on smaller ones) and decode's 123 GB cannot use the bandwidth that prefill leaves free:
-    LP 1.025 s -> 1.400 s (greedy 1.473 s); options are merged by (member counts, resource times).
+    and `pim` rules). A placement that uses a channel and shares a chiplet with every placement that uses it
+    *blocks* it: while a task runs there nothing else draws on the channel, and two such tasks never overlap.
+    So a blocking option's coefficient is its latency, not its own channel time (T >= blocked time + every
+    other task's time on the channel). The whole machine blocks every resource; a 16-die block of wsc8x8 its two
+    HBM stacks. It binds where the options that read the least DRAM block: llama2_7b_chat on mcm6x6 reads 140 GB
+    of prefill DRAM on the 36-chiplet group (up to 235 GB on smaller ones), and decode's 123 GB cannot use the
+    bandwidth that prefill leaves free: LP 1.025 s -> 1.434 s (greedy 1.473 s); on wsc8x8 0.0432 s -> 0.0536 s
+    (cpsat 0.0562 s). Options are merged by (member counts, resource times, blocking, residency).
+(i) SRAM capacity in the LP: a weight set that stays resident takes its bytes (split over its group's members,
+    `CostModel.weight_share`) from the package's total weight capacity for the whole schedule (the checker's
+    `sram` rule, summed over chiplets), so with r_k in [0, 1] >= the resident share of every task using set k,
+    sum_k bytes_k r_k <= sum_c capacity_c. Without it the LP keeps every weight in SRAM; it binds where SRAM
+    holds a few layers: 8-layer chains with 512 KiB of weights per layer on a 2x2 mesh of 256 KiB chiplets
+    (`tests/compiler/test_bounds.py`): 0.53 ms -> 13.7 ms (greedy 14.7 ms). Tasks of identical components
+    share a row only when they use the same weight set.
 (f) energy and EDP: E(T) = min dynamic energy of the LP with makespan <= T is non-increasing in T, so for any
     schedule of makespan M in [t_k, t_k+1]: energy >= E(t_k+1) + P_static t_k and EDP >= that x t_k; the
     bound is the least of these over a grid t_0 = the makespan bound < t_1 < ... and the tail
@@ -136,14 +145,19 @@ class _Opts:
     energy: np.ndarray
     counts: np.ndarray
     res: np.ndarray
+    blocks: np.ndarray        # [o, R] the option holds the resource alone while it runs ((h) in the module doc)
+    resident: np.ndarray      # [o] the option keeps the task's weights in SRAM
 
 
-def _collapse(lat: np.ndarray, en: np.ndarray, counts: np.ndarray, res: np.ndarray) -> _Opts:
+def _collapse(lat: np.ndarray, en: np.ndarray, counts: np.ndarray, res: np.ndarray, blocks: np.ndarray,
+              resident: np.ndarray) -> _Opts:
     """The (latency, energy) Pareto front of the finite options among those with the same member counts per
-    class (`counts` [o, K]) and the same resource times (`res` [o, R]); see module doc."""
+    class (`counts` [o, K]), the same resource times and blocking (`res`, `blocks` [o, R]) and the same
+    residency; see module doc."""
     fin = np.isfinite(lat) & np.isfinite(en)
-    lat, en, counts, res = lat[fin], en[fin], counts[fin], res[fin]
-    keys = np.concatenate([counts.astype(np.float64), res], axis=1)
+    lat, en, counts, res, blocks, resident = lat[fin], en[fin], counts[fin], res[fin], blocks[fin], resident[fin]
+    keys = np.concatenate([counts.astype(np.float64), res, blocks.astype(np.float64),
+                           resident[:, None].astype(np.float64)], axis=1)
     _, arow = np.unique(keys, axis=0, return_inverse=True)
     arow = np.asarray(arow).reshape(-1)
     order = np.lexsort((en, lat, arow))
@@ -156,7 +170,7 @@ def _collapse(lat: np.ndarray, en: np.ndarray, counts: np.ndarray, res: np.ndarr
             best_e = float(en[j])
             keep.append(int(j))
     k = np.array(keep, np.int64)
-    return _Opts(lat[k], en[k], counts[k], res[k])
+    return _Opts(lat[k], en[k], counts[k], res[k], blocks[k], resident[k])
 
 
 class ResourceTimes:
@@ -172,10 +186,15 @@ class ResourceTimes:
         self.n_options = 2 * len(cost.placements)
         frac = np.concatenate([cost.dram_frac, cost.dram_frac], 0)              # [2P, H]
         dr, ds = (cost.dram_bytes(True), cost.dram_bytes(False)) if hw.dram else (None, None)
+        mem = cost.members.astype(np.int64)
+        meets = (mem @ mem.T) > 0                                                # [P, P] placements share a chiplet
+        blocks: list[np.ndarray] = []
         for h, ch in enumerate(hw.dram):
             if ch.bandwidth > 0 and frac[:, h].any() and dr is not None and ds is not None:
                 self.names.append(f"dram:{ch.name}")
                 self._tables.append((dr, ds, frac[:, h] / ch.bandwidth))
+                users = cost.dram_frac[:, h] > 0
+                blocks.append(users & meets[:, users].all(axis=1))
         units = hw.pim
         for key, cap in (("pim_bytes", sum(u.bandwidth for u in units)),
                          ("pim_flops", sum(u.peak_flops for u in units))):
@@ -184,6 +203,12 @@ class ResourceTimes:
                 if tr.any() or ts.any():
                     self.names.append(key)
                     self._tables.append((tr, ts, np.full(frac.shape[0], 1.0 / cap)))
+                    blocks.append(np.asarray(meets.all(axis=1), bool))
+        # [2P, R] the option's placement uses the resource and shares a chiplet with every placement that can
+        # use it: nothing else uses it while the task runs, and two such tasks never overlap (each meets the
+        # other). The whole machine blocks every resource; on wsc8x8 a 16-die block blocks its two HBM stacks
+        self.blocks = (np.concatenate([np.stack(blocks, 1)] * 2, 0) if blocks
+                       else np.zeros((self.n_options, 0), bool))
 
     def key_tables(self) -> list[np.ndarray]:
         """The [n, P] tables the times are read from (for deduplicating tasks)."""
@@ -203,6 +228,7 @@ class _Lp:
         g = cost.graph
         A, size = chiplet_classes(cost)
         A2 = np.concatenate([A, A], 0)
+        resident2 = np.arange(2 * A.shape[0]) < A.shape[0]          # options: resident placements, then streamed
         rt = ResourceTimes(cost)
         self.resources = rt.names
         tables = np.ascontiguousarray(
@@ -217,7 +243,8 @@ class _Lp:
             r = int(row[i])
             if r not in uniq:
                 uniq[r] = _collapse(np.concatenate([cost.lat_resident[i], cost.lat_stream[i]]),
-                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), A2, rt.of(i))
+                                    np.concatenate([cost.energy_resident[i], cost.energy_stream[i]]), A2, rt.of(i),
+                                    rt.blocks, resident2)
         delay = transfer_delays(cost)
         # representatives: one component of each identical group (same rows in id order, same edges)
         comp = g.component if g.n else np.zeros(0, np.int64)
@@ -262,8 +289,9 @@ class _Lp:
                 one.SetCoefficient(x, 1.0)
                 for k in np.nonzero(o.counts[j])[0]:
                     loads[k].SetCoefficient(x, weight * float(lat[j] * o.counts[j, k]))
-                for r in range(len(busy)):       # a whole-machine task holds every resource for its latency
-                    rv = max(float(lat[j]), float(o.res[j, r]) / t_scale) if spans[j] else float(o.res[j, r]) / t_scale
+                for r in range(len(busy)):       # a blocking task holds the resource for its whole latency
+                    own = float(o.res[j, r]) / t_scale
+                    rv = max(float(lat[j]), own) if o.blocks[j, r] else own
                     if rv > 0:
                         busy[r].SetCoefficient(x, weight * rv)
                 self.energy_terms.append((x, weight * float(o.energy[j]) / e_scale))
@@ -273,6 +301,12 @@ class _Lp:
             for r, o in uniq.items():
                 add_task(o, 1.0, float(mult_row[r]))
             return
+        # (i) SRAM capacity: (weight set, the resident option variables of one task using it)
+        wkey = g.weight_index
+        held_min = np.full(len(g.weight_keys), np.inf)
+        np.minimum.at(held_min, wkey, g.held_weight_bytes)
+        cap_total = float(cost.weight_capacity.sum())
+        held_terms: list[tuple[int, list[pywraplp.Variable]]] = []
         # (g) whole-machine exclusion, per chain: [(weight, own terms, whole-machine terms, is a chain)]
         chains: list[tuple[float, list[tuple[pywraplp.Variable, float]], list[tuple[pywraplp.Variable, float]],
                            bool]] = []
@@ -287,9 +321,12 @@ class _Lp:
             srcs = [int(g.edge_src[k]) for k in ein]
             chain = (len(ein) == len(mem) - 1 and len(set(dst)) == len(dst) and len(set(srcs)) == len(srcs))
             chains.append((w, own, whole, chain))
-            for t in mem:
+            for j, t in enumerate(mem):
                 o = uniq[int(row[t])]
                 xs, lat = add_task(o, w, 1.0)
+                wsets = {int(wkey[members[c][j]]) for c in cs}
+                if len(wsets) == 1 and held_min[min(wsets)] > 0 and o.resident.any():
+                    held_terms.append((min(wsets), [x for x, r in zip(xs, o.resident) if r]))
                 spans = (o.counts == full_row).all(axis=1)
                 own += [(x, float(lv)) for x, lv in zip(xs, lat)]
                 whole += [(x, float(lv)) for x, lv, sp in zip(xs, lat, spans) if sp]
@@ -306,6 +343,17 @@ class _Lp:
                 top = s.Constraint(0.0, inf)
                 top.SetCoefficient(self.T, 1.0)
                 top.SetCoefficient(f[t], -1.0)
+        # (i) SRAM: a weight set held anywhere takes its bytes from the package's total weight capacity
+        if held_terms and cap_total > 0:
+            held = {k: s.NumVar(0.0, 1.0, "") for k, _ in held_terms}
+            for k, xs_res in held_terms:          # r_k >= the resident share of every task of the set
+                ct = s.Constraint(0.0, inf)
+                ct.SetCoefficient(held[k], 1.0)
+                for x in xs_res:
+                    ct.SetCoefficient(x, -1.0)
+            cap_ct = s.Constraint(-inf, 1.0)
+            for k, r in held.items():
+                cap_ct.SetCoefficient(r, float(held_min[k]) / cap_total)
         # a chain's tasks run one at a time, and no task on a whole-machine placement overlaps any of them:
         # T >= (the chain's latencies) + (every other task's whole-machine time). Identical chains share
         # variables: the others of its group count w - 1 times (valid for the averaged solution, module doc)

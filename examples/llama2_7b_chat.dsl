@@ -7,7 +7,7 @@ workload chat {
   decode  batch=32 context=1024       # one decode step of 32 running requests
   microbatches 8                      # 32 layers x (4 prefill + 8 decode micro-batches) = 384 tasks at segment 1
   # The graph is one iteration of the serving loop: 4 prompts of up to 2048 tokens are prefilled in it, so a
-  # decoding request gets one token per iteration and its TPOT is the whole iteration (makespan >= 1.43 s on
+  # decoding request gets one token per iteration and its TPOT is the whole iteration (makespan >= 1.40 s on
   # mcm6x6: `tpot 50 ms` exits 3 with that floor). `mapc serve --chunk` simulates the chunked, per-step view.
   slo ttft 1500 ms  tpot 1600 ms
 }

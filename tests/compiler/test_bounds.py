@@ -152,17 +152,20 @@ def test_whole_machine_exclusion_raises_the_lp_on_long_prefills():
     assert b.value <= best <= 1.02 * b.value
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_resource_rows_below_the_exact_optimum_when_dram_binds(seed):
-    """(h) per-channel rows, a whole-machine task holding every channel for its latency: below the makespan of
+@pytest.mark.parametrize("seed,cols", [(s, 2) for s in range(6)] + [(s, 4) for s in range(6)])
+def test_resource_rows_below_the_exact_optimum_when_dram_binds(seed, cols):
+    """(h) per-channel rows, a task that blocks a channel holding it for its latency: below the makespan of
     every schedule the solvers find, and below CP-SAT's proven optimum, on random graphs whose DRAM channels are
-    thin enough to bind (a 2x2 mesh: its 4-chiplet group spans the machine)."""
+    thin enough to bind (2x2: the 4-chiplet group spans the machine; 2x4: each edge's 2x2 group also blocks its
+    edge's channel, and the whole machine both)."""
     from mapc.compiler.evaluate import evaluate
     from conftest import thin_edge_channels
     rng = np.random.default_rng(100 + seed)
-    hw = thin_edge_channels(make_hw(2, 2, ["ws", "os", "os", "ws"], srams=[2**15] * 4), 2e8)
+    kinds = ["ws", "os"]
+    hw = thin_edge_channels(make_hw(2, cols, [kinds[int(k)] for k in rng.integers(0, 2, 2 * cols)],
+                                    srams=[2**15] * (2 * cols)), 2e8)
     g = random_graph(rng, int(rng.integers(5, 9)), p_edge=0.3, n_keys=4)
-    cost = CostModel(hw, g)
+    cost = CostModel(hw, g, group_sizes=(1, 2, 4, 8))
     b = lower_bound(cost)
     assert b.value >= b.dram * (1 - TOL)
     p = Problem(g, hw, cost)
@@ -183,3 +186,19 @@ def test_whole_machine_tasks_hold_the_dram_channels():
     assert b.tightest == "lp" and b.lp >= 1.35 > 1.1 > b.dram
     r = api.solve(p, SolveOptions(solver="greedy", objective="latency"))
     assert b.value <= r.metrics.makespan
+
+
+def test_sram_capacity_row_bounds_resident_weights():
+    """(i) only a few of the 8 weight sets (512 KiB each) fit in the 2x2 mesh's SRAM, so most tasks stream their
+    weights over the 1 GB/s channel: the LP proves 26x the bound that kept every weight resident, and stays
+    below the schedules greedy and cpsat find."""
+    from mapc.compiler.evaluate import evaluate
+    hw = make_hw(2, 2, ["ws", "os", "os", "ws"], srams=[2**18] * 4, dram_bw=1e9)
+    g = chain_graph(8, 4, M=16, K=512, N=512)
+    cost = CostModel(hw, g)
+    b = lower_bound(cost)
+    assert b.tightest == "lp" and b.value >= 0.0135 > 20 * b.work
+    p = Problem(g, hw, cost)
+    for solver in ("greedy", "cpsat"):
+        r = registry.run(p, SolveOptions(solver=solver, objective="latency", time_limit=5))
+        assert b.value <= evaluate(r.schedule, cost).makespan * (1 + TOL)
