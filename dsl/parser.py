@@ -199,9 +199,13 @@ def _not_utf8(path: str, data: bytes, e: UnicodeDecodeError) -> DslError:
     col = len(data[start:e.start].decode("utf-8")) + 1        # the bytes before e.start on this line are valid
     end = data.find(b"\n", e.start)
     text = data[start:end if end >= 0 else len(data)].decode("utf-8", errors="replace").rstrip("\r")
+    hint = ("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`); mapc source files are UTF-8")
+    if path.lower().endswith(".onnx"):      # a binary model given where a source file is expected
+        hint = (f"{os.path.basename(path)} is an ONNX model, not a mapc source file: import it in one, "
+                f"`model m = onnx(\"{path}\", batch=1)` with a `workload` that serves m (dsl/LANGUAGE.md), "
+                f"or describe it with `mapc models {path}`")
     return DslError(f"not UTF-8 text: byte 0x{data[e.start]:02X} cannot be decoded", loc=Loc(path, line, col),
-                    source_line=text, hint="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE`); "
-                                           "mapc source files are UTF-8")
+                    source_line=text, hint=hint)
 
 
 def parse_file(text: str, file: str = "<string>") -> S.File:

@@ -119,3 +119,14 @@ def test_non_utf8_source_names_line_and_column(tmp_path, capsys):
     assert cli.main(["check", str(top), "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert (doc["error"]["line"], doc["error"]["col"]) == (line, 6) and doc["error"]["file"].endswith("latin1.dsl")
+
+
+def test_an_onnx_model_given_as_the_source_says_how_to_import_it(tmp_path, capsys):
+    """`mapc compile model.onnx` (a binary graph where a source file belongs): exit 2 with a hint that shows the
+    `onnx(...)` import and `mapc models`, not the UTF-8 re-encoding advice."""
+    bad = tmp_path / "net.onnx"
+    bad.write_bytes(b"\x08\x07\x12\x0bpytorch1.13\x8d\x01\n")
+    assert cli.main(["compile", str(bad), "--hw", "mcm6x6", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err and 'onnx("' in err and "mapc models" in err and "iconv" not in err
+    assert not (tmp_path / "out").exists()
