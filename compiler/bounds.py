@@ -284,7 +284,6 @@ class _Lp:
             xs = [s.NumVar(0.0, total, "") for _ in range(o.lat.size)]
             one = s.Constraint(total, total)
             lat = o.lat / t_scale
-            spans = (o.counts == full_row).all(axis=1)
             for j, x in enumerate(xs):
                 one.SetCoefficient(x, 1.0)
                 for k in np.nonzero(o.counts[j])[0]:
