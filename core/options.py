@@ -62,6 +62,8 @@ class CpsatOptions:
     neighbourhood_tasks: int = 48    # ... else chain LNS with neighbourhoods of at most this many free tasks
     per_class: int = 3               # placements kept per Pareto (latency, energy) class of a window task
     rungs: int = 4                   # epsilon-constraint rungs of the EDP sweep
+    steady_share: float = 0.1        # of the budget for the steady-state (modulo) model of repeated micro-batch
+                                     # chains (`mapc.solvers.cpsat_steady`), when the graph has such groups
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,10 @@ whole machine: wsc8x8 long_prompt_prefill 0.231 s where greedy gives 0.292 s), a
 Determinism: with `options.deterministic` (the default), every CP-SAT call runs ONE worker without
 interleaving (deterministic and, measured on the examples, as good at equal wall time as a 2-worker interleaved
 search, which advances 2-3x slower) under a deterministic time limit (`max_deterministic_time` = DET_PER_S x the
-call's budget share; the heuristics are charged HINT_S_PER_OPTION per task x placement), and the LNS counts its
-budget in those deterministic seconds: the same input, seed and budget give the same schedule whatever the
-machine's load. The wall clock is only a safety cap at DET_WALL_CAP x the budget (a run that hits it says so:
+call's budget share; DET_PER_S_LNS for the LNS windows, whose deterministic clock runs ~3x slower; the
+heuristics are charged HINT_S_PER_OPTION per task x placement), and the LNS counts its budget in those
+deterministic seconds: the same input, seed and budget give the same schedule whatever the machine's load. The
+wall clock is only a safety cap at DET_WALL_CAP x the budget (a run that hits it says so:
 `CpsatStats.deterministic` False). With `wall_clock`, `threads` workers and wall limits.
 Bounds (`SolveResult.bound`): latency/energy from CP-SAT's best bound minus the rounding allowance, max'd
 with `evaluate.lower_bound` (which includes `compiler/bounds.py`: transfer-aware critical path, the GLOP LP
@@ -65,7 +66,7 @@ from mapc.core.graph import ExecutionGraph
 from mapc.core.options import SolveOptions
 from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
-from mapc.solvers import baseline, decompose, greedy, packing
+from mapc.solvers import baseline, cpsat_steady, decompose, greedy, packing
 from mapc.solvers.base import Decisions, Named, SolveResult
 from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, build, choose_tick, retime
@@ -256,7 +257,16 @@ def solve(problem: Problem, options: SolveOptions = SolveOptions()) -> SolveResu
             return _at_bound(problem, drv, lb, hints, t0)
     opts = candidates(cost, keep=keep)
     if g.n > options.cpsat.small_tasks or opts.size > options.cpsat.small_options:
-        return decompose.solve_structured(problem, options, drv, lb, t0, total)
+        # repeated micro-batch chains: the steady-state model's unrolled schedules join the LNS's starts
+        ss_budget = options.cpsat.steady_share * total
+        ss = cpsat_steady.solve(cost, opts, drv, min(hints, key=lambda h: objective_of(cost, h[1], h[2], h[3], obj)),
+                                ss_budget) if hints else cpsat_steady.SteadyState((), ())
+        for h in ss.hints:
+            drv.add(*h)
+        drv.hints = len(drv.found)
+        if ss.groups:
+            total -= ss_budget
+        return decompose.solve_structured(problem, options, drv, lb, t0, total, steady=ss.groups)
     ms_hint = min((objective_of(cost, h[1], h[2], h[3], "latency") for h in hints), default=float(lb.value) * 4 or 1.0)
     e_hint = min((objective_of(cost, h[1], h[2], h[3], "energy") for h in hints), default=float(lb.energy) * 4 or 1.0)
     tick = choose_tick(cost, ms_hint)

@@ -68,26 +68,35 @@ class CpsatStats(SolverStats):
     start: str = ""
     lns_workers: int = 0                  # LNS windows solved concurrently (one CP-SAT worker each)
     lns_det_s: float = 0.0                # deterministic seconds of all LNS window calls, summed over workers
+    # steady-state model (`cpsat_steady`), per repeated group and replica count: chains, stages, replicas,
+    # period_bound_s (proven for that pinned class), period_status, period_alone_s, period_s, chain_s
+    steady_state: tuple[dict[str, Any], ...] = ()
 
 TickSolution = tuple[np.ndarray, np.ndarray]   # (chosen option per task, start ticks)
 
 WALL_CAP = 1.0     # x options.time_limit: the wall cap of every CP-SAT call with `--wall-clock`
-DET_WALL_CAP = 2.0  # x options.time_limit (+ DET_WALL_SLACK s): the wall safety cap of a deterministic run. The
+DET_WALL_CAP = 3.0  # x options.time_limit (+ DET_WALL_SLACK s): the wall safety cap of a deterministic run. The
                     # budget is spent in deterministic time (DET_PER_S per budget second) and counted passes, so
                     # the same input, seed and budget give the same schedule whatever the machine's load; only a
-                    # machine 2x slower than DET_PER_S assumes hits this cap, and then the run says so
+                    # machine 3x slower than DET_PER_S and DET_PER_S_LNS assume hits this cap, and then the run says so
                     # (`CpsatStats.deterministic` False, a note in the message) instead of running unbounded.
                     # (At 5x, a wsc8x8 spec_decode_sweep whole model whose deterministic clock crawls after
-                    # ~1 det s ran 302 s on a 60 s budget: 2x bounds such a run at 122 s.)
+                    # ~1 det s ran 302 s on a 60 s budget: 3x bounds such a run at 182 s.)
 DET_WALL_SLACK = 2.0
 HINT_S_PER_OPTION = 2e-5   # budget seconds charged per (task x placement) for the heuristic hints in
                            # deterministic mode (measured: greedy, baseline and the per-size HEFT runs on
                            # 384 tasks x 68 placements 0.54 s, on 256 x 68 0.31 s)
-DET_PER_S = 0.05   # deterministic seconds granted per budget second (single worker). Measured on the shared 2-core
-                   # machine: one CP-SAT worker advances 0.03-0.12 deterministic s per wall s (0.03 on the
-                   # presolve-heavy 48-task windows of llama2_7b_chat under load 3.5, 0.05-0.12 on whole models
-                   # and idle), so runs use ~50-90 % of the budget; where a worker is slower than 0.05 (those llama2
-                   # windows under load) the wall cap binds first and determinism is lost (stats "calls" show it)
+DET_PER_S = 0.05   # deterministic seconds per budget second of a whole-model call (single worker). Measured on
+                   # the 2-core machine: one CP-SAT worker advances 0.05-0.12 deterministic s per wall s on whole
+                   # models, so those runs use ~50-90 % of the budget
+DET_PER_S_LNS = 0.01   # the same for LNS windows (`run_batch`): small models with hundreds of FIXED intervals on
+                   # every chiplet's no-overlap and DRAM cumulative, where CP-SAT's disjunctive propagators (edge
+                   # finding, ~30 % of the samples under `perf`) run far more than its deterministic clock counts.
+                   # Measured (`bench/det_rate.py`, 20 s budgets, 2 windows side by side on the idle 2-core
+                   # machine): 0.005-0.11 det s per wall s per window; summed over a run 0.009-0.019 on
+                   # llama2_7b_chat and hf_model (mcm6x6), 0.02-0.05 on decode_pim (wsc8x8), 0.01-0.2 on
+                   # long_prompt_prefill. At 0.05 the two mcm6x6 runs hit the wall cap (42 s on 20 s budgets) and
+                   # lost determinism; at 0.01 they take about their budget
 
 
 
@@ -152,8 +161,10 @@ class Driver:
         """The run was deterministic (default mode) and no call or loop was stopped by the wall safety cap."""
         return self.b.deterministic and not self.cut
 
-    def configure(self, solver: cp_model.CpSolver, limit: float, probing: int = 2) -> None:
-        """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds."""
+    def configure(self, solver: cp_model.CpSolver, limit: float, probing: int = 2, rate: float = DET_PER_S
+                  ) -> None:
+        """Threads, seed, probing and the time limits of one CP-SAT call of `limit` budget seconds (`rate`
+        deterministic seconds per budget second in deterministic mode)."""
         prm = solver.parameters
         prm.num_workers = max(1, int(self.b.threads))
         prm.random_seed = int(self.b.seed) & 0x7FFFFFFF   # CP-SAT takes a 32-bit signed seed
@@ -165,7 +176,7 @@ class Driver:
             # one worker, no interleaving: deterministic, and measured as good as a 2-worker interleaved
             # search at equal wall time on the examples (which advances 2-3x slower in deterministic time)
             prm.num_workers = 1
-            prm.max_deterministic_time = limit * DET_PER_S
+            prm.max_deterministic_time = limit * rate
             prm.max_time_in_seconds = wall_left
         else:
             prm.max_time_in_seconds = min(limit, wall_left)
@@ -244,13 +255,13 @@ class Driver:
                   ) -> list[tuple[str, TickSolution | None, float | None, float]]:
         """Several independent CP-SAT calls (model, hint, objective expression) of `limit` budget seconds each,
         solved concurrently on `lns_workers` threads (CP-SAT releases the GIL while it searches). Each call is
-        single-worker with its own deterministic limit, so its answer does not depend on the others or on
-        which finishes first; the calls are recorded and returned in `jobs` order."""
+        single-worker with its own deterministic limit (`DET_PER_S_LNS` x `limit`), so its answer does not
+        depend on the others or on which finishes first; the calls are recorded and returned in `jobs` order."""
         solvers = []
         for bm, hint, expr in jobs:
             self._prepare(bm, "expr", hint, None, expr)
             solver = cp_model.CpSolver()
-            self.configure(solver, limit, probing)
+            self.configure(solver, limit, probing, DET_PER_S_LNS)
             solvers.append(solver)
         if len(jobs) == 1:
             sts = [solvers[0].solve(jobs[0][0].model)]

@@ -54,7 +54,8 @@ from mapc.core.options import SolveOptions
 from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Named, SolveResult
-from mapc.solvers.cpsat_run import DET_PER_S, CpsatStats, Driver, TickSolution, point
+from mapc.solvers.cpsat_run import DET_PER_S_LNS, CpsatStats, Driver, TickSolution, point
+from mapc.solvers import cpsat_steady
 from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, Fixed, build, retime
 from mapc.solvers.cpsat_options import Options, candidates
@@ -63,7 +64,7 @@ from mapc.solvers.pareto import front
 from mapc.solvers.stretch import best_finish
 
 TICKS = 1 << 16   # ticks over the current makespan (hop delays rounded up: the model is conservative)
-MIN_CALL = 0.4     # budget seconds (before DET_PER_S scaling) of the smallest CP-SAT call
+MIN_CALL = 0.4     # budget seconds (before DET_PER_S_LNS scaling) of the smallest CP-SAT call
 
 
 def components(g: ExecutionGraph) -> list[np.ndarray]:
@@ -196,10 +197,11 @@ def tick_schedule(cost: CostModel, pi: np.ndarray, res: np.ndarray, st: np.ndarr
     return s, s + dur
 
 
-def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: Bound, t0: float, det_left: float
-                     ) -> SolveResult:
+def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: Bound, t0: float, det_left: float,
+                     steady: tuple[dict[str, Any], ...] = ()) -> SolveResult:
     """Chain/component LNS from the best schedule in `drv.found`; `det_left` = budget seconds still to spend
-    (each CP-SAT call gets `DET_PER_S` x its share as deterministic time)."""
+    (each CP-SAT call gets `DET_PER_S_LNS` x its share as deterministic time); `steady` = what the steady-state
+    model found (`cpsat_steady.SteadyState.groups`), kept in the stats."""
     cost, obj = problem.cost, options.goal
     g = cost.graph
     if not drv.found:
@@ -254,7 +256,7 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
             share = max(MIN_CALL, left / max(1, len(nbs) - b0))    # per window, as if one at a time
             outs = drv.run_batch([(w.bm, w.hint, w.expr) for w in built], share)
             # the batch's budget is its longest call: its windows ran side by side
-            left -= (max(o[3] for o in outs) / DET_PER_S if options.deterministic
+            left -= (max(o[3] for o in outs) / DET_PER_S_LNS if options.deterministic
                      else sum(c["wall_s"] for c in drv.calls[-len(outs):]))
             for win, w, (name, sol, _, _) in zip(batch, built, outs):
                 rounds += 1
@@ -312,11 +314,12 @@ def solve_structured(problem: Problem, options: SolveOptions, drv: Driver, lb: B
         solutions=sum(c["solutions"] for c in drv.calls), deterministic=drv.deterministic, bound_tightest=lb.tightest,
         neighbourhoods=n_windows, passes=passes, windows=rounds, accepted_by_family=kept,
         accepted=accepted, restarts=restarts, window_statuses={s: statuses.count(s) for s in sorted(set(statuses))},
-        lns_workers=drv.lns_workers, lns_det_s=round(drv.det_s, 3),
+        lns_workers=drv.lns_workers, lns_det_s=round(drv.det_s, 3), steady_state=steady,
         window_model_max=(max(s[0] for s in sizes), max(s[1] for s in sizes)) if sizes else None, start=label)
     status: Status = "optimal" if val <= bound * (1 + 1e-12) else "feasible"
     msg = (f"LNS: {passes} pass(es) over {n_windows} neighbourhoods ({', '.join(order)}), {rounds} CP-SAT calls, "
-           f"{accepted} improvements over the heuristic start ({label}), {drv.lns_workers} window(s) at a time" + drv.cut_note())
+           f"{accepted} improvements over the heuristic start ({label}), {drv.lns_workers} window(s) at a time"
+           + (f"; {cpsat_steady.summary(steady)}" if cpsat_steady.summary(steady) else "") + drv.cut_note())
     return SolveResult(sched, status, val, bound, tuple(drv.trace), stats, msg, "cpsat",
                        time.perf_counter() - t0)
 
