@@ -189,8 +189,9 @@ def _phase(s: _Serve, node: S.Phase, mb: int) -> PhaseSpec:
     if is_cnn and phase != "forward":
         kind = "a CNN" if isinstance(m, CNNModel) else "an ONNX graph"
         raise error_at(f"`{s.model}` is {kind}: it runs `forward`, not `{phase}`", ploc,
-                       hint=None if isinstance(m, CNNModel) else "its sequence length is fixed at import: "
-                       "onnx(\"...\", seq=N)")
+                       hint="write `forward batch=N` (one inference pass per request)" + (
+                           "" if isinstance(m, CNNModel) else "; its sequence length is fixed at import: "
+                           "onnx(\"...\", seq=N)"))
     if isinstance(m, TransformerModel) and m.encoder_only and phase == "decode":
         raise error_at(f"`{s.model}` is encoder-only: it has no `decode` phase", ploc,
                        hint="use `forward batch=.. seq=..`")

@@ -156,8 +156,9 @@ def test_an_onnx_model_compiles_and_mapc_models_describes_it(tmp_path):
     assert any("weights.bin" in n for n in r.notes)          # the absent weights are reported
     bad = tmp_path / "bad.dsl"
     bad.write_text('model r18 = onnx("r18.onnx")\nworkload w { serve r18 { prefill batch=1 seq=4 } }\n')
-    with pytest.raises(DslError, match="is an ONNX graph: it runs `forward`"):
+    with pytest.raises(DslError, match="is an ONNX graph: it runs `forward`") as ei:
         api.load(bad)
+    assert "forward batch=N" in str(ei.value.hint)
     out = subprocess.run([sys.executable, "-m", "mapc.cli", "models", str(tmp_path / "block.onnx"), "--seq", "64",
                           "--json"], capture_output=True, text=True, check=True)
     rec = json.loads(out.stdout)["models"][0]
