@@ -22,12 +22,13 @@ Strategy, by size (after dominance pruning of options):
   `threads` workers solve disjoint windows of a pass concurrently (one CP-SAT worker each), merged in window
   order, so the result is the same for a given thread count. Never worse than the best heuristic; bound =
   `evaluate.lower_bound`.
-  (A placement-level model, one placement per (weight set, phase) class then list scheduling, was measured
-  and dropped: fixing all micro-batches of a layer to one place serialises them; on llama2_7b_chat its
-  schedules had 3-7x greedy's EDP and CP-SAT needed ~6 s for a first solution of its 4352 options. A
-  steady-state model of the same kind, position j of every chain of a (model, phase, length) group pinned to
-  one placement, minimising max(chiplet work, slowest chain + (M - 1) x period), unrolled in periodic order,
-  was measured too and left out: 1.01-2.5x greedy's makespan on the mcm6x6 examples, never better.)
+  Before it, with repeated micro-batch chains (>= 4 identical), the steady-state model of `cpsat_steady.py`
+  (`CpsatOptions.steady_share` of the budget): each stage of one micro-batch pinned to a placement in R = 1, 2, 4
+  replicas, the period proven or bounded whatever the micro-batch count, its unrolled schedules added to the
+  LNS's starts (measured 2-30 % longer than the best heuristic on the mcm6x6 examples, so the search still
+  starts from that there; the period proof is reported). (A placement-level model, one placement per (weight
+  set, phase) class then list scheduling, was measured and dropped: fixing all micro-batches of a layer to one
+  place serialises them; on llama2_7b_chat its schedules had 3-7x greedy's EDP.)
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
 (`heft-k<k>`, with its own and with `choose_residency` residency), a fastest-placement list schedule and the
 component packing of `packing.py` (one group per chain, loads balanced, long chains' first layers on the
