@@ -32,7 +32,9 @@ Strategy, by size (after dominance pruning of options):
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size
 (`heft-k<k>`, with its own and with `choose_residency` residency), a fastest-placement list schedule and the
 component packing of `packing.py` (one group per chain, loads balanced, long chains' first layers on the
-whole machine: wsc8x8 long_prompt_prefill 0.231 s where greedy gives 0.292 s), as a complete `AddHint`
+whole machine: wsc8x8 long_prompt_prefill 0.231 s where greedy gives 0.292 s) and the tile split of
+`split.py` (the longest chain's first layers on one tile while the other chains start on the others, the rest
+on the whole machine: wsc8x8 hf_model 0.05906 s where every other heuristic gives 0.06367 s), as a complete `AddHint`
 (re-timed on ticks so it is feasible); the result is never worse than that hint.
 Determinism: with `options.deterministic` (the default), every CP-SAT call runs ONE worker without
 interleaving (deterministic and, measured on the examples, as good at equal wall time as a 2-worker interleaved
@@ -67,7 +69,7 @@ from mapc.core.graph import ExecutionGraph
 from mapc.core.options import SolveOptions
 from mapc.core.solution import Status
 from mapc.hw.cost import CostModel
-from mapc.solvers import baseline, cpsat_steady, decompose, greedy, packing
+from mapc.solvers import baseline, cpsat_steady, decompose, greedy, packing, split
 from mapc.solvers.base import Decisions, Named, SolveResult
 from mapc.solvers.cpsat_explain import explain
 from mapc.solvers.cpsat_model import ENERGY_UNITS, Built, build, choose_tick, retime
@@ -149,6 +151,7 @@ def heuristic_hints(problem: Problem, options: SolveOptions) -> list[Named]:
         out.append((name, np.asarray(pi), np.asarray(res, bool), np.asarray(st, float)))
     out += _sized_hints(cost)
     out += packing.pack(cost)
+    out += split.split(cost)
     try:
         pi = np.argmin(np.minimum(cost.lat_resident, cost.lat_stream), axis=1)
         res = choose_residency(cost, pi)
