@@ -25,8 +25,8 @@ Strategy, by size (after dominance pruning of options):
   Before it, with repeated micro-batch chains (>= 4 identical), the steady-state model of `cpsat_steady.py`
   (`CpsatOptions.steady_share` of the budget): each stage of one micro-batch pinned to a placement in R = 1, 2, 4
   replicas, the period proven or bounded whatever the micro-batch count, its unrolled schedules added to the
-  LNS's starts (measured equal to the best heuristic start or up to 8.8 % longer on the mcm6x6 examples,
-  bench/steady.md, so the search still starts from that there; the period proof is reported). (A placement-level model, one placement per (weight
+  LNS's starts (measured equal to the best heuristic start or up to 17 % longer on the mcm6x6 examples,
+  bench/steady.md, so the search still starts from a heuristic there; the period proof is reported). (A placement-level model, one placement per (weight
   set, phase) class then list scheduling, was measured and dropped: fixing all micro-batches of a layer to one
   place serialises them; on llama2_7b_chat its schedules had 3-7x greedy's EDP.)
 Warm start: the best by the objective of `greedy`, `baseline`, HEFT restricted to each tensor-group size

@@ -38,13 +38,14 @@ refines the best of all starts, so `cpsat` is never worse for them. Budget: `Cps
 `cpsat`'s, deterministic (`Driver.configure`); PROOF_SHARE of it for the R = 1 period proof.
 
 Measured (`bench/steady.md`, mcm6x6, 6 s = a 60 s run's share): the unrolled schedules equal the best heuristic
-start on hf_model, llama2_7b_chat, long_prompt_prefill and datacenter_mix (the start already keeps each
-micro-batch's stages together) and are longer on llama2_7b_chat with 16 and 128 micro-batches (+2.4 %, +8.8 %
-against heft-k9's 4 data-parallel 9-chiplet replicas, which choose per micro-batch and so balance the unequal
-prefill chains around the decode chains). So on the examples the LNS still starts from a heuristic, and the
-model's value is the period: reached within 0.1 % of its proof on hf_model, llama2_7b_chat and
-long_prompt_prefill; on 128 micro-batches 55.2 ms against a proven 53.7 ms (proven optimal at 53.7 ms with 90 s),
-written to schedule.json (`solver.stats.steady_state`) and the solver's message (`summary`).
+start on hf_model, long_prompt_prefill and datacenter_mix and are longer on llama2_7b_chat (1.701 s against the
+tile split's 1.448 s) and on its copies with 16 and 128 micro-batches (+2.4 %, +8.8 % against heft-k9's 4
+data-parallel 9-chiplet replicas): the heuristics choose per micro-batch and so balance the unequal prefill
+chains around the decode chains, which pinning gives up. So on the examples the LNS still starts from a
+heuristic, and the model's value is the period: optimal for two datacenter_mix groups, within 0.1 % of its
+bound on long_prompt_prefill and 1.4 % on llama2_7b_chat; on 128 micro-batches 55.2 ms against a proven 53.7 ms
+(proven optimal at 53.7 ms with 90 s), written to schedule.json (`solver.stats.steady_state`) and the solver's
+message (`summary`).
 """
 
 from __future__ import annotations
