@@ -26,6 +26,7 @@ import numpy as np
 from mapc.core.errors import MapcError
 from mapc.hw.cost import CostModel
 from mapc.solvers.base import Named
+from mapc.solvers.decompose import components
 from mapc.solvers.listsched import choose_residency, list_schedule, makespan_of
 
 MAX_TASKS = 1_000       # each candidate is a full list schedule
@@ -55,8 +56,7 @@ def split(cost: CostModel) -> list[Named]:
     g = cost.graph
     if g.n == 0 or g.n > MAX_TASKS:
         return []
-    comp = g.component
-    comps = [np.nonzero(comp == c)[0] for c in range(int(comp.max()) + 1)]
+    comps = components(g)
     whole = np.nonzero(cost.group_size == cost.hw.n)[0]
     if len(comps) < 2 or whole.size == 0:
         return []
